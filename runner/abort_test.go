@@ -1,0 +1,108 @@
+package runner_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mcrouter-operator/mcrouter-operator/runner"
+)
+
+func TestRunTimeoutKillsTheProcessTree(t *testing.T) {
+	t.Parallel()
+	r, _ := newRunner(t, func(o *runner.Options) { o.Timeout = 5 * time.Second })
+	pidFile := filepath.Join(t.TempDir(), "pids.json")
+
+	res, err := r.Run(t.Context(), testObject(t, "sleepy", nil), runner.RunOptions{
+		Playbook: playbook(t, "sleep.yml"),
+		Vars:     map[string]any{"pid_file": pidFile, "stop_at_pid": os.Getpid()},
+	})
+	if !errors.Is(err, runner.ErrTimeout) {
+		t.Fatalf("Run error = %v, want ErrTimeout", err)
+	}
+	if errors.Is(err, runner.ErrCanceled) {
+		t.Errorf("timeout error %v also matches ErrCanceled", err)
+	}
+	if want := `run timed out after 5s in task "Wait forever"`; err.Error() != want {
+		t.Errorf("error = %q, want %q", err, want)
+	}
+	if res == nil {
+		t.Fatal("no Result alongside the timeout error")
+	}
+	if len(res.Tasks) != 1 || res.Tasks[0].Name != "Before waiting" {
+		t.Errorf("tasks = %+v, want only the task before the wait", res.Tasks)
+	}
+	assertTreeGone(t, pidFile)
+}
+
+func TestRunCanceledKillsTheProcessTree(t *testing.T) {
+	t.Parallel()
+	r, _ := newRunner(t)
+	pidFile := filepath.Join(t.TempDir(), "pids.json")
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		waitForFile(t, pidFile)
+		cancel()
+	}()
+
+	res, err := r.Run(ctx, testObject(t, "sleepy", nil), runner.RunOptions{
+		Playbook: playbook(t, "sleep.yml"),
+		Vars:     map[string]any{"pid_file": pidFile, "stop_at_pid": os.Getpid()},
+	})
+	<-done
+	if !errors.Is(err, runner.ErrCanceled) || !errors.Is(err, context.Canceled) {
+		t.Fatalf("Run error = %v, want ErrCanceled wrapping context.Canceled", err)
+	}
+	if !strings.Contains(err.Error(), `in task "Wait forever"`) {
+		t.Errorf("error %q does not name the running task", err)
+	}
+	if res == nil {
+		t.Fatal("no Result alongside the cancel error")
+	}
+	assertTreeGone(t, pidFile)
+}
+
+func TestRunCrashReportsOutput(t *testing.T) {
+	t.Parallel()
+	r, _ := newRunner(t)
+	res, err := r.Run(t.Context(), testObject(t, "app", nil), runner.RunOptions{Playbook: playbook(t, "syntax_error.yml")})
+	if !errors.Is(err, runner.ErrIncomplete) {
+		t.Fatalf("Run error = %v, want ErrIncomplete", err)
+	}
+	t.Logf("crash error: %v", err)
+	for _, want := range []string{"exit status", "before the first task", "conflicting action statements", "syntax_error.yml"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not contain %q", err, want)
+		}
+	}
+	if strings.Contains(err.Error(), "\x1b[") {
+		t.Errorf("error %q contains terminal color codes", err)
+	}
+	if res == nil {
+		t.Error("no Result alongside the crash error")
+	}
+}
+
+func TestRunWhenAnsibleRunnerDisappeared(t *testing.T) {
+	t.Parallel()
+	bin := t.TempDir()
+	link := filepath.Join(bin, "ansible-runner")
+	if err := os.Symlink("/usr/bin/ansible-runner", link); err != nil {
+		t.Fatal(err)
+	}
+	r, _ := newRunner(t, func(o *runner.Options) { o.RunnerPath = link })
+	if err := os.Remove(link); err != nil {
+		t.Fatal(err)
+	}
+	res, err := r.Run(t.Context(), testObject(t, "app", nil), runner.RunOptions{Playbook: playbook(t, "noop.yml")})
+	if res != nil || err == nil || !strings.Contains(err.Error(), "install the Debian package python3-ansible-runner") {
+		t.Errorf("Run = %v, %v; want no Result and an error naming python3-ansible-runner", res, err)
+	}
+}

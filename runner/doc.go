@@ -1,0 +1,74 @@
+// Package runner performs one Ansible run for one custom resource through
+// ansible-runner and turns its event stream into a Result.
+//
+// It is the third step of watch event → controller → runner → proxy: the
+// controller decides that a resource needs a run and calls Runner.Run with the
+// object and the watch's settings; the role or playbook then talks to the API
+// server through the proxy, using the per-run kubeconfig the controller passes
+// in RunOptions.Kubeconfig.
+//
+// # Input directory
+//
+// Each resource has its own ansible-runner private data directory,
+// <RootDir>/<group>/<version>/<kind>/<namespace>/<name>, holding:
+//
+//	env/extravars    the extra vars, JSON (layout below)
+//	env/envvars      K8S_AUTH_KUBECONFIG and KUBECONFIG → ./kubeconfig (when given)
+//	env/cmdline      Options.AnsibleArgs (when not empty)
+//	inventory/hosts  localhost, ansible_connection=local, ansible_python_interpreter
+//	kubeconfig       RunOptions.Kubeconfig, mode 0600
+//	artifacts/<job>  written by ansible-runner, rotated to RunOptions.MaxArtifacts
+//
+// Files are replaced atomically (write to a temporary file, then rename).
+// Runs for the same resource are serialized by the Runner: a second Run for a
+// resource waits (or gives up with its ctx) until the first one returns, so
+// two runs never rewrite each other's input files mid-run. Runs for different
+// resources proceed concurrently.
+//
+// # Extra vars
+//
+// env/extravars is a JSON object with, in this order (later keys replace
+// earlier ones of the same name):
+//
+//	<spec keys>                       the spec, keys snake_cased when RunOptions.SnakeCaseParameters
+//	ansible_operator_meta             {"name": ..., "namespace": ...}
+//	meta                              the same, for roles written for the older SDK
+//	_<group>_<kind>                   the whole object as stored, group dots and dashes → "_", kind lower-cased
+//	_<group>_<kind>_spec              the spec as stored (keys not converted)
+//	<RunOptions.Vars>                 watch vars (and finalizer vars), merged last, never marked unsafe
+//
+// With RunOptions.MarkUnsafe every string in the converted spec, the object
+// and the raw spec is written as {"__ansible_unsafe": "..."}; Ansible loads
+// such a value as unsafe text that is never templated, so a spec value such as
+// "{{ lookup('pipe', 'id') }}" reaches the role literally.
+//
+// # Events
+//
+// ansible-runner runs with -j and prints one JSON event per line on stdout.
+// One goroutine per run reads those lines as they come (lines of any size up
+// to 32 MiB; longer lines and lines that are not JSON are kept only in the
+// output tail used for error messages) and builds the Result as it goes:
+// stats and completion time from playbook_on_stats for localhost, failures
+// from runner_on_failed and runner_on_unreachable, the requeue period from
+// task results, and the ordered list of task results. Failures with
+// ignore_errors are not failures. Rescued failures carry no mark in their
+// event; since a host stops at its first failure that no rescue section
+// handles, all but the last stats.failures[host] failed results of a host are
+// counted as rescued once the stats arrive. Without stats, every failure is
+// reported.
+//
+// A task result whose res has the key requeue_after with a Go duration string
+// ("30s", "1m30s") asks for a requeue after that period; the last such task
+// wins. For roles written for the upstream operator_sdk.util collection, the
+// res.period of a task whose action is operator_sdk.util.requeue_after is
+// read the same way. An invalid period is reported as a failure of that task.
+//
+// # Process
+//
+// ansible-runner starts in its own process group. It runs ansible-playbook
+// under a pseudo-terminal, which puts ansible-playbook in a session of its
+// own; so on timeout or cancellation the Runner stops ansible-runner's group,
+// kills the process group of every descendant, then ansible-runner's group,
+// and waits until none of those processes is alive before Run returns.
+// Processes that deliberately detach (Ansible async tasks) are not followed.
+package runner

@@ -1,0 +1,191 @@
+package runner
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/go-logr/logr"
+)
+
+// DefaultTimeout is the default of the --run-timeout flag.
+const DefaultTimeout = 10 * time.Minute
+
+// MaxVerbosity is the highest Ansible verbosity (-vvvvvvv).
+const MaxVerbosity = 7
+
+// LogEvents selects which Ansible events a run logs (flag --ansible-log-events).
+type LogEvents string
+
+// LogEvents values, named as upstream's flag values.
+const (
+	// LogTasks logs one line per task start and result and the PLAY RECAP;
+	// Ansible's own output goes to V(1).
+	LogTasks LogEvents = "Tasks"
+	// LogEverything also logs Ansible's own output at the default level.
+	LogEverything LogEvents = "Everything"
+	// LogNothing logs nothing about the run's events.
+	LogNothing LogEvents = "Nothing"
+)
+
+// ParseLogEvents parses a --ansible-log-events value.
+func ParseLogEvents(s string) (LogEvents, error) {
+	for _, v := range []LogEvents{LogTasks, LogEverything, LogNothing} {
+		if strings.EqualFold(s, string(v)) {
+			return v, nil
+		}
+	}
+	return "", fmt.Errorf("ansible log events %q: want one of Tasks, Everything, Nothing", s)
+}
+
+// Options configure a Runner; they apply to every run of the process.
+type Options struct {
+	// RootDir holds the per-resource input directories.
+	// Default: filepath.Join(os.TempDir(), "ansible-operator", "runner").
+	RootDir string
+	// AnsibleArgs are extra ansible-playbook arguments (flag --ansible-args),
+	// written to env/cmdline. Default: "".
+	AnsibleArgs string
+	// Timeout bounds each run (flag --run-timeout, whose default is
+	// DefaultTimeout). Required: zero or negative is invalid, there is no
+	// unlimited run.
+	Timeout time.Duration
+	// RunnerPath is the ansible-runner executable, a path or a name looked up
+	// in PATH. Default: "ansible-runner".
+	RunnerPath string
+	// PythonPath is the ansible_python_interpreter written to the inventory.
+	// Default: /usr/bin/python3.
+	PythonPath string
+	// Env is extra environment for ansible-runner, "KEY=value" entries that
+	// override the process environment (ANSIBLE_ROLES_PATH,
+	// ANSIBLE_COLLECTIONS_PATH, ANSIBLE_GATHERING…). Default: none.
+	Env []string
+	// LogEvents selects what a run logs. Default: LogTasks.
+	LogEvents LogEvents
+	// Log receives the run logs when the ctx given to Run carries no logger.
+	// Default: the zero Logger, which discards.
+	Log logr.Logger
+}
+
+func (o *Options) setDefaults() {
+	if o.RootDir == "" {
+		o.RootDir = filepath.Join(os.TempDir(), "ansible-operator", "runner")
+	}
+	if o.RunnerPath == "" {
+		o.RunnerPath = "ansible-runner"
+	}
+	if o.PythonPath == "" {
+		o.PythonPath = "/usr/bin/python3"
+	}
+	if o.LogEvents == "" {
+		o.LogEvents = LogTasks
+	}
+}
+
+// Validate checks the options after defaults are applied.
+func (o *Options) Validate() error {
+	var errs []error
+	if o.Timeout <= 0 {
+		errs = append(errs, fmt.Errorf("run timeout must be positive, got %s (the flag default is %s)",
+			o.Timeout, DefaultTimeout))
+	}
+	if _, err := ParseLogEvents(string(o.LogEvents)); err != nil {
+		errs = append(errs, err)
+	}
+	if !filepath.IsAbs(o.RootDir) {
+		errs = append(errs, fmt.Errorf("runner root dir %q must be an absolute path", o.RootDir))
+	}
+	if strings.ContainsAny(o.PythonPath, " \t\n\"'") {
+		errs = append(errs, fmt.Errorf("python path %q must not contain spaces or quotes", o.PythonPath))
+	}
+	for i, kv := range o.Env {
+		if k, _, ok := strings.Cut(kv, "="); !ok || k == "" {
+			errs = append(errs, fmt.Errorf("runner env entry %d %q: want KEY=value", i, kv))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// RunOptions configure one run.
+type RunOptions struct {
+	// Role is the absolute path of the role directory to run; exactly one of
+	// Role and Playbook is set.
+	Role string
+	// Playbook is the absolute path of the playbook to run.
+	Playbook string
+	// Vars are merged last into the extra vars: the watch's vars, plus the
+	// finalizer's vars in a finalizer run (the caller merges those).
+	Vars map[string]any
+	// SnakeCaseParameters converts the spec keys to snake_case.
+	SnakeCaseParameters bool
+	// MarkUnsafe marks every string of the spec and the object unsafe, so
+	// Ansible never templates them.
+	MarkUnsafe bool
+	// Kubeconfig is written to the input dir with mode 0600 and named by
+	// K8S_AUTH_KUBECONFIG and KUBECONFIG. Default: none (the inherited
+	// environment decides).
+	Kubeconfig []byte
+	// Verbosity is the Ansible verbosity, 0–7 (-v…-vvvvvvv). Default: 0.
+	Verbosity int
+	// MaxArtifacts is the number of artifact directories kept
+	// (--rotate-artifacts); 0 keeps all, as in ansible-runner. Default: 0.
+	MaxArtifacts int
+	// Ident names the ansible-runner job and its artifact directory: letters,
+	// digits, ".", "_" and "-". Default: generated from the time and random
+	// bytes.
+	Ident string
+}
+
+func (o *RunOptions) validate() error {
+	var errs []error
+	switch {
+	case o.Role == "" && o.Playbook == "":
+		errs = append(errs, errors.New("one of role and playbook is required"))
+	case o.Role != "" && o.Playbook != "":
+		errs = append(errs, fmt.Errorf("role %q and playbook %q are both set; set one", o.Role, o.Playbook))
+	}
+	for _, p := range []struct{ what, path string }{{"role", o.Role}, {"playbook", o.Playbook}} {
+		if p.path == "" {
+			continue
+		}
+		if !filepath.IsAbs(p.path) {
+			errs = append(errs, fmt.Errorf("%s %q must be an absolute path", p.what, p.path))
+			continue
+		}
+		st, err := os.Stat(p.path)
+		switch {
+		case err != nil:
+			errs = append(errs, fmt.Errorf("%s: %w", p.what, err))
+		case p.what == "role" && !st.IsDir():
+			errs = append(errs, fmt.Errorf("role %s is not a directory", p.path))
+		case p.what == "playbook" && st.IsDir():
+			errs = append(errs, fmt.Errorf("playbook %s is a directory", p.path))
+		}
+	}
+	if o.Verbosity < 0 || o.Verbosity > MaxVerbosity {
+		errs = append(errs, fmt.Errorf("verbosity %d out of range 0–%d", o.Verbosity, MaxVerbosity))
+	}
+	if o.MaxArtifacts < 0 {
+		errs = append(errs, fmt.Errorf("max artifacts %d must not be negative", o.MaxArtifacts))
+	}
+	if o.Ident != "" && !validIdent(o.Ident) {
+		errs = append(errs, fmt.Errorf("ident %q: use letters, digits, '.', '_' and '-', not starting with '.'", o.Ident))
+	}
+	return errors.Join(errs...)
+}
+
+func validIdent(s string) bool {
+	if s == "" || s[0] == '.' || len(s) > 128 {
+		return false
+	}
+	for _, c := range s {
+		ok := c == '.' || c == '_' || c == '-' || (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+		if !ok {
+			return false
+		}
+	}
+	return true
+}

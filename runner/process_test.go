@@ -1,0 +1,83 @@
+package runner
+
+import (
+	"bufio"
+	"os/exec"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestParseProcStat(t *testing.T) {
+	tests := []struct {
+		name   string
+		data   string
+		want   procStat
+		wantOK bool
+	}{
+		{"plain", "42 (sleep) S 7 40 40 0", procStat{pid: 42, ppid: 7, pgrp: 40}, true},
+		{"comm with spaces and parens", "42 (a (b) c) Z 7 40 40 0", procStat{pid: 42, ppid: 7, pgrp: 40, zombie: true}, true},
+		{"truncated", "42 (x) S", procStat{}, false},
+		{"garbage", "nonsense", procStat{}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, ok := parseProcStat(42, []byte(tt.data))
+			if ok != tt.wantOK {
+				t.Fatalf("ok = %v, want %v", ok, tt.wantOK)
+			}
+			if diff := cmp.Diff(tt.want, got, cmp.AllowUnexported(procStat{})); diff != "" {
+				t.Errorf("parseProcStat (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestTreeKillerReachesOtherSessions(t *testing.T) {
+	// The shell leads its own group, like ansible-runner; its first child
+	// starts a new session, like ansible-playbook under a pseudo-terminal.
+	cmd := exec.Command("/bin/sh", "-c", "setsid sleep 300 & echo started; exec sleep 300")
+	cmd.SysProcAttr = newProcessGroup()
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bufio.NewReader(out).ReadString('\n'); err != nil {
+		t.Fatal(err)
+	}
+	var groups []int
+	for deadline := time.Now().Add(time.Minute); len(groups) == 0; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the setsid child never left the shell's process group")
+		}
+		for _, g := range descendantGroups(cmd.Process.Pid) { // setsid may not have run yet
+			if g != cmd.Process.Pid {
+				groups = append(groups, g)
+			}
+		}
+	}
+	k := &treeKiller{}
+	if err := k.kill(cmd.Process.Pid); err != nil {
+		t.Fatalf("kill: %v", err)
+	}
+	_ = cmd.Wait()
+	if alive := k.waitGone(); len(alive) != 0 {
+		t.Errorf("process groups %v still alive after kill", alive)
+	}
+	if alive := liveGroups(groups); len(alive) != 0 {
+		t.Errorf("the new session's group %v is still alive after kill", alive)
+	}
+}
+
+func TestTreeKillerNeverSignalsOwnGroupOrInit(t *testing.T) {
+	k := &treeKiller{}
+	for _, pid := range []int{0, 1} {
+		if err := k.kill(pid); err != nil || len(k.killed) != 0 {
+			t.Errorf("kill(%d) = %v, killed %v; want a no-op", pid, err, k.killed)
+		}
+	}
+}

@@ -1,0 +1,264 @@
+package runner
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/go-logr/logr"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+)
+
+// Runner runs Ansible for custom resources. It is safe for concurrent use.
+type Runner struct {
+	opts       Options
+	runnerPath string // resolved ansible-runner executable
+	locks      dirLocks
+}
+
+// New checks the options and that ansible-runner, ansible-playbook and the
+// Python interpreter are installed, and creates Options.RootDir.
+func New(opts Options) (*Runner, error) {
+	opts.setDefaults()
+	if err := opts.Validate(); err != nil {
+		return nil, fmt.Errorf("runner options: %w", err)
+	}
+	env := runEnv(os.Environ(), opts.Env, "")
+	path := lookupEnv(env, "PATH")
+	runnerPath, err := lookPath(opts.RunnerPath, path)
+	if err != nil {
+		return nil, fmt.Errorf("%w; install the Debian package python3-ansible-runner", err)
+	}
+	if _, err := lookPath("ansible-playbook", path); err != nil {
+		return nil, fmt.Errorf("%w; install the Debian package ansible", err)
+	}
+	if filepath.IsAbs(opts.PythonPath) {
+		if _, err := lookPath(opts.PythonPath, path); err != nil {
+			return nil, fmt.Errorf("ansible python interpreter: %w; install the Debian package python3", err)
+		}
+	}
+	if err := os.MkdirAll(opts.RootDir, 0o700); err != nil {
+		return nil, fmt.Errorf("create runner root dir: %w", err)
+	}
+	if n := reapOrphans(opts.RootDir); n > 0 {
+		opts.Log.Info("killed Ansible runs left behind by an earlier operator process", "runs", n)
+	}
+	return &Runner{opts: opts, runnerPath: runnerPath}, nil
+}
+
+// lookPath finds an executable like exec.LookPath, but in the given PATH
+// list, the one ansible-runner will see.
+func lookPath(name, path string) (string, error) {
+	if strings.Contains(name, "/") {
+		if st, err := os.Stat(name); err != nil || st.IsDir() || st.Mode()&0o111 == 0 {
+			return "", fmt.Errorf("%s not found or not executable", name)
+		}
+		return name, nil
+	}
+	for _, dir := range filepath.SplitList(path) {
+		if dir == "" {
+			dir = "."
+		}
+		p := filepath.Join(dir, name)
+		if st, err := os.Stat(p); err == nil && !st.IsDir() && st.Mode()&0o111 != 0 {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("%s not found in PATH %q", name, path)
+}
+
+// Run runs the role or playbook of opts for obj and returns what the run
+// produced. The error is non-nil when the run did not reach its
+// playbook_on_stats event; it then wraps ErrTimeout, ErrCanceled or
+// ErrIncomplete and names the task that was running, and the Result (non-nil
+// whenever ansible-runner started) carries what was seen. A failed task is not
+// an error: see Result.Failures.
+//
+// The logger in ctx (logr.FromContext) receives the run's log lines with the
+// key job; without one, Options.Log is used with namespace and name added.
+func (r *Runner) Run(ctx context.Context, obj *unstructured.Unstructured, opts RunOptions) (*Result, error) {
+	if obj == nil {
+		return nil, errors.New("run: no object")
+	}
+	gvk := obj.GroupVersionKind()
+	if err := opts.validate(); err != nil {
+		return nil, fmt.Errorf("run %s %s: %w", gvk.Kind, objectName(obj), err)
+	}
+	dir, err := InputDir(r.opts.RootDir, gvk, obj.GetNamespace(), obj.GetName())
+	if err != nil {
+		return nil, fmt.Errorf("run %s %s: %w", gvk.Kind, objectName(obj), err)
+	}
+	extraVars, err := ExtraVars(obj, opts)
+	if err != nil {
+		return nil, fmt.Errorf("extra vars: %w", err)
+	}
+	ident := opts.Ident
+	if ident == "" {
+		ident = newIdent()
+	}
+	log := r.runLogger(ctx, obj).WithValues("job", ident)
+
+	unlock, err := r.locks.lock(ctx, dir)
+	if err != nil {
+		return nil, fmt.Errorf("%w before the run of %s %s started: %w", ErrCanceled, gvk.Kind, objectName(obj), err)
+	}
+	defer unlock()
+
+	files := inputFiles{extraVars: extraVars, kubeconfig: opts.Kubeconfig,
+		ansibleArgs: r.opts.AnsibleArgs, python: r.opts.PythonPath}
+	if err := files.write(dir); err != nil {
+		return nil, err
+	}
+	return r.process(dir, ident, opts, log).run(ctx)
+}
+
+// process prepares the ansible-runner process of one run.
+func (r *Runner) process(dir, ident string, opts RunOptions, log logr.Logger) *process {
+	kubeconfig := ""
+	if opts.Kubeconfig != nil {
+		kubeconfig = filepath.Join(dir, kubeconfigFile)
+	}
+	env := runEnv(os.Environ(), r.opts.Env, kubeconfig)
+	events := eventLogger{log: log, mode: r.opts.LogEvents, verbosity: opts.Verbosity}
+	return &process{
+		path: r.runnerPath, dir: dir, env: env,
+		args:    commandArgs(dir, ident, opts, env),
+		timeout: r.opts.Timeout,
+		col:     newCollector(ident, filepath.Join(dir, "artifacts", ident), events),
+	}
+}
+
+// Remove deletes the input directory and artifacts of one resource. It
+// waits for a run of that resource in progress to end.
+func (r *Runner) Remove(gvk schema.GroupVersionKind, namespace, name string) error {
+	dir, err := InputDir(r.opts.RootDir, gvk, namespace, name)
+	if err != nil {
+		return fmt.Errorf("remove input dir of %s %s/%s: %w", gvk.Kind, namespace, name, err)
+	}
+	unlock, err := r.locks.lock(context.Background(), dir)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	if err := os.RemoveAll(dir); err != nil {
+		return fmt.Errorf("remove input dir of %s %s/%s: %w", gvk.Kind, namespace, name, err)
+	}
+	return nil
+}
+
+func (r *Runner) runLogger(ctx context.Context, obj *unstructured.Unstructured) logr.Logger {
+	if log, err := logr.FromContext(ctx); err == nil {
+		return log
+	}
+	return r.opts.Log.WithValues("namespace", obj.GetNamespace(), "name", obj.GetName())
+}
+
+// newIdent returns a job ident that sorts by start time and is unique.
+func newIdent() string {
+	var b [4]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails on Linux
+	return time.Now().UTC().Format("20060102T150405.000000Z") + "-" + hex.EncodeToString(b[:])
+}
+
+// process is one ansible-runner process and the reading of its events.
+type process struct {
+	path, dir string
+	args, env []string
+	timeout   time.Duration
+	col       *collector
+}
+
+const (
+	// pipeDrain bounds the reading of stdout after ansible-runner exited, in
+	// case a detached grandchild still holds the pipe open. ansible-playbook
+	// itself never holds it: it runs on a pseudo-terminal.
+	pipeDrain = 10 * time.Second
+	// stderrDrain is exec.Cmd.WaitDelay, the same bound for stderr.
+	stderrDrain = 5 * time.Second
+)
+
+func (p *process) run(ctx context.Context) (*Result, error) {
+	runCtx, cancel := context.WithTimeout(ctx, p.timeout)
+	defer cancel()
+
+	stdoutR, stdoutW, err := os.Pipe()
+	if err != nil {
+		return nil, fmt.Errorf("start ansible-runner: %w", err)
+	}
+	defer stdoutR.Close()
+	stderr := newLineTail(tailLines, tailLineBytes)
+	killer := &treeKiller{}
+	cmd := exec.CommandContext(runCtx, p.path, p.args...)
+	cmd.Dir, cmd.Env = p.dir, p.env
+	cmd.Stdout, cmd.Stderr = stdoutW, stderr
+	cmd.SysProcAttr = newProcessGroup()
+	cmd.Cancel = func() error { return killer.kill(cmd.Process.Pid) }
+	cmd.WaitDelay = stderrDrain
+	err = cmd.Start()
+	stdoutW.Close() // the child holds its own copy
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("start %s: %w; install the Debian package python3-ansible-runner", p.path, err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("start %s: %w", p.path, err)
+	}
+
+	readDone := make(chan error, 1)
+	go func() { readDone <- p.col.read(stdoutR) }()
+	waitErr := cmd.Wait()
+	_ = stdoutR.SetReadDeadline(time.Now().Add(pipeDrain))
+	readErr := <-readDone
+	leftover := killer.waitGone()
+
+	res := p.col.result()
+	if p.col.sawStats {
+		return res, nil
+	}
+	task := p.col.runningTask()
+	switch {
+	case !killer.used():
+		err = fmt.Errorf("%w: %s %s%s", ErrIncomplete, exitText(waitErr), task, p.outputText(stderr))
+	case ctx.Err() != nil:
+		err = fmt.Errorf("%w %s: %w", ErrCanceled, task, context.Cause(ctx))
+	default:
+		err = fmt.Errorf("%w after %s %s", ErrTimeout, p.timeout, task)
+	}
+	if len(leftover) > 0 {
+		err = fmt.Errorf("%w; process groups %v still alive %s after the kill", err, leftover, killWait)
+	}
+	if readErr != nil {
+		err = fmt.Errorf("%w; reading the event stream: %w", err, readErr)
+	}
+	return res, err
+}
+
+func exitText(err error) string {
+	var exitErr *exec.ExitError
+	if errors.As(err, &exitErr) {
+		return "ansible-runner " + exitErr.ProcessState.String()
+	}
+	if err == nil {
+		return "ansible-runner exited with status 0"
+	}
+	return "ansible-runner: " + err.Error()
+}
+
+func (p *process) outputText(stderr *lineTail) string {
+	var b strings.Builder
+	if out := p.col.tail.String(); out != "" {
+		b.WriteString("; last output:\n" + out)
+	}
+	if errOut := stderr.String(); errOut != "" {
+		b.WriteString("\nstderr:\n" + errOut)
+	}
+	return b.String()
+}
