@@ -1,0 +1,270 @@
+package proxy
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/http"
+	"reflect"
+	"strings"
+	"sync"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+
+	"github.com/mcrouter-operator/mcrouter-operator/proxy/internal/owner"
+)
+
+// Run describes one Ansible run that will talk to the API server through
+// the proxy.
+type Run struct {
+	// Owner is the custom resource being reconciled.
+	Owner Owner
+	// Watcher is told about dependent kinds; nil when the watch has
+	// watchDependentResources: false.
+	Watcher DependentWatcher
+	// Blacklist holds kinds that are never watched and never served from the
+	// cache.
+	Blacklist []schema.GroupVersionKind
+	// WatchClusterScopedResources lets annotated cluster-scoped dependents get
+	// a watch.
+	WatchClusterScopedResources bool
+}
+
+// Owner identifies the custom resource a run reconciles. Namespace is empty
+// for a cluster-scoped owner.
+type Owner struct {
+	APIVersion, Kind, Name, Namespace string
+	UID                               types.UID
+}
+
+func (o Owner) ref() owner.Ref {
+	return owner.Ref{APIVersion: o.APIVersion, Kind: o.Kind, Name: o.Name, Namespace: o.Namespace, UID: o.UID}
+}
+
+// String names the owner in logs and errors: "Kind.group namespace/name".
+func (o Owner) String() string {
+	if o.Namespace == "" {
+		return o.ref().GroupKind().String() + " " + o.Name
+	}
+	return o.ref().GroupKind().String() + " " + o.Namespace + "/" + o.Name
+}
+
+func (o Owner) validate() error {
+	var missing []string
+	for _, f := range []struct{ name, value string }{
+		{"apiVersion", o.APIVersion}, {"kind", o.Kind}, {"name", o.Name}, {"uid", string(o.UID)},
+	} {
+		if f.value == "" {
+			missing = append(missing, f.name)
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("owner %s: missing %s", o, strings.Join(missing, ", "))
+	}
+	if _, err := schema.ParseGroupVersion(o.APIVersion); err != nil {
+		return fmt.Errorf("owner %s: apiVersion: %w", o, err)
+	}
+	return nil
+}
+
+// Write is one successful mutating request made with a credential.
+type Write struct {
+	GVK             schema.GroupVersionKind
+	Namespace, Name string
+	// Subresource is set for writes to a subresource such as "status".
+	Subresource string
+	// Verb is create, update, patch, apply (server-side apply), delete or
+	// deletecollection.
+	Verb string
+	// ContentType is the request's media type; for patches it names the patch
+	// type (application/merge-patch+json, ...).
+	ContentType string
+	// Body is the decoded request body as forwarded, owner links included; nil
+	// for JSON-patch lists, deletes and bodies that are not JSON or YAML.
+	Body map[string]any
+	// Object is the decoded response object, nil when the API server answered
+	// with a Status or in a media type other than JSON.
+	Object *unstructured.Unstructured
+}
+
+// Credential is the identity of one run: a random bearer token bound to the
+// run's owner, valid until Release.
+//
+// The per-run kubeconfig (the wire format between the controller, Ansible and
+// the proxy) has one cluster "ansible-operator-proxy" whose server is
+// https://<Proxy.Addr()> (a wildcard host becomes loopback) with the proxy's
+// self-signed certificate as certificate-authority-data, one user whose token
+// is the credential's token, and one context, current, whose namespace is the
+// owner's namespace. The proxy accepts the token only as
+// "Authorization: Bearer <token>".
+type Credential struct {
+	proxy      *Proxy
+	token      string
+	run        Run
+	kubeconfig []byte
+
+	mu        sync.Mutex
+	released  bool
+	writes    []Write
+	versions  map[objectKey]string // resourceVersion after this run's last write; deleted when tombstone
+	onRelease map[int]func()
+	nextID    int
+}
+
+// objectKey names an object by resource, namespace and name; an empty name
+// stands for every object of the resource in the namespace.
+type objectKey struct {
+	resource  schema.GroupResource
+	namespace string
+	name      string
+}
+
+const tombstone = "\x00deleted"
+
+// Register creates the credential of one run. Call Release when the run ends.
+func (p *Proxy) Register(run Run) (*Credential, error) {
+	if err := run.Owner.validate(); err != nil {
+		return nil, err
+	}
+	if run.Watcher != nil && !reflect.TypeOf(run.Watcher).Comparable() {
+		return nil, fmt.Errorf("run of %s: dependent watcher %T is not comparable; pass a pointer",
+			run.Owner, run.Watcher)
+	}
+	buf := make([]byte, 32)
+	if _, err := rand.Read(buf); err != nil {
+		return nil, fmt.Errorf("run of %s: generate token: %w", run.Owner, err)
+	}
+	c := &Credential{
+		proxy:     p,
+		token:     base64.RawURLEncoding.EncodeToString(buf),
+		run:       run,
+		versions:  map[objectKey]string{},
+		onRelease: map[int]func(){},
+	}
+	kc, err := kubeconfig(p.kubeconfigServer(), p.caPEM, c.token, run.Owner)
+	if err != nil {
+		return nil, err
+	}
+	c.kubeconfig = kc
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.credentials[c.token] = c
+	return c, nil
+}
+
+func kubeconfig(server string, caPEM []byte, token string, o Owner) ([]byte, error) {
+	const name = "ansible-operator-proxy"
+	cfg := clientcmdapi.NewConfig()
+	cfg.Clusters[name] = &clientcmdapi.Cluster{Server: server, CertificateAuthorityData: caPEM}
+	cfg.AuthInfos[name] = &clientcmdapi.AuthInfo{Token: token}
+	cfg.Contexts[name] = &clientcmdapi.Context{Cluster: name, AuthInfo: name, Namespace: o.Namespace}
+	cfg.CurrentContext = name
+	b, err := clientcmd.Write(*cfg)
+	if err != nil {
+		return nil, fmt.Errorf("run of %s: encode kubeconfig: %w", o, err)
+	}
+	return b, nil
+}
+
+// Kubeconfig returns the kubeconfig file content for the run.
+func (c *Credential) Kubeconfig() []byte {
+	return append([]byte(nil), c.kubeconfig...)
+}
+
+// Owner returns the owner the credential was registered for.
+func (c *Credential) Owner() Owner {
+	return c.run.Owner
+}
+
+// Writes returns the successful mutating requests made with the credential,
+// in the order their responses arrived. Dry-run requests are not included.
+func (c *Credential) Writes() []Write {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]Write(nil), c.writes...)
+}
+
+// Release invalidates the token: later requests get 401, and requests still
+// in flight (watches, exec streams) are cancelled. Safe to call twice.
+func (c *Credential) Release() {
+	c.proxy.forget(c.token)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.released {
+		return
+	}
+	c.released = true
+	for _, f := range c.onRelease {
+		f()
+	}
+	c.onRelease = nil
+}
+
+// whenReleased runs f on Release (at once if already released) and returns a
+// function that unregisters it.
+func (c *Credential) whenReleased(f func()) (stop func()) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.released {
+		f()
+		return func() {}
+	}
+	id := c.nextID
+	c.nextID++
+	c.onRelease[id] = f
+	return func() {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		delete(c.onRelease, id)
+	}
+}
+
+func (c *Credential) record(w Write, key objectKey, version string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.writes = append(c.writes, w)
+	if version != "" {
+		c.versions[key] = version
+	}
+}
+
+// blacklisted reports whether gvk is on the run's blacklist.
+func (c *Credential) blacklisted(gvk schema.GroupVersionKind) bool {
+	for _, b := range c.run.Blacklist {
+		if b == gvk {
+			return true
+		}
+	}
+	return false
+}
+
+func (p *Proxy) forget(token string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	delete(p.credentials, token)
+}
+
+// authenticate returns the live credential named by the request's bearer
+// token, or an error saying what is wrong with it.
+func (p *Proxy) authenticate(req *http.Request) (*Credential, error) {
+	h := req.Header.Get("Authorization")
+	if h == "" {
+		return nil, errors.New("no bearer token: use the kubeconfig of a running reconciliation")
+	}
+	scheme, token, ok := strings.Cut(h, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
+		return nil, errors.New("the proxy accepts only bearer tokens issued for a running reconciliation")
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	c, ok := p.credentials[strings.TrimSpace(token)]
+	if !ok {
+		return nil, errors.New("unknown or expired token: it belongs to no running reconciliation")
+	}
+	return c, nil
+}
