@@ -1,0 +1,127 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+
+	"github.com/mcrouter-operator/mcrouter-operator/internal/cpuquota"
+	"github.com/mcrouter-operator/mcrouter-operator/runner"
+	"github.com/mcrouter-operator/mcrouter-operator/watches"
+)
+
+// flags are `ansible-operator run`'s flags: upstream's names and defaults,
+// plus ours (--run-timeout, --kubeconfig, --runner-dir, --max-concurrent-runs).
+type flags struct {
+	WatchesFile             string
+	ReconcilePeriod         time.Duration
+	MaxConcurrentReconciles int
+	MaxConcurrentRuns       int
+	AnsibleVerbosity        int
+	AnsibleArgs             string
+	AnsibleRolesPath        string
+	AnsibleCollectionsPath  string
+	AnsibleLogEvents        string
+	InjectOwnerRef          bool
+	ProxyPort               int
+	MetricsBindAddress      string
+	ProbeBindAddress        string
+	LeaderElect             bool
+	LeaderElectionID        string
+	LeaderElectionNamespace string
+	LeaseDuration           time.Duration
+	RenewDeadline           time.Duration
+	GracefulShutdownTimeout time.Duration
+	RunTimeout              time.Duration
+	RunnerDir               string
+	Kubeconfig              string
+	Zap                     zap.Options
+}
+
+func (f *flags) bind(fs *pflag.FlagSet) {
+	cpus := cpuquota.CPUs()
+	fs.StringVar(&f.WatchesFile, "watches-file", "./watches.yaml", "path to the watches file")
+	fs.DurationVar(&f.ReconcilePeriod, "reconcile-period", watches.DefaultReconcilePeriod, "default reconcile period of a watch without reconcilePeriod")
+	fs.IntVar(&f.MaxConcurrentReconciles, "max-concurrent-reconciles", cpus,
+		"maximum concurrent reconciles per watch; the default is the cgroup CPU quota")
+	fs.IntVar(&f.MaxConcurrentRuns, "max-concurrent-runs", cpus,
+		"maximum concurrent Ansible runs across all watches; the default is the cgroup CPU quota")
+	fs.IntVar(&f.AnsibleVerbosity, "ansible-verbosity", watches.DefaultAnsibleVerbosity, "Ansible verbosity (0-7); ANSIBLE_VERBOSITY_<KIND>_<GROUP> overrides it per watch")
+	fs.StringVar(&f.AnsibleArgs, "ansible-args", "", "extra arguments for ansible-playbook, written to env/cmdline")
+	fs.StringVar(&f.AnsibleRolesPath, "ansible-roles-path", "", "roles search path; overrides ANSIBLE_ROLES_PATH")
+	fs.StringVar(&f.AnsibleCollectionsPath, "ansible-collections-path", "", "collections search path; overrides ANSIBLE_COLLECTIONS_PATH")
+	fs.StringVar(&f.AnsibleLogEvents, "ansible-log-events", "tasks", "which Ansible events to log: tasks, everything or nothing")
+	fs.BoolVar(&f.InjectOwnerRef, "inject-owner-ref", true, "inject owner references into objects the roles create")
+	fs.IntVar(&f.ProxyPort, "proxy-port", 8888, "loopback port of the Kubernetes API proxy the roles use (0 picks a free port)")
+	fs.StringVar(&f.MetricsBindAddress, "metrics-bind-address", ":8080", `metrics endpoint address ("0" disables)`)
+	fs.StringVar(&f.ProbeBindAddress, "health-probe-bind-address", ":6789", "health probe endpoint address (/healthz, /readyz)")
+	fs.BoolVar(&f.LeaderElect, "leader-elect", false, "elect a leader so only one replica reconciles")
+	fs.StringVar(&f.LeaderElectionID, "leader-election-id", "", "name of the leader election Lease (default: derived from the first watch)")
+	fs.StringVar(&f.LeaderElectionNamespace, "leader-election-namespace", "",
+		"namespace of the leader election Lease (default: the pod's namespace, else the first WATCH_NAMESPACE)")
+	fs.DurationVar(&f.LeaseDuration, "leader-elect-lease-duration", 15*time.Second, "how long non-leaders wait before taking over leadership")
+	fs.DurationVar(&f.RenewDeadline, "leader-elect-renew-deadline", 10*time.Second, "how long the leader retries renewing before giving up")
+	fs.DurationVar(&f.GracefulShutdownTimeout, "graceful-shutdown-timeout", 30*time.Second,
+		"how long to wait for running reconciles (which are cancelled) to end at shutdown")
+	fs.DurationVar(&f.RunTimeout, "run-timeout", runner.DefaultTimeout, "kill an Ansible run after this long")
+	fs.StringVar(&f.RunnerDir, "runner-dir", filepath.Join(os.TempDir(), "ansible-operator", "runner"), "where ansible-runner input and artifacts live")
+	fs.StringVar(&f.Kubeconfig, "kubeconfig", "", "kubeconfig to use (default: KUBECONFIG, ~/.kube/config, or in-cluster)")
+	gofs := flag.NewFlagSet("zap", flag.ContinueOnError)
+	f.Zap.BindFlags(gofs)
+	fs.AddGoFlagSet(gofs)
+}
+
+func (f *flags) validate() error {
+	var errs []error
+	if f.MaxConcurrentReconciles < 1 {
+		errs = append(errs, fmt.Errorf("--max-concurrent-reconciles must be at least 1, got %d", f.MaxConcurrentReconciles))
+	}
+	if f.MaxConcurrentRuns < 1 {
+		errs = append(errs, fmt.Errorf("--max-concurrent-runs must be at least 1, got %d", f.MaxConcurrentRuns))
+	}
+	if f.AnsibleVerbosity < 0 || f.AnsibleVerbosity > 7 {
+		errs = append(errs, fmt.Errorf("--ansible-verbosity must be 0-7, got %d", f.AnsibleVerbosity))
+	}
+	if f.ProxyPort < 0 || f.ProxyPort > 65535 {
+		errs = append(errs, fmt.Errorf("--proxy-port must be 0-65535, got %d", f.ProxyPort))
+	}
+	if f.RunTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("--run-timeout must be positive, got %s", f.RunTimeout))
+	}
+	if f.ReconcilePeriod < 0 {
+		errs = append(errs, fmt.Errorf("--reconcile-period must not be negative, got %s", f.ReconcilePeriod))
+	}
+	if _, err := runner.ParseLogEvents(f.AnsibleLogEvents); err != nil {
+		errs = append(errs, fmt.Errorf("--ansible-log-events: %w", err))
+	}
+	return errors.Join(errs...)
+}
+
+// watchNamespaces parses WATCH_NAMESPACE: empty means all namespaces.
+func watchNamespaces(v string) []string {
+	var out []string
+	for _, ns := range strings.Split(v, ",") {
+		if ns = strings.TrimSpace(ns); ns != "" {
+			out = append(out, ns)
+		}
+	}
+	return out
+}
+
+// splitPath splits a colon-separated search path.
+func splitPath(v string) []string {
+	var out []string
+	for _, p := range filepath.SplitList(v) {
+		if p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}

@@ -1,0 +1,219 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	"github.com/mcrouter-operator/mcrouter-operator/controller"
+	"github.com/mcrouter-operator/mcrouter-operator/internal/version"
+	"github.com/mcrouter-operator/mcrouter-operator/proxy"
+	"github.com/mcrouter-operator/mcrouter-operator/runner"
+	"github.com/mcrouter-operator/mcrouter-operator/watches"
+)
+
+func newRunCommand() *cobra.Command {
+	f := &flags{}
+	cmd := &cobra.Command{
+		Use:   "run",
+		Short: "Watch the resources named in watches.yaml and reconcile them with Ansible",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := f.validate(); err != nil {
+				return err
+			}
+			ctrl.SetLogger(zap.New(zap.UseFlagOptions(&f.Zap)))
+			return run(ctrl.SetupSignalHandler(), f)
+		},
+	}
+	f.bind(cmd.Flags())
+	return cmd
+}
+
+// run loads the watches (failing before any cluster access on bad input),
+// then assembles manager, proxy, runner and one controller per watch.
+func run(ctx context.Context, f *flags) error {
+	log := ctrl.Log.WithName("setup")
+	if f.AnsibleRolesPath != "" {
+		_ = os.Setenv("ANSIBLE_ROLES_PATH", f.AnsibleRolesPath)
+	}
+	if f.AnsibleCollectionsPath != "" {
+		_ = os.Setenv("ANSIBLE_COLLECTIONS_PATH", f.AnsibleCollectionsPath)
+	}
+	ws, err := watches.Load(f.WatchesFile, watches.Options{
+		ReconcilePeriod:         f.ReconcilePeriod,
+		MaxConcurrentReconciles: f.MaxConcurrentReconciles,
+		AnsibleVerbosity:        f.AnsibleVerbosity,
+		RolesPath:               splitPath(os.Getenv("ANSIBLE_ROLES_PATH")),
+		CollectionsPath:         splitPath(os.Getenv("ANSIBLE_COLLECTIONS_PATH")),
+	})
+	if err != nil {
+		return err
+	}
+	logEv, _ := runner.ParseLogEvents(f.AnsibleLogEvents)
+	run, err := runner.New(runner.Options{
+		RootDir:     f.RunnerDir,
+		AnsibleArgs: f.AnsibleArgs,
+		Timeout:     f.RunTimeout,
+		LogEvents:   logEv,
+		Log:         ctrl.Log.WithName("runner"),
+	})
+	if err != nil {
+		return err
+	}
+	cfg, err := restConfig(f.Kubeconfig)
+	if err != nil {
+		return err
+	}
+	namespaces := watchNamespaces(os.Getenv("WATCH_NAMESPACE"))
+	mgr, err := newManager(cfg, f, ws, namespaces)
+	if err != nil {
+		return err
+	}
+	px, err := proxy.New(proxy.Options{
+		Addr:             net.JoinHostPort("127.0.0.1", strconv.Itoa(f.ProxyPort)),
+		Upstream:         cfg,
+		Cache:            mgr.GetCache(),
+		CachedNamespaces: namespaces,
+		Mapper:           mgr.GetRESTMapper(),
+		InjectOwnerRef:   f.InjectOwnerRef,
+		Log:              ctrl.Log.WithName("proxy"),
+	})
+	if err != nil {
+		return fmt.Errorf("start proxy: %w", err)
+	}
+	if err := mgr.Add(px); err != nil {
+		return err
+	}
+	if err := addControllers(mgr, f, ws, namespaces, run, px); err != nil {
+		return err
+	}
+	if err := addHealthChecks(mgr, px); err != nil {
+		return err
+	}
+	if f.LeaderElect {
+		// Runs only on the leader: says so in the log, for humans and tests.
+		err := mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
+			log.Info("became the leader; reconciling", "lease", leaseID(f, ws))
+			<-ctx.Done()
+			return nil
+		}))
+		if err != nil {
+			return err
+		}
+	}
+	log.Info("starting", "version", version.Version, "watches", len(ws), "proxy", px.Addr(),
+		"maxConcurrentRuns", f.MaxConcurrentRuns, "namespaces", strings.Join(namespaces, ","))
+	return mgr.Start(ctx)
+}
+
+func addControllers(mgr manager.Manager, f *flags, ws []watches.Watch, namespaces []string, r *runner.Runner, px *proxy.Proxy) error {
+	m, err := controller.NewMetrics(metrics.Registry, version.Version, version.GoVersion())
+	if err != nil {
+		return err
+	}
+	limiter := controller.NewLimiter(f.MaxConcurrentRuns)
+	for _, w := range ws {
+		if _, err := controller.Add(mgr, controller.Options{
+			Watch: w, Runner: r, Proxy: px, RunLimiter: limiter, Metrics: m, Namespaces: namespaces,
+		}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func newManager(cfg *rest.Config, f *flags, ws []watches.Watch, namespaces []string) (manager.Manager, error) {
+	cacheOpts := cache.Options{ReaderFailOnMissingInformer: true}
+	if len(namespaces) > 0 {
+		cacheOpts.DefaultNamespaces = map[string]cache.Config{}
+		for _, ns := range namespaces {
+			cacheOpts.DefaultNamespaces[ns] = cache.Config{}
+		}
+	}
+	ns := f.LeaderElectionNamespace
+	if ns == "" && f.LeaderElect && !inCluster() && len(namespaces) > 0 {
+		ns = namespaces[0]
+	}
+	mgr, err := ctrl.NewManager(cfg, manager.Options{
+		Cache:                         cacheOpts,
+		Client:                        client.Options{Cache: &client.CacheOptions{Unstructured: true}},
+		Metrics:                       metricsserver.Options{BindAddress: f.MetricsBindAddress},
+		HealthProbeBindAddress:        f.ProbeBindAddress,
+		LeaderElection:                f.LeaderElect,
+		LeaderElectionID:              leaseID(f, ws),
+		LeaderElectionNamespace:       ns,
+		LeaderElectionReleaseOnCancel: true,
+		LeaseDuration:                 &f.LeaseDuration,
+		RenewDeadline:                 &f.RenewDeadline,
+		GracefulShutdownTimeout:       &f.GracefulShutdownTimeout,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("create manager: %w", err)
+	}
+	return mgr, nil
+}
+
+// leaseID is --leader-election-id, or one derived from the first watch.
+func leaseID(f *flags, ws []watches.Watch) string {
+	if f.LeaderElectionID != "" {
+		return f.LeaderElectionID
+	}
+	gvk := ws[0].GroupVersionKind
+	return strings.ToLower(strings.Trim(gvk.Kind+"."+gvk.Group, ".")) + "-ansible-operator"
+}
+
+func addHealthChecks(mgr manager.Manager, px *proxy.Proxy) error {
+	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
+		return err
+	}
+	if err := mgr.AddReadyzCheck("proxy", px.ReadyzCheck); err != nil {
+		return err
+	}
+	return mgr.AddReadyzCheck("cache", func(req *http.Request) error {
+		ctx, cancel := context.WithTimeout(req.Context(), time.Second)
+		defer cancel()
+		if !mgr.GetCache().WaitForCacheSync(ctx) {
+			return errors.New("informer caches not synced")
+		}
+		return nil
+	})
+}
+
+// restConfig loads --kubeconfig, else KUBECONFIG / ~/.kube/config, else the
+// in-cluster configuration.
+func restConfig(path string) (*rest.Config, error) {
+	rules := clientcmd.NewDefaultClientConfigLoadingRules()
+	if path != "" {
+		rules.ExplicitPath = path
+	}
+	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{}).ClientConfig()
+	if err != nil {
+		return nil, fmt.Errorf("load Kubernetes client configuration: %w", err)
+	}
+	cfg.QPS, cfg.Burst = 50, 100
+	return cfg, nil
+}
+
+func inCluster() bool {
+	_, err := os.Stat("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
+	return err == nil
+}

@@ -1,0 +1,180 @@
+package controller
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-logr/logr"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/tools/events"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	crcontroller "sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+
+	"github.com/mcrouter-operator/mcrouter-operator/proxy"
+	"github.com/mcrouter-operator/mcrouter-operator/runner"
+	"github.com/mcrouter-operator/mcrouter-operator/watches"
+)
+
+// Runner runs one role or playbook for one resource.
+type Runner interface {
+	Run(ctx context.Context, obj *unstructured.Unstructured, opts runner.RunOptions) (*runner.Result, error)
+	Remove(gvk schema.GroupVersionKind, namespace, name string) error
+}
+
+// CredentialIssuer hands out the per-run proxy credential.
+type CredentialIssuer interface {
+	Register(run proxy.Run) (*proxy.Credential, error)
+}
+
+var (
+	_ Runner           = (*runner.Runner)(nil)
+	_ CredentialIssuer = (*proxy.Proxy)(nil)
+)
+
+// Options configures the controller of one watch.
+type Options struct {
+	// Watch is the watches.yaml entry; required.
+	Watch watches.Watch
+	// Runner runs Ansible; required.
+	Runner Runner
+	// Proxy issues per-run credentials; required.
+	Proxy CredentialIssuer
+	// MaxConcurrentReconciles bounds parallel reconciles of this watch.
+	// Default: Watch.MaxConcurrentReconciles, or 1.
+	MaxConcurrentReconciles int
+	// RunLimiter caps concurrent Ansible runs across all watches. Default: none.
+	RunLimiter *Limiter
+	// Metrics records reconcile results. Default: none.
+	Metrics *Metrics
+	// Namespaces restricts reconciles to these namespaces (WATCH_NAMESPACE).
+	// Default: all.
+	Namespaces []string
+}
+
+func (o *Options) setDefaults() {
+	if o.MaxConcurrentReconciles == 0 {
+		o.MaxConcurrentReconciles = o.Watch.MaxConcurrentReconciles
+	}
+	if o.MaxConcurrentReconciles == 0 {
+		o.MaxConcurrentReconciles = 1
+	}
+}
+
+// Validate reports missing collaborators.
+func (o *Options) Validate() error {
+	var errs []error
+	if o.Watch.GroupVersionKind.Kind == "" {
+		errs = append(errs, errors.New("watch has no kind"))
+	}
+	if o.Runner == nil {
+		errs = append(errs, errors.New("no runner"))
+	}
+	if o.Proxy == nil {
+		errs = append(errs, errors.New("no proxy"))
+	}
+	if o.MaxConcurrentReconciles < 1 {
+		errs = append(errs, fmt.Errorf("max concurrent reconciles %d < 1", o.MaxConcurrentReconciles))
+	}
+	return errors.Join(errs...)
+}
+
+// Reconciler reconciles the resources of one watch.
+type Reconciler struct {
+	opts      Options
+	gvk       schema.GroupVersionKind
+	name      string
+	client    client.Client
+	apiReader client.Reader
+	recorder  events.EventRecorder
+	now       func() time.Time
+
+	ctrl       crcontroller.Controller
+	dependents *dependentWatches
+	memory     *memory
+}
+
+// Name is the controller's name: unique per group, version and kind.
+func Name(gvk schema.GroupVersionKind) string {
+	parts := []string{strings.ToLower(gvk.Kind), gvk.Version}
+	if gvk.Group != "" {
+		parts = append(parts, gvk.Group)
+	}
+	return strings.Join(parts, ".")
+}
+
+// Add builds the controller of one watch and registers it with the manager.
+func Add(mgr manager.Manager, opts Options) (*Reconciler, error) {
+	opts.setDefaults()
+	if err := opts.Validate(); err != nil {
+		return nil, fmt.Errorf("controller for %s: %w", opts.Watch.GroupVersionKind, err)
+	}
+	gvk := opts.Watch.GroupVersionKind
+	r := &Reconciler{
+		opts:      opts,
+		gvk:       gvk,
+		name:      Name(gvk),
+		client:    mgr.GetClient(),
+		apiReader: mgr.GetAPIReader(),
+		recorder:  mgr.GetEventRecorder(Name(gvk)),
+		now:       time.Now,
+		memory:    newMemory(),
+	}
+	primary := &unstructured.Unstructured{}
+	primary.SetGroupVersionKind(gvk)
+	c, err := builder.ControllerManagedBy(mgr).
+		Named(r.name).
+		For(primary, builder.WithPredicates(primaryPredicates(opts.Watch, opts.Namespaces)...)).
+		WithOptions(crcontroller.Options{
+			MaxConcurrentReconciles: opts.MaxConcurrentReconciles,
+			// Dependent watches are added while the manager runs.
+			SkipNameValidation: ptrTo(false),
+		}).
+		Build(r)
+	if err != nil {
+		return nil, fmt.Errorf("controller for %s: %w", gvk, err)
+	}
+	r.ctrl = c
+	r.dependents = newDependentWatches(mgr, c, primary, opts.Watch)
+	return r, nil
+}
+
+// log returns the reconcile logger; controller-runtime fills in the
+// controller, name, namespace and reconcileID.
+func (r *Reconciler) log(ctx context.Context) logr.Logger {
+	return ctrl.LoggerFrom(ctx)
+}
+
+func ptrTo[T any](v T) *T { return &v }
+
+// memory is what the controller remembers between reconciles of a resource:
+// what its last successful run left, so unchanged work can be skipped.
+type memory struct {
+	mu    sync.Mutex
+	items map[string]*lastRun
+}
+
+func newMemory() *memory { return &memory{items: map[string]*lastRun{}} }
+
+func (m *memory) get(key string) *lastRun {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.items[key]
+}
+
+func (m *memory) set(key string, v *lastRun) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if v == nil {
+		delete(m.items, key)
+		return
+	}
+	m.items[key] = v
+}

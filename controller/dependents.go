@@ -1,0 +1,152 @@
+package controller
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	ctrl "sigs.k8s.io/controller-runtime"
+	crcontroller "sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
+
+	"github.com/mcrouter-operator/mcrouter-operator/proxy"
+	"github.com/mcrouter-operator/mcrouter-operator/watches"
+)
+
+// Annotations linking dependents the owner cannot own by reference
+// (cluster-scoped, or in another namespace) to their primary resource.
+const (
+	AnnotationPrimaryResource     = "operator-sdk/primary-resource"
+	AnnotationPrimaryResourceType = "operator-sdk/primary-resource-type"
+)
+
+// dependentWatches is the controller side of proxy.DependentWatcher: it adds
+// a watch on a dependent kind the first time a run touches it.
+type dependentWatches struct {
+	mgr   manager.Manager
+	ctrl  crcontroller.Controller
+	owner *unstructured.Unstructured // type only
+	watch watches.Watch
+
+	mu      sync.Mutex
+	started map[dependentKind]bool
+}
+
+// dependentKind is a watched dependent kind and how its objects link to the
+// owner. It is what status.dependentKinds records, so a restarted operator
+// watches the same kinds before its first run.
+type dependentKind struct {
+	GVK       schema.GroupVersionKind
+	Annotated bool
+}
+
+var _ proxy.DependentWatcher = (*dependentWatches)(nil)
+
+// dependentSyncTimeout bounds the wait for a new dependent informer.
+const dependentSyncTimeout = 30 * time.Second
+
+func newDependentWatches(mgr manager.Manager, c crcontroller.Controller, owner *unstructured.Unstructured, w watches.Watch) *dependentWatches {
+	return &dependentWatches{mgr: mgr, ctrl: c, owner: owner, watch: w, started: map[dependentKind]bool{}}
+}
+
+// WatchDependent makes the controller watch gvk, once.
+func (d *dependentWatches) WatchDependent(ctx context.Context, gvk schema.GroupVersionKind, annotated bool) error {
+	if !d.watch.WatchDependentResources || slices.Contains(d.watch.Blacklist, gvk) || gvk == d.watch.GroupVersionKind {
+		return nil
+	}
+	k := dependentKind{GVK: gvk, Annotated: annotated}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.started[k] {
+		return nil
+	}
+	obj := &unstructured.Unstructured{}
+	obj.SetGroupVersionKind(gvk)
+	var h handler.TypedEventHandler[*unstructured.Unstructured, reconcile.Request]
+	if annotated {
+		h = handler.TypedEnqueueRequestsFromMapFunc(d.mapAnnotated)
+	} else {
+		h = handler.TypedEnqueueRequestForOwner[*unstructured.Unstructured](d.mgr.GetScheme(), d.mgr.GetRESTMapper(), d.owner)
+	}
+	src := source.Kind(d.mgr.GetCache(), obj, h)
+	if err := d.ctrl.Watch(src); err != nil {
+		return fmt.Errorf("watch dependent %s: %w", gvk, err)
+	}
+	d.started[k] = true
+	// Wait for the informer, so a change right after the run that created
+	// the dependent is not missed.
+	ctx, cancel := context.WithTimeout(ctx, dependentSyncTimeout)
+	defer cancel()
+	if err := src.WaitForSync(ctx); err != nil {
+		return fmt.Errorf("watch dependent %s: cache not synced: %w", gvk, err)
+	}
+	return nil
+}
+
+// mapAnnotated maps a dependent carrying the primary-resource annotations of
+// our kind to its primary.
+func (d *dependentWatches) mapAnnotated(_ context.Context, o *unstructured.Unstructured) []reconcile.Request {
+	a := o.GetAnnotations()
+	gk := d.watch.GroupVersionKind.GroupKind()
+	if a[AnnotationPrimaryResourceType] != gk.Kind+"."+gk.Group {
+		return nil
+	}
+	ns, name, found := strings.Cut(a[AnnotationPrimaryResource], "/")
+	if !found {
+		ns, name = "", a[AnnotationPrimaryResource]
+	}
+	if name == "" {
+		return nil
+	}
+	return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: ns, Name: name}}}
+}
+
+// kinds lists the watched dependent kinds for status.dependentKinds.
+func (d *dependentWatches) kinds() []any {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	out := make([]any, 0, len(d.started))
+	for k := range d.started {
+		m := map[string]any{"apiVersion": k.GVK.GroupVersion().String(), "kind": k.GVK.Kind}
+		if k.Annotated {
+			m["link"] = "annotation"
+		} else {
+			m["link"] = "ownerReference"
+		}
+		out = append(out, m)
+	}
+	sort.Slice(out, func(i, j int) bool { return fmt.Sprint(out[i]) < fmt.Sprint(out[j]) })
+	return out
+}
+
+// restore re-establishes the watches recorded in the resource's status by an
+// earlier process, so drift is noticed before this process's first run.
+func (d *dependentWatches) restore(ctx context.Context, obj *unstructured.Unstructured) {
+	list, _, _ := unstructured.NestedSlice(obj.Object, "status", "dependentKinds")
+	for _, item := range list {
+		m, ok := item.(map[string]any)
+		if !ok {
+			continue
+		}
+		apiVersion, _ := m["apiVersion"].(string)
+		kind, _ := m["kind"].(string)
+		gv, err := schema.ParseGroupVersion(apiVersion)
+		if err != nil || kind == "" {
+			continue
+		}
+		link, _ := m["link"].(string)
+		if err := d.WatchDependent(ctx, gv.WithKind(kind), link == "annotation"); err != nil {
+			ctrl.LoggerFrom(ctx).Error(err, "restore dependent watch", "gvk", gv.WithKind(kind).String())
+		}
+	}
+}

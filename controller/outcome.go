@@ -1,0 +1,95 @@
+package controller
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/mcrouter-operator/mcrouter-operator/proxy"
+	"github.com/mcrouter-operator/mcrouter-operator/runner"
+)
+
+// outcome is what one Ansible run produced, as the controller sees it.
+type outcome struct {
+	result *runner.Result // nil when the run could not start
+	err    error          // the run did not complete (timeout, crash, could not start)
+	writes []proxy.Write  // what the run changed through the proxy
+}
+
+func (o *outcome) failed() bool {
+	return o.err != nil || o.result == nil || len(o.result.Failures) > 0
+}
+
+// message names the failing task and its error, for status and Events.
+func (o *outcome) message() string {
+	if o.err != nil {
+		return o.err.Error()
+	}
+	if o.result == nil {
+		return "the run produced no result"
+	}
+	var parts []string
+	for _, f := range o.result.Failures {
+		parts = append(parts, fmt.Sprintf("task %q failed: %s", f.Task, oneLine(f.Message)))
+	}
+	if len(parts) == 0 {
+		return MessageSucceeded
+	}
+	return strings.Join(parts, "; ")
+}
+
+// ansibleResult is upstream's status.conditions[Running].ansibleResult.
+func (o *outcome) ansibleResult() map[string]any {
+	if o.result == nil {
+		return nil
+	}
+	s := o.result.Stats
+	completion := o.result.Completion
+	if completion.IsZero() {
+		completion = time.Now()
+	}
+	return map[string]any{
+		"ok":         int64(s.Ok),
+		"changed":    int64(s.Changed),
+		"skipped":    int64(s.Skipped),
+		"failures":   int64(s.Failures),
+		"completion": completion.UTC().Format("2006-01-02T15:04:05.000000"),
+	}
+}
+
+// status is the status change after a run.
+func (o *outcome) status(generation int64) statusChange {
+	if !o.failed() {
+		return statusChange{Generation: generation, Conditions: []condition{
+			{Type: TypeRunning, Status: "True", Reason: ReasonSuccessful, Message: MessageAwaiting, AnsibleResult: o.ansibleResult()},
+			{Type: TypeSuccessful, Status: "True", Reason: ReasonSuccessful, Message: MessageSucceeded},
+			{Type: TypeFailure, Status: "False", Reason: ReasonSuccessful, Message: MessageSucceeded},
+		}}
+	}
+	msg := o.message()
+	return statusChange{Generation: generation, Conditions: []condition{
+		{Type: TypeRunning, Status: "False", Reason: ReasonFailed, Message: MessageFailedRetrying, AnsibleResult: o.ansibleResult()},
+		{Type: TypeSuccessful, Status: "False", Reason: ReasonFailed, Message: msg},
+		{Type: TypeFailure, Status: "True", Reason: ReasonFailed, Message: msg},
+	}}
+}
+
+// runningStatus is written before a run starts. Successful and Failure keep
+// describing the last finished run.
+func runningStatus(obj *unstructured.Unstructured) statusChange {
+	return statusChange{Generation: obj.GetGeneration(), Conditions: []condition{
+		{Type: TypeRunning, Status: "True", Reason: ReasonRunning, Message: MessageRunning},
+	}}
+}
+
+func oneLine(s string) string {
+	s = strings.TrimSpace(s)
+	s = strings.Join(strings.Fields(s), " ")
+	const max = 1000
+	if len(s) > max {
+		s = s[:max] + "…"
+	}
+	return s
+}

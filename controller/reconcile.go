@@ -1,0 +1,197 @@
+package controller
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	"github.com/mcrouter-operator/mcrouter-operator/proxy"
+	"github.com/mcrouter-operator/mcrouter-operator/runner"
+)
+
+var _ reconcile.Reconciler = (*Reconciler)(nil)
+
+// Reconcile runs the watch's role or playbook for one resource, in named
+// phases: get, deletion, ensureFinalizer, skip-unchanged, run, status, requeue.
+func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	obj, err := r.get(ctx, req)
+	if err != nil || obj == nil {
+		return ctrl.Result{}, err
+	}
+	if obj.GetDeletionTimestamp() != nil {
+		return r.reconcileDeletion(ctx, obj)
+	}
+	if err := r.ensureFinalizer(ctx, obj); err != nil {
+		return ctrl.Result{}, err
+	}
+	r.dependents.restore(ctx, obj)
+	if wait, skip := r.unchanged(ctx, obj); skip {
+		return ctrl.Result{RequeueAfter: wait}, nil
+	}
+	return r.reconcileRun(ctx, obj)
+}
+
+// get reads the resource from the cache; nil when it is gone, in which case
+// what we kept for it (memory, runner artifacts) is dropped.
+func (r *Reconciler) get(ctx context.Context, req ctrl.Request) (*unstructured.Unstructured, error) {
+	obj := &unstructured.Unstructured{}
+	obj.SetGroupVersionKind(r.gvk)
+	err := r.client.Get(ctx, req.NamespacedName, obj)
+	if apierrors.IsNotFound(err) {
+		r.forget(ctx, req.Namespace, req.Name)
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get %s %s: %w", r.gvk.Kind, req.NamespacedName, err)
+	}
+	return obj, nil
+}
+
+func (r *Reconciler) forget(ctx context.Context, namespace, name string) {
+	r.memory.set(memoryKey(namespace, name), nil)
+	if err := r.opts.Runner.Remove(r.gvk, namespace, name); err != nil {
+		r.log(ctx).Error(err, "remove runner artifacts")
+	}
+}
+
+// reconcileRun is one regular run: status Running, Ansible, status result,
+// requeue.
+func (r *Reconciler) reconcileRun(ctx context.Context, obj *unstructured.Unstructured) (ctrl.Result, error) {
+	w := r.opts.Watch
+	if w.ManageStatus {
+		if err := r.writeStatus(ctx, obj, runningStatus(obj)); err != nil {
+			return r.statusFailed(ctx, obj, err)
+		}
+	}
+	opts := r.runOptions(ctx, obj, w.Role, w.Playbook, w.Vars)
+	outcome := r.run(ctx, obj, opts, "reconcile")
+	if ctx.Err() != nil {
+		// Shutting down: the run was cancelled, which says nothing about the resource.
+		return ctrl.Result{}, ctx.Err()
+	}
+	if w.ManageStatus {
+		change := outcome.status(obj.GetGeneration())
+		change.DependentKinds = r.dependents.kinds()
+		if err := r.writeStatus(ctx, obj, change); err != nil {
+			return r.statusFailed(ctx, obj, err)
+		}
+	}
+	if outcome.failed() {
+		r.recorder.Eventf(obj, nil, corev1.EventTypeWarning, EventReconcileFailed, "Reconcile", "%s", outcome.message())
+		r.memory.set(memoryKey(obj.GetNamespace(), obj.GetName()), nil)
+		// A returned error makes controller-runtime back off exponentially.
+		return ctrl.Result{}, reconcileError{outcome.message()}
+	}
+	r.remember(obj, outcome)
+	return ctrl.Result{RequeueAfter: r.requeueAfter(ctx, obj, outcome.result)}, nil
+}
+
+// reconcileError is a failed run; its message names the task.
+type reconcileError struct{ msg string }
+
+func (e reconcileError) Error() string { return e.msg }
+
+func (r *Reconciler) statusFailed(ctx context.Context, obj *unstructured.Unstructured, err error) (ctrl.Result, error) {
+	if errors.Is(err, errNoStatusSubresource) {
+		r.recorder.Eventf(obj, nil, corev1.EventTypeWarning, EventStatusUnavailable, "UpdateStatus", "%v", err)
+	}
+	return ctrl.Result{}, fmt.Errorf("status of %s %s/%s: %w", r.gvk.Kind, obj.GetNamespace(), obj.GetName(), err)
+}
+
+// run executes Ansible for obj with a fresh proxy credential, within the
+// global run limit.
+func (r *Reconciler) run(ctx context.Context, obj *unstructured.Unstructured, opts runner.RunOptions, kind string) *outcome {
+	if err := r.opts.RunLimiter.Acquire(ctx); err != nil {
+		return &outcome{err: err}
+	}
+	defer r.opts.RunLimiter.Release()
+
+	run := proxy.Run{
+		Owner: proxy.Owner{
+			APIVersion: obj.GetAPIVersion(), Kind: obj.GetKind(),
+			Name: obj.GetName(), Namespace: obj.GetNamespace(), UID: obj.GetUID(),
+		},
+		Blacklist:                   r.opts.Watch.Blacklist,
+		WatchClusterScopedResources: r.opts.Watch.WatchClusterScopedResources,
+	}
+	if r.opts.Watch.WatchDependentResources {
+		run.Watcher = r.dependents
+	}
+	cred, err := r.opts.Proxy.Register(run)
+	if err != nil {
+		return &outcome{err: fmt.Errorf("register run with proxy: %w", err)}
+	}
+	defer cred.Release()
+	opts.Kubeconfig = cred.Kubeconfig()
+
+	start := time.Now()
+	res, err := r.opts.Runner.Run(ctx, obj, opts)
+	o := &outcome{result: res, err: err, writes: cred.Writes()}
+	r.opts.Metrics.observeRun(r.gvk, kind, o.failed(), time.Since(start))
+	return o
+}
+
+// runOptions maps the watch and the resource's annotations to one run.
+func (r *Reconciler) runOptions(ctx context.Context, obj *unstructured.Unstructured, role, playbook string, vars map[string]any) runner.RunOptions {
+	w := r.opts.Watch
+	return runner.RunOptions{
+		Role:                role,
+		Playbook:            playbook,
+		Vars:                vars,
+		SnakeCaseParameters: w.SnakeCaseParameters,
+		MarkUnsafe:          w.MarkUnsafe,
+		Verbosity:           r.intAnnotation(ctx, obj, AnnotationVerbosity, w.AnsibleVerbosity, 0, 7),
+		MaxArtifacts:        r.intAnnotation(ctx, obj, AnnotationMaxRunnerArtifacts, w.MaxRunnerArtifacts, 1, 1000),
+	}
+}
+
+// requeueAfter: a requeue_after task result wins, then the reconcile-period
+// annotation, then the watch's reconcilePeriod; 0 disables periodic requeue.
+func (r *Reconciler) requeueAfter(ctx context.Context, obj *unstructured.Unstructured, res *runner.Result) time.Duration {
+	if res != nil && res.RequeueAfter > 0 {
+		return res.RequeueAfter
+	}
+	return r.period(ctx, obj)
+}
+
+func (r *Reconciler) period(ctx context.Context, obj *unstructured.Unstructured) time.Duration {
+	v, ok := obj.GetAnnotations()[AnnotationReconcilePeriod]
+	if !ok {
+		return r.opts.Watch.ReconcilePeriod
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 {
+		r.badAnnotation(ctx, obj, AnnotationReconcilePeriod, v, "a duration such as 30s or 5m")
+		return r.opts.Watch.ReconcilePeriod
+	}
+	return d
+}
+
+func (r *Reconciler) intAnnotation(ctx context.Context, obj *unstructured.Unstructured, key string, def, lo, hi int) int {
+	v, ok := obj.GetAnnotations()[key]
+	if !ok {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < lo || n > hi {
+		r.badAnnotation(ctx, obj, key, v, fmt.Sprintf("an integer from %d to %d", lo, hi))
+		return def
+	}
+	return n
+}
+
+func (r *Reconciler) badAnnotation(ctx context.Context, obj *unstructured.Unstructured, key, value, want string) {
+	msg := fmt.Sprintf("annotation %s=%q is not %s; using the default", key, value, want)
+	r.log(ctx).Info("invalid annotation", "annotation", key, "value", value)
+	r.recorder.Eventf(obj, nil, corev1.EventTypeWarning, EventBadAnnotation, "Reconcile", "%s", msg)
+}
+
+func memoryKey(namespace, name string) string { return namespace + "/" + name }

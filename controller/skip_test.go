@@ -1,0 +1,102 @@
+package controller
+
+import (
+	"testing"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/mcrouter-operator/mcrouter-operator/proxy"
+)
+
+func TestSatisfies(t *testing.T) {
+	live := map[string]any{
+		"apiVersion": "apps/v1", "kind": "Deployment",
+		"metadata": map[string]any{
+			"name": "web", "namespace": "ns", "resourceVersion": "42", "generation": int64(2),
+			"labels":      map[string]any{"app": "web", "added-by-someone": "x"},
+			"annotations": map[string]any{"deployment.kubernetes.io/revision": "1"},
+		},
+		"spec": map[string]any{
+			"replicas": int64(3),
+			"template": map[string]any{"spec": map[string]any{"containers": []any{
+				map[string]any{"name": "web", "image": "nginx", "ports": []any{map[string]any{"containerPort": int64(80), "protocol": "TCP"}}},
+			}}},
+		},
+		"status": map[string]any{"replicas": int64(1)},
+	}
+	intent := map[string]any{
+		"apiVersion": "apps/v1", "kind": "Deployment",
+		"metadata": map[string]any{"name": "web", "namespace": "ns", "labels": map[string]any{"app": "web"}, "resourceVersion": "1"},
+		"spec": map[string]any{
+			"replicas": float64(3),
+			"template": map[string]any{"spec": map[string]any{"containers": []any{
+				map[string]any{"name": "web", "image": "nginx", "ports": []any{map[string]any{"containerPort": float64(80)}}},
+			}}},
+		},
+		"status": map[string]any{"replicas": int64(3)},
+	}
+	tests := []struct {
+		name   string
+		mutate func(live map[string]any)
+		want   bool
+	}{
+		{name: "defaults, status and volatile metadata do not count", want: true},
+		{name: "replicas changed", mutate: func(m map[string]any) { m["spec"].(map[string]any)["replicas"] = int64(1) }},
+		{name: "label the role set removed", mutate: func(m map[string]any) {
+			delete(m["metadata"].(map[string]any)["labels"].(map[string]any), "app")
+		}},
+		{name: "image changed", mutate: func(m map[string]any) {
+			c := m["spec"].(map[string]any)["template"].(map[string]any)["spec"].(map[string]any)["containers"].([]any)
+			c[0].(map[string]any)["image"] = "httpd"
+		}},
+		{name: "container added", mutate: func(m map[string]any) {
+			s := m["spec"].(map[string]any)["template"].(map[string]any)["spec"].(map[string]any)
+			s["containers"] = append(s["containers"].([]any), map[string]any{"name": "sidecar"})
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			l := deepCopy(live)
+			if tt.mutate != nil {
+				tt.mutate(l)
+			} else {
+				tt.want = true
+			}
+			got := satisfies(&unstructured.Unstructured{Object: l}, proxy.Write{Verb: "create", Body: intent})
+			if got != tt.want {
+				t.Errorf("satisfies = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestMergeIntentFoldsPatches(t *testing.T) {
+	created := proxy.Write{Verb: "create", Body: map[string]any{
+		"metadata": map[string]any{"name": "c", "labels": map[string]any{"a": "1", "b": "2"}},
+		"data":     map[string]any{"k": "v1", "gone": "x"},
+	}}
+	patch := proxy.Write{Verb: "patch", ContentType: "application/strategic-merge-patch+json", Body: map[string]any{
+		"metadata": map[string]any{"labels": map[string]any{"b": "3"}},
+		"data":     map[string]any{"k": "v2", "gone": nil},
+		"$setElementOrder/containers": []any{},
+	}}
+	got := mergeIntent(created, patch).Body
+	live := map[string]any{
+		"metadata": map[string]any{"name": "c", "labels": map[string]any{"a": "1", "b": "3"}},
+		"data":     map[string]any{"k": "v2"},
+	}
+	if !contains(live, intent(got)) {
+		t.Errorf("merged intent %v not satisfied by %v", got, live)
+	}
+	live["data"].(map[string]any)["k"] = "v1"
+	if contains(live, intent(got)) {
+		t.Errorf("merged intent %v satisfied by the pre-patch value", got)
+	}
+	if w := mergeIntent(created, proxy.Write{Verb: "update", Body: map[string]any{"data": map[string]any{}}}); len(w.Body) != 1 {
+		t.Errorf("an update must replace the intent, got %v", w.Body)
+	}
+}
+
+func deepCopy(m map[string]any) map[string]any {
+	return normalize(m).(map[string]any)
+}

@@ -1,0 +1,94 @@
+package controller
+
+import (
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+)
+
+var (
+	t0 = time.Date(2026, 11, 21, 5, 0, 0, 0, time.UTC)
+	t1 = t0.Add(time.Minute)
+)
+
+func TestApplyConditions(t *testing.T) {
+	custom := map[string]any{"type": "Ready", "status": "True", "reason": "Mine", "message": "set by the role"}
+	runningOld := map[string]any{
+		"type": "Running", "status": "True", "reason": "Running", "message": "Running reconciliation",
+		"lastTransitionTime": t0.Format(time.RFC3339), "extra": "kept",
+	}
+	tests := []struct {
+		name     string
+		existing []any
+		change   statusChange
+		want     []any
+	}{
+		{
+			name:     "new conditions are appended after custom ones",
+			existing: []any{custom},
+			change: statusChange{Generation: 3, Conditions: []condition{
+				{Type: TypeSuccessful, Status: "True", Reason: ReasonSuccessful, Message: MessageSucceeded},
+			}},
+			want: []any{custom, map[string]any{
+				"type": "Successful", "status": "True", "reason": "Successful", "message": MessageSucceeded,
+				"lastTransitionTime": t1.Format(time.RFC3339), "observedGeneration": int64(3),
+			}},
+		},
+		{
+			name:     "same status keeps lastTransitionTime and unknown fields, adds ansibleResult",
+			existing: []any{runningOld},
+			change: statusChange{Generation: 1, Conditions: []condition{
+				{Type: TypeRunning, Status: "True", Reason: ReasonSuccessful, Message: MessageAwaiting, AnsibleResult: map[string]any{"ok": int64(2)}},
+			}},
+			want: []any{map[string]any{
+				"type": "Running", "status": "True", "reason": "Successful", "message": MessageAwaiting,
+				"lastTransitionTime": t0.Format(time.RFC3339), "extra": "kept", "observedGeneration": int64(1),
+				"ansibleResult": map[string]any{"ok": int64(2)},
+			}},
+		},
+		{
+			name:     "status change moves lastTransitionTime",
+			existing: []any{runningOld},
+			change: statusChange{Conditions: []condition{
+				{Type: TypeRunning, Status: "False", Reason: ReasonFailed, Message: MessageFailedRetrying},
+			}},
+			want: []any{map[string]any{
+				"type": "Running", "status": "False", "reason": "Failed", "message": MessageFailedRetrying,
+				"lastTransitionTime": t1.Format(time.RFC3339), "extra": "kept",
+			}},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := normalize(tt.existing)
+			got := applyConditions(tt.existing, tt.change, t1)
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("conditions (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(before, normalize(tt.existing)); diff != "" {
+				t.Errorf("input modified (-before +after):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestStatusPatchOnlyWhenChanged(t *testing.T) {
+	obj := &unstructured.Unstructured{Object: map[string]any{}}
+	change := (&outcome{result: nil, err: nil}).status(1) // a run without result is a failure
+	patch, changed := statusPatch(obj, change, t0)
+	if !changed || patch["conditions"] == nil {
+		t.Fatalf("first write: changed=%v patch=%v", changed, patch)
+	}
+	_ = unstructured.SetNestedField(obj.Object, normalize(patch["conditions"]), "status", "conditions")
+	_ = unstructured.SetNestedField(obj.Object, "the role's", "status", "custom")
+	if patch, changed := statusPatch(obj, change, t1); changed {
+		t.Errorf("identical change written again: %v", patch)
+	}
+	change.DependentKinds = []any{map[string]any{"apiVersion": "v1", "kind": "ConfigMap", "link": "ownerReference"}}
+	patch, changed = statusPatch(obj, change, t1)
+	if !changed || patch["conditions"] != nil || patch["custom"] != nil {
+		t.Errorf("dependentKinds change: changed=%v patch=%v, want only dependentKinds", changed, patch)
+	}
+}

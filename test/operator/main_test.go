@@ -1,0 +1,212 @@
+// Package operator_test runs the built ansible-operator against the local
+// control plane with a small test operator (testdata/watches.yaml and
+// testdata/roles) and real ansible-runner: status, failures, finalizers,
+// annotations, selectors, WATCH_NAMESPACE and leader election.
+package operator_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/mcrouter-operator/mcrouter-operator/internal/devcluster"
+	"github.com/mcrouter-operator/mcrouter-operator/internal/optest"
+)
+
+var (
+	cluster *devcluster.Cluster
+	kube    client.Client
+	binary  string
+	// operator runs testdata/watches.yaml for the whole package.
+	operator *optest.Operator
+)
+
+func TestMain(m *testing.M) {
+	os.Exit(testMain(m))
+}
+
+func testMain(m *testing.M) int {
+	ctx := context.Background()
+	tmp, err := os.MkdirTemp("", "operator-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(tmp)
+	if binary, err = optest.Build(tmp); err != nil {
+		fmt.Fprintln(os.Stderr, "FAIL:", err)
+		return 1
+	}
+	cluster, err = devcluster.Start(ctx, devcluster.Options{CRDPaths: []string{"testdata/crds"}})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "FAIL: start local control plane:", err)
+		return 1
+	}
+	defer cluster.Stop()
+	if kube, err = client.New(cluster.Config, client.Options{}); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	if err := kube.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "markers"}}); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	operator, err = startOperator(tmp, "testdata/watches.yaml")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "FAIL:", err)
+		return 1
+	}
+	code := m.Run()
+	if err := operator.Stop(30 * time.Second); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		code = 1
+	}
+	if code != 0 {
+		fmt.Fprintf(os.Stderr, "--- operator log (last lines) ---\n%s\n", operator.LogTail(80))
+	}
+	return code
+}
+
+func startOperator(dir, watchesFile string, args ...string) (*optest.Operator, error) {
+	return startOperatorEnv(dir, watchesFile, nil, args...)
+}
+
+func startOperatorEnv(dir, watchesFile string, env []string, args ...string) (*optest.Operator, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	abs, _ := filepath.Abs(watchesFile)
+	roles, _ := filepath.Abs("testdata/roles")
+	op, err := optest.Start(optest.Options{
+		Binary:      binary,
+		Kubeconfig:  cluster.KubeconfigPath,
+		WatchesFile: abs,
+		Args: append([]string{
+			"--ansible-roles-path", roles,
+			"--runner-dir", filepath.Join(dir, "runner-"+filepath.Base(watchesFile)),
+			"--reconcile-period", "1h",
+			"--zap-log-level", "debug",
+		}, args...),
+		Env:     env,
+		LogPath: filepath.Join(dir, filepath.Base(watchesFile)+".log"),
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := op.WaitReady(context.Background(), 60*time.Second); err != nil {
+		_ = op.Stop(10 * time.Second)
+		return nil, err
+	}
+	return op, nil
+}
+
+var (
+	gvkBasic   = schema.GroupVersionKind{Group: "ops.example.com", Version: "v1", Kind: "Basic"}
+	gvkOther   = schema.GroupVersionKind{Group: "other.example.com", Version: "v1", Kind: "Basic"}
+	gvkQuiet   = schema.GroupVersionKind{Group: "ops.example.com", Version: "v1", Kind: "Quiet"}
+	gvkGuarded = schema.GroupVersionKind{Group: "ops.example.com", Version: "v1", Kind: "Guarded"}
+	gvkPicky   = schema.GroupVersionKind{Group: "ops.example.com", Version: "v1", Kind: "Picky"}
+	gvkBare    = schema.GroupVersionKind{Group: "ops.example.com", Version: "v1", Kind: "Bare"}
+	gvkScoped  = schema.GroupVersionKind{Group: "ops.example.com", Version: "v1", Kind: "Scoped"}
+	gvkElected = schema.GroupVersionKind{Group: "ops.example.com", Version: "v1", Kind: "Elected"}
+)
+
+func namespace(t *testing.T, name string) string {
+	t.Helper()
+	if err := kube.Create(t.Context(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}); err != nil {
+		t.Fatalf("create namespace %s: %v", name, err)
+	}
+	return name
+}
+
+func newCR(gvk schema.GroupVersionKind, ns, name string, spec map[string]any) *unstructured.Unstructured {
+	u := &unstructured.Unstructured{Object: map[string]any{"spec": spec}}
+	u.SetGroupVersionKind(gvk)
+	u.SetNamespace(ns)
+	u.SetName(name)
+	return u
+}
+
+func create(t *testing.T, obj *unstructured.Unstructured) {
+	t.Helper()
+	if err := kube.Create(t.Context(), obj); err != nil {
+		t.Fatalf("create %s %s/%s: %v", obj.GetKind(), obj.GetNamespace(), obj.GetName(), err)
+	}
+}
+
+func get(ctx context.Context, gvk schema.GroupVersionKind, ns, name string) (*unstructured.Unstructured, error) {
+	u := &unstructured.Unstructured{}
+	u.SetGroupVersionKind(gvk)
+	err := kube.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, u)
+	return u, err
+}
+
+// waitFor polls cond every 200ms for up to timeout and fails the test with
+// what and the operator's log tail when it never holds.
+func waitFor(t *testing.T, timeout time.Duration, what string, cond func(ctx context.Context) (bool, error)) {
+	t.Helper()
+	err := wait.PollUntilContextTimeout(t.Context(), 200*time.Millisecond, timeout, true, cond)
+	if err != nil {
+		t.Fatalf("%s: %v\n--- operator log ---\n%s", what, err, operator.LogTail(30))
+	}
+}
+
+// waitCR waits until the resource satisfies cond and returns it.
+func waitCR(t *testing.T, gvk schema.GroupVersionKind, ns, name, what string, cond func(*unstructured.Unstructured) bool) *unstructured.Unstructured {
+	t.Helper()
+	var last *unstructured.Unstructured
+	waitFor(t, 90*time.Second, fmt.Sprintf("%s %s/%s: %s", gvk.Kind, ns, name, what), func(ctx context.Context) (bool, error) {
+		u, err := get(ctx, gvk, ns, name)
+		if err != nil {
+			return false, nil
+		}
+		last = u
+		return cond(u), nil
+	})
+	return last
+}
+
+func successful(u *unstructured.Unstructured) bool {
+	return optest.ConditionTrue(u, "Successful") && u.GetGeneration() == observedGeneration(u, "Successful")
+}
+
+func failed(u *unstructured.Unstructured) bool { return optest.ConditionTrue(u, "Failure") }
+
+func observedGeneration(u *unstructured.Unstructured, condType string) int64 {
+	c := optest.Condition(u, condType)
+	if c == nil {
+		return -1
+	}
+	switch g := c["observedGeneration"].(type) {
+	case int64:
+		return g
+	case float64:
+		return int64(g)
+	}
+	return -1
+}
+
+// events returns the Events of reason about the named object.
+func events(ctx context.Context, ns, name, reason string) ([]corev1.Event, error) {
+	var list corev1.EventList
+	if err := kube.List(ctx, &list, client.InNamespace(ns)); err != nil {
+		return nil, err
+	}
+	var out []corev1.Event
+	for _, e := range list.Items {
+		if e.InvolvedObject.Name == name && e.Reason == reason {
+			out = append(out, e)
+		}
+	}
+	return out, nil
+}

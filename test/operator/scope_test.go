@@ -1,0 +1,80 @@
+package operator_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	coordinationv1 "k8s.io/api/coordination/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/mcrouter-operator/mcrouter-operator/internal/optest"
+)
+
+// WATCH_NAMESPACE with two namespaces: resources in a third are ignored.
+func TestWatchNamespaceRestrictsReconciles(t *testing.T) {
+	t.Parallel()
+	a, b, c := namespace(t, "scoped-a"), namespace(t, "scoped-b"), namespace(t, "scoped-c")
+	op, err := startOperatorEnv(t.TempDir(), "testdata/watches-scoped.yaml", []string{"WATCH_NAMESPACE=" + a + "," + b})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = op.Stop(30 * time.Second) })
+	create(t, newCR(gvkScoped, c, "s", map[string]any{}))
+	create(t, newCR(gvkScoped, a, "s", map[string]any{}))
+	create(t, newCR(gvkScoped, b, "s", map[string]any{}))
+	waitCR(t, gvkScoped, a, "s", "Successful", successful)
+	waitCR(t, gvkScoped, b, "s", "Successful", successful)
+	time.Sleep(3 * time.Second)
+	u, err := get(t.Context(), gvkScoped, c, "s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, found, _ := unstructured.NestedFieldNoCopy(u.Object, "status"); found {
+		t.Errorf("a resource outside WATCH_NAMESPACE was reconciled: %v", u.Object["status"])
+	}
+}
+
+// Two replicas with leader election: only the leader reconciles; when it is
+// killed, the other takes over and reconciles a resource created afterwards.
+func TestLeaderElectionHandsOver(t *testing.T) {
+	t.Parallel()
+	ns := namespace(t, "elect")
+	args := []string{"--leader-elect", "--leader-election-namespace", ns, "--leader-election-id", "elected-test",
+		"--leader-elect-lease-duration", "4s", "--leader-elect-renew-deadline", "3s"}
+	dir := t.TempDir()
+	var ops []*optest.Operator
+	for i := 0; i < 2; i++ {
+		op, err := startOperator(dir+"/"+string(rune('a'+i)), "testdata/watches-elected.yaml", args...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = op.Stop(30 * time.Second) })
+		ops = append(ops, op)
+	}
+	create(t, newCR(gvkElected, ns, "before", map[string]any{}))
+	waitCR(t, gvkElected, ns, "before", "Successful", successful)
+
+	leader := -1
+	waitFor(t, 30*time.Second, "a leader", func(ctx context.Context) (bool, error) {
+		for i, op := range ops {
+			if strings.Contains(op.Logs(), "became the leader") {
+				leader = i
+				return true, nil
+			}
+		}
+		return false, nil
+	})
+	var lease coordinationv1.Lease
+	if err := kube.Get(t.Context(), client.ObjectKey{Namespace: ns, Name: "elected-test"}, &lease); err != nil {
+		t.Fatalf("leader election Lease: %v", err)
+	}
+	ops[leader].Kill()
+	create(t, newCR(gvkElected, ns, "after", map[string]any{}))
+	waitCR(t, gvkElected, ns, "after", "Successful (by the new leader)", successful)
+	if !strings.Contains(ops[1-leader].Logs(), "became the leader") {
+		t.Errorf("the surviving replica never acquired the lease")
+	}
+}
