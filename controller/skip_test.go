@@ -76,8 +76,8 @@ func TestMergeIntentFoldsPatches(t *testing.T) {
 		"data":     map[string]any{"k": "v1", "gone": "x"},
 	}}
 	patch := proxy.Write{Verb: "patch", ContentType: "application/strategic-merge-patch+json", Body: map[string]any{
-		"metadata": map[string]any{"labels": map[string]any{"b": "3"}},
-		"data":     map[string]any{"k": "v2", "gone": nil},
+		"metadata":                    map[string]any{"labels": map[string]any{"b": "3"}},
+		"data":                        map[string]any{"k": "v2", "gone": nil},
 		"$setElementOrder/containers": []any{},
 	}}
 	got := mergeIntent(created, patch).Body

@@ -6,6 +6,9 @@
 set -eu
 cd "$(dirname "$0")/.."
 
+# Role runs skip fact gathering unless the caller says otherwise (as in the image).
+export ANSIBLE_GATHERING="${ANSIBLE_GATHERING:-explicit}"
+
 # Extra operator flags: make run ARGS="--ansible-verbosity 3"
 # shellcheck disable=SC2086
 set -- bin/ansible-operator run --watches-file ./watches.yaml \

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+	"github.com/prometheus/client_golang/prometheus"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -51,6 +52,9 @@ type Options struct {
 	CacheSyncTimeout time.Duration
 	// Log receives one V(1) line per request. Default: logr.Discard().
 	Log logr.Logger
+	// Metrics registers ansible_operator_proxy_requests_total with this
+	// registry. Default: nil, no metrics.
+	Metrics prometheus.Registerer
 }
 
 func (o *Options) setDefaults() {

@@ -9,10 +9,12 @@ import (
 	"net"
 	"net/http"
 	"net/http/httputil"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -32,6 +34,8 @@ type Proxy struct {
 
 	started atomic.Bool
 	serving atomic.Bool
+
+	requests *prometheus.CounterVec // nil without Options.Metrics
 
 	mu          sync.Mutex
 	credentials map[string]*Credential
@@ -56,6 +60,9 @@ func New(opts Options) (*Proxy, error) {
 		credentials: map[string]*Credential{},
 		watches:     map[watchKey]bool{},
 		protobuf:    serializer.NewCodecFactory(clientgoscheme.Scheme).UniversalDeserializer(),
+	}
+	if err := p.registerMetrics(); err != nil {
+		return nil, err
 	}
 	fwd, err := p.newForwarder()
 	if err != nil {
@@ -196,4 +203,23 @@ func (p *Proxy) logRequest(req *http.Request, rec *recorder, ex *exchange) {
 	}
 	p.opts.Log.V(1).Info("request", "method", req.Method, "path", req.URL.Path, "owner", who,
 		"cache", cache, "status", rec.code(), "duration", time.Since(ex.start).String())
+	if p.requests != nil {
+		p.requests.WithLabelValues(req.Method, cache, strconv.Itoa(rec.code())).Inc()
+	}
+}
+
+// registerMetrics counts proxied requests by method, cache outcome (hit,
+// miss, bypass) and status code, so the API calls of roles can be measured.
+func (p *Proxy) registerMetrics() error {
+	if p.opts.Metrics == nil {
+		return nil
+	}
+	p.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "ansible_operator_proxy_requests_total",
+		Help: "Requests the roles made through the proxy, by method, cache outcome and status code.",
+	}, []string{"method", "cache", "code"})
+	if err := p.opts.Metrics.Register(p.requests); err != nil {
+		return fmt.Errorf("register proxy metrics: %w", err)
+	}
+	return nil
 }

@@ -186,7 +186,6 @@ func (c *Cluster) startAPI(ctx context.Context) error {
 	return nil
 }
 
-
 // Stop stops every component and removes Dir. It is safe to call twice.
 func (c *Cluster) Stop() error {
 	c.mu.Lock()
