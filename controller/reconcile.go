@@ -71,14 +71,17 @@ func (r *Reconciler) reconcileRun(ctx context.Context, obj *unstructured.Unstruc
 			return r.statusFailed(ctx, obj, err)
 		}
 	}
-	opts := r.runOptions(ctx, obj, w.Role, w.Playbook, w.Vars)
-	outcome := r.run(ctx, obj, opts, "reconcile")
+	// The run sees this snapshot; status writes may re-read obj (conflicts)
+	// and find a newer generation, which this run did not reconcile.
+	ran := obj.DeepCopy()
+	opts := r.runOptions(ctx, ran, w.Role, w.Playbook, w.Vars)
+	outcome := r.run(ctx, ran, opts, "reconcile")
 	if ctx.Err() != nil {
 		// Shutting down: the run was cancelled, which says nothing about the resource.
 		return ctrl.Result{}, ctx.Err()
 	}
 	if w.ManageStatus {
-		change := outcome.status(obj.GetGeneration())
+		change := outcome.status(ran.GetGeneration())
 		change.DependentKinds = r.dependents.kinds()
 		if err := r.writeStatus(ctx, obj, change); err != nil {
 			return r.statusFailed(ctx, obj, err)
@@ -90,8 +93,8 @@ func (r *Reconciler) reconcileRun(ctx context.Context, obj *unstructured.Unstruc
 		// A returned error makes controller-runtime back off exponentially.
 		return ctrl.Result{}, reconcileError{outcome.message()}
 	}
-	r.remember(obj, outcome)
-	return ctrl.Result{RequeueAfter: r.requeueAfter(ctx, obj, outcome.result)}, nil
+	r.remember(ran, outcome)
+	return ctrl.Result{RequeueAfter: r.requeueAfter(ctx, ran, outcome.result)}, nil
 }
 
 // reconcileError is a failed run; its message names the task.

@@ -29,6 +29,8 @@ var (
 	binary  string
 	// operator runs testdata/watches.yaml for the whole package.
 	operator *optest.Operator
+	// runnerDir is operator's --runner-dir.
+	runnerDir string
 )
 
 func TestMain(m *testing.M) {
@@ -42,7 +44,11 @@ func testMain(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	defer os.RemoveAll(tmp)
+	defer func() {
+		if os.Getenv("KEEP_TEST_LOGS") == "" {
+			os.RemoveAll(tmp)
+		}
+	}()
 	if binary, err = optest.Build(tmp); err != nil {
 		fmt.Fprintln(os.Stderr, "FAIL:", err)
 		return 1
@@ -61,6 +67,7 @@ func testMain(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
+	runnerDir = runnerDirFor(tmp, "testdata/watches.yaml")
 	operator, err = startOperator(tmp, "testdata/watches.yaml")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "FAIL:", err)
@@ -72,7 +79,8 @@ func testMain(m *testing.M) int {
 		code = 1
 	}
 	if code != 0 {
-		fmt.Fprintf(os.Stderr, "--- operator log (last lines) ---\n%s\n", operator.LogTail(80))
+		fmt.Fprintf(os.Stderr, "--- operator log (last lines; KEEP_TEST_LOGS=1 keeps %s) ---\n%s\n",
+			operator.LogPath, operator.LogTail(80))
 	}
 	return code
 }
@@ -93,7 +101,7 @@ func startOperatorEnv(dir, watchesFile string, env []string, args ...string) (*o
 		WatchesFile: abs,
 		Args: append([]string{
 			"--ansible-roles-path", roles,
-			"--runner-dir", filepath.Join(dir, "runner-"+filepath.Base(watchesFile)),
+			"--runner-dir", runnerDirFor(dir, watchesFile),
 			"--reconcile-period", "1h",
 			"--zap-log-level", "debug",
 		}, args...),
@@ -110,6 +118,10 @@ func startOperatorEnv(dir, watchesFile string, env []string, args ...string) (*o
 	return op, nil
 }
 
+func runnerDirFor(dir, watchesFile string) string {
+	return filepath.Join(dir, "runner-"+filepath.Base(watchesFile))
+}
+
 var (
 	gvkBasic   = schema.GroupVersionKind{Group: "ops.example.com", Version: "v1", Kind: "Basic"}
 	gvkOther   = schema.GroupVersionKind{Group: "other.example.com", Version: "v1", Kind: "Basic"}
@@ -119,6 +131,8 @@ var (
 	gvkBare    = schema.GroupVersionKind{Group: "ops.example.com", Version: "v1", Kind: "Bare"}
 	gvkScoped  = schema.GroupVersionKind{Group: "ops.example.com", Version: "v1", Kind: "Scoped"}
 	gvkElected = schema.GroupVersionKind{Group: "ops.example.com", Version: "v1", Kind: "Elected"}
+	gvkSkippy  = schema.GroupVersionKind{Group: "ops.example.com", Version: "v1", Kind: "Skippy"}
+	gvkResync  = schema.GroupVersionKind{Group: "ops.example.com", Version: "v1", Kind: "Resync"}
 )
 
 func namespace(t *testing.T, name string) string {
