@@ -67,7 +67,7 @@ lint: ## yamllint and ansible-lint for roles, molecule and deploy.
 	@hack/lint.sh
 
 .PHONY: test
-test: deps vet lint ## The whole test suite: vet, lint, unit and integration tests.
+test: deps vet ## The whole test suite: vet, unit, integration and end-to-end tests (lint runs in test/mcrouter).
 	$(GO) test $(GO_TEST_FLAGS) ./...
 
 .PHONY: bench

@@ -202,7 +202,8 @@ var ignoredMeta = map[string]bool{
 
 // contains reports whether want is a subset of have: maps by key, lists
 // element-wise with equal length, scalars by value (numbers numerically).
-// A null in want means the key must be absent.
+// A null in want means the key must be absent; an empty map or list in want
+// is also met by an absent key, as the API server stores it.
 func contains(have, want any) bool {
 	switch w := want.(type) {
 	case map[string]any:
@@ -220,6 +221,12 @@ func contains(have, want any) bool {
 					return false
 				}
 				continue
+			}
+			if (!present || hv == nil) && emptyValue(wv) {
+				continue // the API server drops empty maps and lists of omitempty fields
+			}
+			if !present && isEmpty(wv) {
+				continue // the server drops empty maps and lists
 			}
 			if !present || !contains(hv, wv) {
 				return false
@@ -244,6 +251,33 @@ func contains(have, want any) bool {
 		}
 		return reflect.DeepEqual(have, want)
 	}
+}
+
+// emptyValue reports whether v is an empty list or a map holding only empty
+// values: nothing the API server would store.
+func emptyValue(v any) bool {
+	switch x := v.(type) {
+	case map[string]any:
+		for _, e := range x {
+			if !emptyValue(e) {
+				return false
+			}
+		}
+		return true
+	case []any:
+		return len(x) == 0
+	}
+	return false
+}
+
+func isEmpty(v any) bool {
+	switch x := v.(type) {
+	case map[string]any:
+		return len(x) == 0
+	case []any:
+		return len(x) == 0
+	}
+	return false
 }
 
 func number(v any) (float64, bool) {

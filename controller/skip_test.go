@@ -26,12 +26,17 @@ func TestSatisfies(t *testing.T) {
 	}
 	intent := map[string]any{
 		"apiVersion": "apps/v1", "kind": "Deployment",
-		"metadata": map[string]any{"name": "web", "namespace": "ns", "labels": map[string]any{"app": "web"}, "resourceVersion": "1"},
+		"metadata": map[string]any{"name": "web", "namespace": "ns", "labels": map[string]any{"app": "web"}, "resourceVersion": "1",
+			"annotations": map[string]any{}, "finalizers": []any{}},
 		"spec": map[string]any{
 			"replicas": float64(3),
-			"template": map[string]any{"spec": map[string]any{"containers": []any{
-				map[string]any{"name": "web", "image": "nginx", "ports": []any{map[string]any{"containerPort": float64(80)}}},
-			}}},
+			"template": map[string]any{
+				// Empty maps and lists: the API server does not store them.
+				"metadata": map[string]any{"annotations": map[string]any{}},
+				"spec": map[string]any{"volumes": []any{}, "containers": []any{
+					map[string]any{"name": "web", "image": "nginx", "ports": []any{map[string]any{"containerPort": float64(80)}}},
+				}},
+			},
 		},
 		"status": map[string]any{"replicas": int64(3)},
 	}
@@ -48,6 +53,13 @@ func TestSatisfies(t *testing.T) {
 		{name: "image changed", mutate: func(m map[string]any) {
 			c := m["spec"].(map[string]any)["template"].(map[string]any)["spec"].(map[string]any)["containers"].([]any)
 			c[0].(map[string]any)["image"] = "httpd"
+		}},
+		{name: "annotations the role left empty were set", mutate: func(m map[string]any) {
+			m["spec"].(map[string]any)["template"].(map[string]any)["metadata"] = map[string]any{
+				"annotations": map[string]any{"a": "b"}}
+		}, want: true},
+		{name: "a list the role left empty was filled", mutate: func(m map[string]any) {
+			m["spec"].(map[string]any)["template"].(map[string]any)["spec"].(map[string]any)["volumes"] = []any{map[string]any{"name": "v"}}
 		}},
 		{name: "container added", mutate: func(m map[string]any) {
 			s := m["spec"].(map[string]any)["template"].(map[string]any)["spec"].(map[string]any)

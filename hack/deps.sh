@@ -48,6 +48,6 @@ fi
 for cmd in ansible-runner ansible-playbook etcd kubectl go; do
 	command -v "$cmd" >/dev/null 2>&1 || fail "$cmd not found on PATH after installing packages"
 done
-python3 -c 'import kubernetes, jmespath' 2>/dev/null || fail "python3 cannot import kubernetes/jmespath (packages python3-kubernetes, python3-jmespath)"
+/usr/bin/python3 -c 'import kubernetes, jmespath, ansible_runner' 2>/dev/null || fail "/usr/bin/python3 cannot import kubernetes, jmespath or ansible_runner (Debian packages python3-kubernetes, python3-jmespath, python3-ansible-runner)"
 ansible-galaxy collection list kubernetes.core 2>/dev/null | grep -q 'kubernetes.core' ||
 	fail "the kubernetes.core collection is missing (Debian package ansible)"
