@@ -81,6 +81,11 @@ func (r *Reconciler) reconcileRun(ctx context.Context, obj *unstructured.Unstruc
 		return ctrl.Result{}, ctx.Err()
 	}
 	if w.ManageStatus {
+		// A role that wrote the resource (k8s_status) left a newer version:
+		// start from it rather than conflict with it.
+		if latest := r.lastPrimaryWrite(obj, outcome.writes); latest != nil {
+			obj = latest
+		}
 		change := outcome.status(ran.GetGeneration())
 		change.DependentKinds = r.dependents.kinds()
 		if err := r.writeStatus(ctx, obj, change); err != nil {
@@ -95,6 +100,23 @@ func (r *Reconciler) reconcileRun(ctx context.Context, obj *unstructured.Unstruc
 	}
 	r.remember(ran, outcome)
 	return ctrl.Result{RequeueAfter: r.requeueAfter(ctx, ran, outcome.result)}, nil
+}
+
+// lastPrimaryWrite returns the resource as the API server answered the last
+// write the run made to it, or nil.
+func (r *Reconciler) lastPrimaryWrite(obj *unstructured.Unstructured, writes []proxy.Write) *unstructured.Unstructured {
+	var latest *unstructured.Unstructured
+	for _, w := range writes {
+		if r.isPrimary(w, obj) && w.Object != nil && w.Object.GetUID() == obj.GetUID() {
+			latest = w.Object
+		}
+	}
+	if latest == nil {
+		return nil
+	}
+	latest = latest.DeepCopy()
+	latest.SetGroupVersionKind(r.gvk)
+	return latest
 }
 
 // reconcileError is a failed run; its message names the task.

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 )
 
 const (
@@ -121,18 +122,25 @@ func (c *collector) handleEvent(ev *jobEvent) {
 		c.current = &data
 		c.log.taskStarted(&data)
 	case eventOk, eventFailed, eventSkipped, eventUnreachable:
-		c.handleResult(ev.Event, &data)
+		c.handleResult(ev.Event, &data, ev.Stdout)
 	}
 }
 
-func (c *collector) handleResult(event string, data *taskData) {
+// maxDisplayMessage bounds a failure message taken from the displayed output.
+const maxDisplayMessage = 4 << 10
+
+func (c *collector) handleResult(event string, data *taskData, stdout string) {
 	var res taskResult
 	if len(data.Res) > 0 {
 		_ = json.Unmarshal(data.Res, &res) // a result without the fields we read is still a result
 	}
+	msg := res.message()
+	if msg == "" && resDropped(data.Res) && event != eventOk {
+		msg = displayedMessage(stdout)
+	}
 	task := TaskEvent{Name: data.Task, Role: data.Role, Action: data.action(), Path: data.TaskPath, Host: data.Host}
 	failure := failureRecord{task: len(c.res.Tasks), host: data.Host,
-		failure: TaskFailure{Task: data.Task, Role: data.Role, TaskPath: data.TaskPath, Message: res.message()}}
+		failure: TaskFailure{Task: data.Task, Role: data.Role, TaskPath: data.TaskPath, Message: msg}}
 	switch event {
 	case eventOk:
 		task.Status = TaskOk
@@ -161,6 +169,24 @@ func (c *collector) handleResult(event string, data *taskData) {
 	}
 	c.res.Tasks = append(c.res.Tasks, task)
 	c.log.taskResult(&task, failure.failure.Message)
+}
+
+// resDropped reports an empty result: ansible-runner replaces a result
+// larger than MAX_EVENT_RES (700000 characters) with {} in the event.
+func resDropped(res json.RawMessage) bool {
+	r := strings.TrimSpace(string(res))
+	return r == "" || r == "{}" || r == "null"
+}
+
+// displayedMessage is the failure as Ansible displayed it ("fatal:
+// [localhost]: FAILED! => {...}"), cut to maxDisplayMessage. Ansible
+// censors no_log results in its display too.
+func displayedMessage(stdout string) string {
+	s := strings.TrimSpace(cleanOutput(stdout))
+	if len(s) > maxDisplayMessage {
+		s = strings.ToValidUTF8(s[:maxDisplayMessage], "") + "…"
+	}
+	return s
 }
 
 // handleStats records the counters and settles the pending failures: Ansible

@@ -141,6 +141,40 @@ func TestCollectorFailures(t *testing.T) {
 	}
 }
 
+// ansible-runner empties the res of a result over MAX_EVENT_RES; the failure
+// message then comes from what Ansible displayed.
+func TestCollectorDroppedResultMessage(t *testing.T) {
+	display := `fatal: [localhost]: FAILED! => {"changed": false, "msg": "Failed to apply object: Too long"}`
+	tests := []struct {
+		name   string
+		res    map[string]any
+		stdout string
+		want   string
+	}{
+		{"res dropped: the display", map[string]any{}, display, display},
+		{"res dropped: the display without colours", map[string]any{}, "\x1b[0;31m" + display + "\x1b[0m", display},
+		{"res dropped, huge display: cut", map[string]any{}, strings.Repeat("y", 10<<10), strings.Repeat("y", maxDisplayMessage) + "…"},
+		{"res kept: its msg", map[string]any{"msg": "from res"}, display, "from res"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b, err := json.Marshal(map[string]any{"event": eventFailed, "created": "2026-11-21T05:31:49",
+				"event_data": withRes(task("apply"), tt.res), "stdout": tt.stdout})
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := collect(t, string(b)+"\n")
+			res := c.result()
+			if len(res.Failures) != 1 {
+				t.Fatalf("failures = %v, want one", res.Failures)
+			}
+			if diff := cmp.Diff(tt.want, res.Failures[0].Message); diff != "" {
+				t.Errorf("message (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
 func TestCollectorRequeue(t *testing.T) {
 	okWith := func(action string, res map[string]any) string {
 		d := task("t")
@@ -188,6 +222,10 @@ func TestTaskResultMessage(t *testing.T) {
 		{"censored", taskResult{Msg: "hidden", Censored: "the output has been hidden"}, "the output has been hidden"},
 		{"no_log without censoring", taskResult{Msg: "hidden", NoLog: true}, censoredNotice},
 		{"none", taskResult{}, ""},
+		{"module crash: the traceback's last line", taskResult{
+			Msg:          "MODULE FAILURE\nSee stdout/stderr for the exact error",
+			ModuleStderr: "Traceback (most recent call last):\n  File \"x.py\", line 1\nurllib3.exceptions.MaxRetryError: Connection refused\n",
+		}, "MODULE FAILURE\nSee stdout/stderr for the exact error: urllib3.exceptions.MaxRetryError: Connection refused"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -217,7 +255,8 @@ func TestEventLoggerLevels(t *testing.T) {
 		wantOutput bool
 	}{
 		{"tasks", LogTasks, 0, true, false},
-		{"tasks with raised verbosity", LogTasks, 2, true, true},
+		{"tasks at the default verbosity", LogTasks, 2, true, false},
+		{"tasks with raised verbosity", LogTasks, 3, true, true},
 		{"everything", LogEverything, 0, true, true},
 		{"nothing", LogNothing, 3, false, false},
 	}

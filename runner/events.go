@@ -73,6 +73,9 @@ type taskResult struct {
 	Censored     string `json:"censored"`
 	RequeueAfter any    `json:"requeue_after"`
 	Period       any    `json:"period"`
+	// ModuleStderr holds the traceback of a module that crashed ("MODULE
+	// FAILURE"): its last line says why.
+	ModuleStderr string `json:"module_stderr"`
 }
 
 // censoredNotice replaces a message of a no_log result that Ansible did not
@@ -91,6 +94,9 @@ func (r *taskResult) message() string {
 		return ""
 	}
 	if s, ok := r.Msg.(string); ok {
+		if why := lastLine(r.ModuleStderr); why != "" && strings.HasPrefix(s, "MODULE FAILURE") {
+			return s + ": " + why
+		}
 		return s
 	}
 	b, err := json.Marshal(r.Msg)
@@ -98,6 +104,12 @@ func (r *taskResult) message() string {
 		return fmt.Sprint(r.Msg)
 	}
 	return string(b)
+}
+
+// lastLine is the last non-blank line of s.
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return strings.TrimSpace(lines[len(lines)-1])
 }
 
 // requeuePeriod returns the requeue period a result asks for, if any.

@@ -9,8 +9,8 @@ import (
 // eventLogger turns events into human-readable log lines. With LogTasks it
 // logs one line per task start and result and the PLAY RECAP, and Ansible's
 // own output at V(1), or at V(0) when the run's Ansible verbosity is raised
-// (the verbosity annotation of a resource then shows its -v output without
-// changing the operator's log level); with LogEverything Ansible's output
+// above the default of 2 (the verbosity annotation of a resource then shows
+// its -v output without changing the operator's log level); with LogEverything Ansible's output
 // always at V(0); with LogNothing nothing. Messages of no_log results are
 // Ansible's censored notice, and Ansible's output is censored by Ansible.
 type eventLogger struct {
@@ -18,6 +18,10 @@ type eventLogger struct {
 	mode      LogEvents
 	verbosity int // Ansible verbosity of the run
 }
+
+// quietVerbosity is the Ansible verbosity up to which Ansible's own output is
+// debug output: --ansible-verbosity's default.
+const quietVerbosity = 2
 
 func (l eventLogger) enabled() bool { return l.mode != LogNothing }
 
@@ -59,7 +63,7 @@ func (l eventLogger) output(text string) {
 		return
 	}
 	log := l.log.V(1)
-	if l.mode == LogEverything || l.verbosity > 0 {
+	if l.mode == LogEverything || l.verbosity > quietVerbosity {
 		log = l.log
 	}
 	if !log.Enabled() {

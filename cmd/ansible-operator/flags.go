@@ -33,6 +33,7 @@ type flags struct {
 	ProxyPort               int
 	MetricsBindAddress      string
 	ProbeBindAddress        string
+	PprofBindAddress        string
 	LeaderElect             bool
 	LeaderElectionID        string
 	LeaderElectionNamespace string
@@ -62,6 +63,7 @@ func (f *flags) bind(fs *pflag.FlagSet) {
 	fs.IntVar(&f.ProxyPort, "proxy-port", 8888, "loopback port of the Kubernetes API proxy the roles use (0 picks a free port)")
 	fs.StringVar(&f.MetricsBindAddress, "metrics-bind-address", ":8080", `metrics endpoint address ("0" disables)`)
 	fs.StringVar(&f.ProbeBindAddress, "health-probe-bind-address", ":6789", "health probe endpoint address (/healthz, /readyz)")
+	fs.StringVar(&f.PprofBindAddress, "pprof-bind-address", "", `address serving net/http/pprof ("" disables)`)
 	fs.BoolVar(&f.LeaderElect, "leader-elect", false, "elect a leader so only one replica reconciles")
 	fs.StringVar(&f.LeaderElectionID, "leader-election-id", "", "name of the leader election Lease (default: derived from the first watch)")
 	fs.StringVar(&f.LeaderElectionNamespace, "leader-election-namespace", "",
