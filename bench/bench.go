@@ -1,0 +1,230 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/mcrouter-operator/mcrouter-operator/internal/devcluster"
+	"github.com/mcrouter-operator/mcrouter-operator/internal/optest"
+	"github.com/mcrouter-operator/mcrouter-operator/watches"
+)
+
+// mcrouterGVR is the resource the benchmark creates.
+var mcrouterGVR = schema.GroupVersionResource{Group: "mcrouter.example.com", Version: "v1alpha3", Resource: "mcrouters"}
+
+// bench holds what one benchmark run started and measured.
+type bench struct {
+	opts     Options
+	tmp      string // binaries, runner dirs; removed at the end
+	logDir   string // operator logs; kept when the run fails
+	cluster  *devcluster.Cluster
+	dyn      dynamic.Interface
+	kube     kubernetes.Interface
+	binary   string
+	watch    watches.Watch // the Mcrouter entry of watches.yaml
+	procRoot string
+	clkTck   float64
+	report   Report
+	log      func(format string, args ...any)
+}
+
+// setup builds the operator (unless given), starts the control plane and
+// creates the clients.
+func (b *bench) setup(ctx context.Context) error {
+	ws, err := watches.Load(filepath.Join(b.opts.Root, "watches.yaml"), watches.Options{WorkDir: b.opts.Root})
+	if err != nil {
+		return fmt.Errorf("load the repository's watches.yaml: %w", err)
+	}
+	for _, w := range ws {
+		if w.GroupVersionKind.Group == mcrouterGVR.Group && w.GroupVersionKind.Kind == "Mcrouter" {
+			b.watch = w
+		}
+	}
+	if b.watch.Role == "" {
+		return fmt.Errorf("%s has no Mcrouter entry with a role", filepath.Join(b.opts.Root, "watches.yaml"))
+	}
+	if b.binary = b.opts.Operator; b.binary == "" {
+		b.log("building cmd/ansible-operator")
+		if b.binary, err = optest.Build(b.tmp); err != nil {
+			return err
+		}
+	}
+	b.log("starting the local control plane")
+	b.cluster, err = devcluster.Start(ctx, devcluster.Options{CRDPaths: []string{filepath.Join(b.opts.Root, "deploy", "crds")}})
+	if err != nil {
+		return fmt.Errorf("start the local control plane: %w", err)
+	}
+	cfg := *b.cluster.Config
+	cfg.QPS, cfg.Burst = 1000, 1000 // creating a burst must not wait on the client's rate limiter
+	if b.dyn, err = dynamic.NewForConfig(&cfg); err != nil {
+		return err
+	}
+	if b.kube, err = kubernetes.NewForConfig(&cfg); err != nil {
+		return err
+	}
+	return nil
+}
+
+// teardown stops the control plane and removes the temporary directory.
+func (b *bench) teardown() {
+	if b.cluster != nil {
+		if err := b.cluster.Stop(); err != nil {
+			b.log("stop the local control plane: %v", err)
+		}
+	}
+	_ = os.RemoveAll(b.tmp)
+}
+
+// operator is one running ansible-operator with its metrics address.
+type operator struct {
+	*optest.Operator
+	phase      string
+	metricsURL string
+}
+
+// startOperator runs the operator as the image does, from the repository
+// root with watches.yaml, and waits until it is ready.
+func (b *bench) startOperator(ctx context.Context, phase string) (*operator, error) {
+	port, err := optest.FreePort()
+	if err != nil {
+		return nil, err
+	}
+	op, err := optest.Start(optest.Options{
+		Binary:      b.binary,
+		Kubeconfig:  b.cluster.KubeconfigPath,
+		WatchesFile: filepath.Join(b.opts.Root, "watches.yaml"),
+		Dir:         b.opts.Root,
+		Args: append([]string{
+			"--runner-dir", filepath.Join(b.tmp, "runner-"+phase),
+			"--metrics-bind-address", "127.0.0.1:" + strconv.Itoa(port),
+		}, b.opts.OperatorArgs...),
+		Env:     []string{"ANSIBLE_GATHERING=explicit"},
+		LogPath: filepath.Join(b.logDir, "operator-"+phase+".log"),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("start the operator for %s: %w", phase, err)
+	}
+	if err := op.WaitReady(ctx, 90*time.Second); err != nil {
+		_ = op.Stop(10 * time.Second)
+		return nil, fmt.Errorf("operator for %s: %w", phase, err)
+	}
+	return &operator{Operator: op, phase: phase, metricsURL: fmt.Sprintf("http://127.0.0.1:%d/metrics", port)}, nil
+}
+
+// stopOperator saves op's last metrics next to its log and stops it; a slow
+// stop is reported, not fatal.
+func (b *bench) stopOperator(ctx context.Context, op *operator) {
+	if text, err := fetch(ctx, op.metricsURL); err == nil {
+		_ = os.WriteFile(filepath.Join(b.logDir, "metrics-"+op.phase+".txt"), text, 0o644)
+	}
+	if err := op.Stop(30 * time.Second); err != nil {
+		b.log("operator for %s: %v", op.phase, err)
+	}
+}
+
+func (op *operator) counters(ctx context.Context) (counters, error) {
+	m, err := scrape(ctx, op.metricsURL)
+	if err != nil {
+		return counters{}, fmt.Errorf("operator for %s: %w", op.phase, err)
+	}
+	return countersOf(m), nil
+}
+
+// failure wraps err with the tail of op's log, long lines shortened.
+func (op *operator) failure(err error) error {
+	lines := strings.Split(op.LogTail(40), "\n")
+	for i, l := range lines {
+		lines[i] = truncate(l, 400)
+	}
+	return fmt.Errorf("%w\n--- operator log (%s, last lines) ---\n%s", err, op.LogPath, strings.Join(lines, "\n"))
+}
+
+// settle waits until op is quiet: no Ansible process running and the
+// counters picked by key unchanged for quiet. After limit it returns the
+// counters anyway (and says so): later figures then include stragglers.
+func (b *bench) settle(ctx context.Context, op *operator, quiet, limit time.Duration, key func(counters) [3]float64) (counters, error) {
+	start, lastChange := time.Now(), time.Now()
+	var prev [3]float64
+	for first := true; ; first = false {
+		c, err := op.counters(ctx)
+		if err != nil {
+			return c, err
+		}
+		tree, err := readTree(b.procRoot, op.Pid())
+		if err != nil {
+			return c, op.failure(err)
+		}
+		if k := key(c); first || k != prev || tree.RootChild > 0 {
+			prev, lastChange = k, time.Now()
+		}
+		switch {
+		case time.Since(lastChange) >= quiet:
+			return c, nil
+		case time.Since(start) >= limit:
+			b.log("operator for %s still busy after %s; measuring anyway", op.phase, limit)
+			return c, nil
+		}
+		select {
+		case <-ctx.Done():
+			return c, ctx.Err()
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
+// allActivity and runActivity are settle keys: every reconcile, or only
+// Ansible runs (periodic resyncs keep reconciling while nothing runs).
+func allActivity(c counters) [3]float64 { return [3]float64{c.Runs, c.Skipped, c.Reconciles} }
+func runActivity(c counters) [3]float64 { return [3]float64{c.Runs, c.FailedRuns, 0} }
+
+// createNamespace creates a fresh namespace for one phase.
+func (b *bench) createNamespace(ctx context.Context, name string) error {
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}
+	if _, err := b.kube.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{}); err != nil {
+		return fmt.Errorf("create namespace %s: %w", name, err)
+	}
+	return nil
+}
+
+// deleteNamespace deletes ns and waits until it is gone, so the next
+// operator neither reconciles its CRs nor competes with their garbage
+// collection. The Mcrouters go first: no operator runs then, so no
+// finalizer holds them.
+func (b *bench) deleteNamespace(ctx context.Context, ns string) error {
+	err := b.dyn.Resource(mcrouterGVR).Namespace(ns).DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{})
+	if err != nil {
+		return fmt.Errorf("delete the Mcrouters of %s: %w", ns, err)
+	}
+	if err := b.kube.CoreV1().Namespaces().Delete(ctx, ns, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("delete namespace %s: %w", ns, err)
+	}
+	err = wait.PollUntilContextTimeout(ctx, 500*time.Millisecond, 3*time.Minute, true, func(ctx context.Context) (bool, error) {
+		_, err := b.kube.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			return true, nil
+		}
+		return false, err
+	})
+	if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+		b.log("namespace %s still terminating after 3m; going on", ns)
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("wait for namespace %s to be deleted: %w", ns, err)
+	}
+	return nil
+}

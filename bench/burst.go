@@ -1,0 +1,82 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// measureBurst creates n CRs at once in a fresh namespace, watched by a
+// fresh operator, and measures until all are Successful and the operator is
+// quiet again.
+func (b *bench) measureBurst(ctx context.Context, n int) error {
+	ns := fmt.Sprintf("bench-burst-%d", n)
+	if err := b.createNamespace(ctx, ns); err != nil {
+		return err
+	}
+	op, err := b.startOperator(ctx, fmt.Sprintf("burst-%d", n))
+	if err != nil {
+		return err
+	}
+	res, err := b.burst(ctx, op, ns, n)
+	b.stopOperator(ctx, op)
+	if err != nil {
+		return fmt.Errorf("burst of %d: %w", n, err)
+	}
+	b.report.Bursts = append(b.report.Bursts, res)
+	b.log("burst of %d: all Successful in %.1fs (%.2f × floor %.1fs), %.0f Ansible runs, %.0f skipped",
+		n, res.WallSeconds, res.RatioToFloor, res.FloorSeconds, res.AnsibleRuns, res.SkippedReconciles)
+	return b.deleteNamespace(ctx, ns)
+}
+
+func (b *bench) burst(ctx context.Context, op *operator, ns string, n int) (Burst, error) {
+	res := Burst{N: n, Namespace: ns}
+	before, err := op.counters(ctx)
+	if err != nil {
+		return res, err
+	}
+	names := crNames("burst", n)
+	create := func(ctx context.Context) error { return b.createAll(ctx, ns, names, nil) }
+	tree := startSampler(b.procRoot, op.Pid(), 100*time.Millisecond)
+	start, done, err := b.awaitSuccessful(ctx, op, ns, names, 1, b.timeout(n), create)
+	if err != nil {
+		tree.Stop()
+		return res, err
+	}
+	res.WallSeconds, res.FirstDoneSeconds, res.MedianDoneSeconds = doneStats(start, done)
+	// Runs that controllers re-trigger after Successful belong to the burst.
+	after, err := b.settle(ctx, op, 3*time.Second, 60*time.Second, allActivity)
+	peak := tree.Stop()
+	if err != nil {
+		return res, err
+	}
+	if peak.Err != nil {
+		return res, fmt.Errorf("sample the operator's process tree: %w", peak.Err)
+	}
+	mem, err := readMemStatus(b.procRoot, op.Pid())
+	if err != nil {
+		return res, err
+	}
+	b.fillBurst(&res, after.sub(before), peak, mem)
+	return res, nil
+}
+
+func (b *bench) fillBurst(res *Burst, d counters, peak treePeak, mem memStatus) {
+	n := float64(res.N)
+	res.FloorSeconds = floorSeconds(res.N, b.report.Bare.MedianSeconds, b.report.Machine.CPUs)
+	res.RatioToFloor = perUnit(res.WallSeconds, res.FloorSeconds)
+	res.AnsibleRuns, res.FailedRuns = d.Runs, d.FailedRuns
+	res.RunsPerCR = perUnit(d.Runs, n)
+	res.SkippedReconciles, res.Reconciles = d.Skipped, d.Reconciles
+	res.MeanRunSeconds = perUnit(d.RunSeconds, d.Runs)
+	res.OperatorRequests, res.OperatorRequestsByMethod = d.RestRequests, d.RestByMethod
+	res.OperatorRequestsPerRun, res.OperatorRequestsPerCR = perUnit(d.RestRequests, d.Runs), perUnit(d.RestRequests, n)
+	res.RoleRequests, res.RoleRequestsByMethod, res.RoleCacheHits = d.ProxyRequests, d.ProxyByMethod, d.ProxyCacheHits
+	res.RoleRequestsPerRun, res.RoleRequestsPerCR = perUnit(d.ProxyRequests, d.Runs), perUnit(d.ProxyRequests, n)
+	res.OperatorRSSBytes, res.OperatorHWMBytes = mem.VmRSS, mem.VmHWM
+	res.PeakTreeRSSBytes, res.PeakTreeProcs, res.TreeSamples = peak.RSSBytes, peak.Procs, peak.Samples
+	res.RunsAtPeak, res.MaxConcurrentRuns = peak.RunsAtPeak, peak.MaxRuns
+	if peak.RunsAtPeak > 0 {
+		res.RSSPerRunBytes = (peak.RSSBytes - peak.RootRSS) / int64(peak.RunsAtPeak)
+	}
+}

@@ -1,0 +1,22 @@
+// Command bench is the performance benchmark of the ansible-operator runtime
+// with the Mcrouter operator (`make bench`, or `go run ./bench [flags]`).
+//
+// It starts its own local control plane (internal/devcluster) with the CRDs
+// of deploy/crds, runs the built operator with the repository's watches.yaml
+// and roles/mcrouter, and measures:
+//
+//   - the bare role time: ansible-playbook of playbook.yml (roles/mcrouter
+//     with the extra vars the operator would pass) against the same control
+//     plane, the floor of one reconcile;
+//   - cold first CR → Successful, spec change → Successful with the new
+//     observedGeneration, and dependent deleted → restored latencies;
+//   - bursts of N CRs created at once → all Successful: wall time against the
+//     floor, Ansible runs and skipped reconciles per CR, API requests per run
+//     and per CR, the operator's RSS and the peak RSS of its process tree;
+//   - the idle cost of CRs resynced every 30s: CPU seconds of the operator's
+//     process tree over a window, against running Ansible every period.
+//
+// It prints a table with the targets of each figure and writes the same as
+// JSON to bench/results/<UTC date>-<N>cpu.json. README.md explains each
+// figure. Everything it starts is stopped on return and on SIGINT/SIGTERM.
+package main

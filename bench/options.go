@@ -1,0 +1,170 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Options configure one benchmark run. Zero values take the defaults named
+// on each field; Quick replaces the defaults of the fields not set explicitly
+// with small ones (see applyQuick).
+type Options struct {
+	// Root is the repository root (watches.yaml, roles/, deploy/crds).
+	// Default: the directory of the enclosing go.mod.
+	Root string
+	// Bursts are the sizes of the bursts of CRs created at once; each runs on
+	// a fresh operator in a fresh namespace. Default: 10, 20, 50.
+	Bursts []int
+	// IdleCRs is the number of CRs of the idle-cost phase. Default: 100.
+	IdleCRs int
+	// SkipIdle leaves the idle-cost phase out (the flag -idle-crs 0).
+	// Default: false.
+	SkipIdle bool
+	// IdleWindow is how long the idle CPU cost is measured. Default: 90s.
+	IdleWindow time.Duration
+	// IdlePeriod is the reconcile-period annotation of the idle CRs.
+	// Default: 30s.
+	IdlePeriod time.Duration
+	// Repeat is the number of samples of the spec-change and
+	// dependent-restore latencies (the median is reported). Default: 3.
+	Repeat int
+	// BareRuns is the number of measured bare role runs (after one warm-up
+	// run). Default: 3.
+	BareRuns int
+	// OutDir receives the JSON result; relative to Root. Default:
+	// bench/results.
+	OutDir string
+	// Operator is the ansible-operator binary. Default: built from
+	// cmd/ansible-operator into a temporary directory.
+	Operator string
+	// Quick marks a smoke run: its JSON file name ends in -quick.
+	Quick bool
+	// OperatorArgs are more flags for every operator started, e.g.
+	// --zap-log-level debug. Default: none.
+	OperatorArgs []string
+	// Keep leaves the operator logs and the last metrics scrape of each
+	// phase in the log directory, also on success. Default: false (they are
+	// kept only when the run fails).
+	Keep bool
+}
+
+// fullDefaults are the settings of a full run.
+func fullDefaults() Options {
+	return Options{Bursts: []int{10, 20, 50}, IdleCRs: 100, IdleWindow: 90 * time.Second, Repeat: 3, BareRuns: 3}
+}
+
+// quickDefaults are the settings of a smoke run (-quick).
+func quickDefaults() Options {
+	return Options{Bursts: []int{3, 6}, IdleCRs: 6, IdleWindow: 20 * time.Second, Repeat: 1, BareRuns: 2}
+}
+
+// applyQuick replaces the options whose flags were not set with the quick
+// defaults. set holds the names of the flags given on the command line.
+func (o *Options) applyQuick(set map[string]bool) {
+	if !o.Quick {
+		return
+	}
+	q := quickDefaults()
+	if !set["bursts"] {
+		o.Bursts = q.Bursts
+	}
+	if !set["idle-crs"] {
+		o.IdleCRs = q.IdleCRs
+	}
+	if !set["idle-window"] {
+		o.IdleWindow = q.IdleWindow
+	}
+	if !set["repeat"] {
+		o.Repeat = q.Repeat
+	}
+	if !set["bare-runs"] {
+		o.BareRuns = q.BareRuns
+	}
+}
+
+func (o *Options) setDefaults() {
+	d := fullDefaults()
+	if o.Bursts == nil {
+		o.Bursts = d.Bursts
+	}
+	if o.IdleCRs == 0 {
+		o.IdleCRs = d.IdleCRs
+	}
+	if o.IdleWindow == 0 {
+		o.IdleWindow = d.IdleWindow
+	}
+	if o.IdlePeriod == 0 {
+		o.IdlePeriod = 30 * time.Second
+	}
+	if o.Repeat == 0 {
+		o.Repeat = d.Repeat
+	}
+	if o.BareRuns == 0 {
+		o.BareRuns = d.BareRuns
+	}
+	if o.OutDir == "" {
+		o.OutDir = filepath.Join("bench", "results")
+	}
+	if !filepath.IsAbs(o.OutDir) && o.Root != "" {
+		o.OutDir = filepath.Join(o.Root, o.OutDir)
+	}
+}
+
+// Validate reports every bad option, naming its flag.
+func (o *Options) Validate() error {
+	var errs []error
+	if o.Root == "" {
+		errs = append(errs, errors.New("repository root unknown; run from inside the repository"))
+	}
+	if len(o.Bursts) == 0 {
+		errs = append(errs, errors.New("-bursts: need at least one burst size"))
+	}
+	for _, n := range o.Bursts {
+		if n < 1 || n > 500 {
+			errs = append(errs, fmt.Errorf("-bursts: size %d out of range 1..500", n))
+		}
+	}
+	if !o.SkipIdle && (o.IdleCRs < 1 || o.IdleCRs > 1000) {
+		errs = append(errs, fmt.Errorf("-idle-crs: %d out of range 0..1000 (0 skips the idle phase)", o.IdleCRs))
+	}
+	if o.IdleWindow < 5*time.Second {
+		errs = append(errs, fmt.Errorf("-idle-window: %s is shorter than 5s", o.IdleWindow))
+	}
+	if o.IdlePeriod < time.Second {
+		errs = append(errs, fmt.Errorf("idle reconcile period %s is shorter than 1s", o.IdlePeriod))
+	}
+	if o.Repeat < 1 || o.Repeat > 20 {
+		errs = append(errs, fmt.Errorf("-repeat: %d out of range 1..20", o.Repeat))
+	}
+	if o.BareRuns < 1 || o.BareRuns > 20 {
+		errs = append(errs, fmt.Errorf("-bare-runs: %d out of range 1..20", o.BareRuns))
+	}
+	return errors.Join(errs...)
+}
+
+// parseBursts parses a comma-separated list of burst sizes such as "10,20,50".
+func parseBursts(s string) ([]int, error) {
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		n, err := strconv.Atoi(f)
+		if err != nil {
+			return nil, fmt.Errorf("-bursts: %q is not a number", f)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+// largestBurst is the size the RSS figures are reported for.
+func (o *Options) largestBurst() int {
+	return slices.Max(o.Bursts)
+}

@@ -1,0 +1,153 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// statLine builds a /proc/<pid>/stat line with the given fields and zeros
+// elsewhere (52 fields, as on current kernels).
+func statLine(pid int, comm string, ppid int, utime, stime, cutime, cstime, rss int64) string {
+	f := make([]string, 52)
+	for i := range f {
+		f[i] = "0"
+	}
+	f[0], f[1], f[2], f[3] = fmt.Sprint(pid), "("+comm+")", "S", fmt.Sprint(ppid)
+	f[13], f[14], f[15], f[16] = fmt.Sprint(utime), fmt.Sprint(stime), fmt.Sprint(cutime), fmt.Sprint(cstime)
+	f[23] = fmt.Sprint(rss)
+	return strings.Join(f, " ") + "\n"
+}
+
+func TestParseStat(t *testing.T) {
+	tests := []struct {
+		name string
+		line string
+		want procStat
+	}{
+		{"plain", statLine(42, "ansible-operator", 1, 150, 30, 700, 90, 9000),
+			procStat{PID: 42, PPID: 1, Comm: "ansible-operator", UTime: 150, STime: 30, CUTime: 700, CSTime: 90, RSSPages: 9000}},
+		{"comm with spaces and parens", statLine(7, "a b) (c", 3, 1, 2, 3, 4, 5),
+			procStat{PID: 7, PPID: 3, Comm: "a b) (c", UTime: 1, STime: 2, CUTime: 3, CSTime: 4, RSSPages: 5}},
+		{"real line", "1234 (python3) S 1000 1234 1234 34816 1234 4194560 5000 0 0 0 321 45 6 7 20 0 1 0 98765 123456789 4321 18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0 0 0 0 0 0 0 0 0\n",
+			procStat{PID: 1234, PPID: 1000, Comm: "python3", UTime: 321, STime: 45, CUTime: 6, CSTime: 7, RSSPages: 4321}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := parseStat(tt.line)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+			if got.cpuTicks() != tt.want.UTime+tt.want.STime+tt.want.CUTime+tt.want.CSTime {
+				t.Errorf("cpuTicks %d", got.cpuTicks())
+			}
+		})
+	}
+}
+
+func TestParseStatErrors(t *testing.T) {
+	tests := []struct{ name, line, want string }{
+		{"empty", "", "no (comm)"},
+		{"short", "5 (x) S 1 2 3", "fields after comm"},
+		{"bad pid", "x (y) S 1", "pid"},
+		{"bad utime", strings.Replace(statLine(9, "z", 1, 1, 2, 3, 4, 5), " 1 2 3 4 ", " one 2 3 4 ", 1), "field 14"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := parseStat(tt.line)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error %v, want one containing %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestParseStatus(t *testing.T) {
+	status := "Name:\tansible-operator\nVmPeak:\t 1300000 kB\nVmHWM:\t   41000 kB\nVmRSS:\t   39000 kB\nThreads:\t12\n"
+	got, err := parseStatus(status)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(memStatus{VmRSS: 39000 * 1024, VmHWM: 41000 * 1024}, got); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+	for name, bad := range map[string]string{
+		"zombie":  "Name:\tx\nState:\tZ (zombie)\n",
+		"no unit": "VmHWM:\t1\nVmRSS:\t2\n",
+	} {
+		t.Run(name, func(t *testing.T) {
+			if _, err := parseStatus(bad); err == nil {
+				t.Error("no error")
+			}
+		})
+	}
+}
+
+func TestProcessTree(t *testing.T) {
+	all := []procStat{
+		{PID: 1, PPID: 0},
+		{PID: 10, PPID: 1, UTime: 100, CUTime: 50, RSSPages: 1000}, // the operator
+		{PID: 11, PPID: 10, UTime: 20, STime: 5, RSSPages: 300},    // ansible-runner
+		{PID: 12, PPID: 11, UTime: 40, CSTime: 3, RSSPages: 400},   // ansible-playbook
+		{PID: 13, PPID: 10, UTime: 7, RSSPages: 200},               // another run
+		{PID: 20, PPID: 1, UTime: 999, RSSPages: 99999},            // not ours
+	}
+	tree := processTree(all, 10)
+	var pids []int
+	for _, p := range tree {
+		pids = append(pids, p.PID)
+	}
+	if diff := cmp.Diff([]int{10, 11, 13, 12}, pids); diff != "" {
+		t.Errorf("tree pids (-want +got):\n%s", diff)
+	}
+	want := treeUsage{CPUTicks: 150 + 25 + 43 + 7, RSSPages: 1900, RootRSSPages: 1000, Procs: 4, RootChild: 2}
+	if diff := cmp.Diff(want, usageOf(tree)); diff != "" {
+		t.Errorf("usage (-want +got):\n%s", diff)
+	}
+	if processTree(all, 77) != nil {
+		t.Error("tree of a missing process is not nil")
+	}
+}
+
+func TestReadTree(t *testing.T) {
+	root := t.TempDir()
+	procs := map[int]string{
+		1:   statLine(1, "init", 0, 5, 5, 0, 0, 10),
+		300: statLine(300, "ansible-operator", 1, 100, 20, 400, 60, 10000),
+		301: statLine(301, "ansible-runner", 300, 30, 10, 0, 0, 5000),
+		302: statLine(302, "ansible-playboo", 301, 80, 15, 12, 3, 15000),
+	}
+	for pid, line := range procs {
+		dir := filepath.Join(root, fmt.Sprint(pid))
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "stat"), []byte(line), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Not a process directory, and a process that vanished (no stat file).
+	for _, d := range []string{"self-not-numeric", "999"} {
+		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := readTree(root, 300)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := treeUsage{CPUTicks: 580 + 40 + 110, RSSPages: 30000, RootRSSPages: 10000, Procs: 3, RootChild: 1}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+	if _, err := readTree(root, 4242); err == nil || !strings.Contains(err.Error(), "4242") {
+		t.Errorf("missing process: error %v, want one naming 4242", err)
+	}
+}
