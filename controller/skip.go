@@ -225,9 +225,6 @@ func contains(have, want any) bool {
 			if (!present || hv == nil) && emptyValue(wv) {
 				continue // the API server drops empty maps and lists of omitempty fields
 			}
-			if !present && isEmpty(wv) {
-				continue // the server drops empty maps and lists
-			}
 			if !present || !contains(hv, wv) {
 				return false
 			}
@@ -264,16 +261,6 @@ func emptyValue(v any) bool {
 			}
 		}
 		return true
-	case []any:
-		return len(x) == 0
-	}
-	return false
-}
-
-func isEmpty(v any) bool {
-	switch x := v.(type) {
-	case map[string]any:
-		return len(x) == 0
 	case []any:
 		return len(x) == 0
 	}

@@ -222,10 +222,16 @@ func TestTaskResultMessage(t *testing.T) {
 		{"censored", taskResult{Msg: "hidden", Censored: "the output has been hidden"}, "the output has been hidden"},
 		{"no_log without censoring", taskResult{Msg: "hidden", NoLog: true}, censoredNotice},
 		{"none", taskResult{}, ""},
-		{"module crash: the traceback's last line", taskResult{
-			Msg:          "MODULE FAILURE\nSee stdout/stderr for the exact error",
-			ModuleStderr: "Traceback (most recent call last):\n  File \"x.py\", line 1\nurllib3.exceptions.MaxRetryError: Connection refused\n",
-		}, "MODULE FAILURE\nSee stdout/stderr for the exact error: urllib3.exceptions.MaxRetryError: Connection refused"},
+		{"module crash: the last exception", taskResult{
+			Msg: "MODULE FAILURE\nSee stdout/stderr for the exact error",
+			ModuleStderr: "Traceback (most recent call last):\n  File \"rest.py\", line 234, in request\n    raise ApiException(http_resp=r)\n" +
+				"kubernetes.client.exceptions.ApiException: (503)\nReason: Service Unavailable\n\n" +
+				"During handling of the above exception, another exception occurred:\n\nTraceback (most recent call last):\n" +
+				"kubernetes.dynamic.exceptions.ServiceUnavailableError: 503\nReason: Service Unavailable\n" +
+				"HTTP response body: b'{}'\nOriginal traceback: \n  File \"rest.py\", line 234, in request\n    raise ApiException(http_resp=r)\n\n",
+		}, "MODULE FAILURE\nSee stdout/stderr for the exact error: kubernetes.dynamic.exceptions.ServiceUnavailableError: 503; Reason: Service Unavailable"},
+		{"module crash without a traceback", taskResult{Msg: "MODULE FAILURE\nSee stdout/stderr for the exact error", ModuleStderr: "killed\n"},
+			"MODULE FAILURE\nSee stdout/stderr for the exact error"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

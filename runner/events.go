@@ -3,6 +3,7 @@ package runner
 import (
 	"encoding/json"
 	"fmt"
+	"regexp"
 	"strings"
 	"time"
 )
@@ -94,7 +95,7 @@ func (r *taskResult) message() string {
 		return ""
 	}
 	if s, ok := r.Msg.(string); ok {
-		if why := lastLine(r.ModuleStderr); why != "" && strings.HasPrefix(s, "MODULE FAILURE") {
+		if why := moduleCrash(r.ModuleStderr); why != "" && strings.HasPrefix(s, "MODULE FAILURE") {
 			return s + ": " + why
 		}
 		return s
@@ -106,10 +107,25 @@ func (r *taskResult) message() string {
 	return string(b)
 }
 
-// lastLine is the last non-blank line of s.
-func lastLine(s string) string {
-	lines := strings.Split(strings.TrimSpace(s), "\n")
-	return strings.TrimSpace(lines[len(lines)-1])
+// exceptionLine is the first line of a Python exception in a traceback:
+// "kubernetes.dynamic.exceptions.ServiceUnavailableError: 503".
+var exceptionLine = regexp.MustCompile(`^[A-Za-z_][\w.]*(Error|Exception|Exit|Interrupt)\w*(:|$)`)
+
+// moduleCrash names the last exception of a crashed module's traceback, and
+// the HTTP reason of Kubernetes client errors that carry one.
+func moduleCrash(stderr string) string {
+	lines := strings.Split(stderr, "\n")
+	for i := len(lines) - 1; i >= 0; i-- {
+		if !exceptionLine.MatchString(lines[i]) {
+			continue
+		}
+		why := strings.TrimSpace(lines[i])
+		if i+1 < len(lines) && strings.HasPrefix(lines[i+1], "Reason: ") {
+			why += "; " + strings.TrimSpace(lines[i+1])
+		}
+		return why
+	}
+	return ""
 }
 
 // requeuePeriod returns the requeue period a result asks for, if any.

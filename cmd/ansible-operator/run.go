@@ -11,8 +11,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/go-logr/logr"
 	"github.com/spf13/cobra"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/client-go/rest"
+	toolscache "k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/clientcmd"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -148,6 +151,7 @@ func newManager(cfg *rest.Config, f *flags, ws []watches.Watch, namespaces []str
 	cacheOpts := cache.Options{
 		ReaderFailOnMissingInformer: true,
 		DefaultTransform:            cache.TransformStripManagedFields(),
+		DefaultWatchErrorHandler:    watchErrorHandler(ctrl.Log.WithName("cache")),
 	}
 	if len(namespaces) > 0 {
 		cacheOpts.DefaultNamespaces = map[string]cache.Config{}
@@ -177,6 +181,20 @@ func newManager(cfg *rest.Config, f *flags, ws []watches.Watch, namespaces []str
 		return nil, fmt.Errorf("create manager: %w", err)
 	}
 	return mgr, nil
+}
+
+// watchErrorHandler says in words a user can act on when a watched kind is
+// not served (its CRD was deleted); the informer keeps retrying and recovers
+// when the CRD is back. Other errors are handled as client-go does.
+func watchErrorHandler(log logr.Logger) toolscache.WatchErrorHandlerWithContext {
+	return func(ctx context.Context, r *toolscache.Reflector, err error) {
+		if apierrors.IsNotFound(err) {
+			log.Error(err, "the API server does not serve this kind; was its CRD deleted? retrying until it is back",
+				"gvk", r.TypeDescription())
+			return
+		}
+		toolscache.DefaultWatchErrorHandler(ctx, r, err)
+	}
 }
 
 // leaseID is --leader-election-id, or one derived from the first watch.

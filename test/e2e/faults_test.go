@@ -1,0 +1,214 @@
+package e2e_test
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/mcrouter-operator/mcrouter-operator/internal/optest"
+)
+
+// TestFaultAPIServerRestart stops kube-apiserver for 10 s while a run is
+// under way, then starts it again on the same etcd: the run fails or
+// completes, the operator retries and every Mcrouter ends Successful with all
+// its objects. It is not parallel: every client of the control plane sees the
+// outage.
+func TestFaultAPIServerRestart(t *testing.T) {
+	timed(t)
+	ns := namespace(t, "fault-apiserver")
+	runnerDir := filepath.Join(tempDir(t), "runner")
+	op := startOperator(t, operatorOptions{Name: "apiserver", RunnerDir: runnerDir, Namespaces: []string{ns}})
+	names := []string{"first", "second"}
+	for _, name := range names {
+		createMcrouter(t, ns, name, map[string]any{"memcached_pool_size": 2})
+	}
+	procs := waitRunning(t, op, runnerDir, ns, names[0])
+	t.Logf("stopping kube-apiserver during a run (%d Ansible processes)", len(procs))
+	if err := cluster.RestartAPIServer(t.Context(), 10*time.Second); err != nil {
+		t.Fatalf("restart kube-apiserver: %v", err)
+	}
+	if done, err := op.Exited(); done {
+		t.Fatalf("the operator exited during the API server outage: %v\n%s", err, logTail(op, 40))
+	}
+	for _, name := range names {
+		waitMcrouter(t, op, 4*time.Minute, ns, name, "Successful after the API server came back", settled)
+		verifyOperator(t, ns, name)
+	}
+	var list corev1.EventList
+	if err := kube.List(t.Context(), &list, client.InNamespace(ns)); err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range list.Items {
+		if e.Reason == "ReconcileFailed" {
+			t.Logf("failed run recorded for %s: %.200s", e.InvolvedObject.Name, e.Message)
+		}
+	}
+}
+
+// TestFaultOperatorKilled kills the operator with SIGKILL during a run and
+// starts it again with the same runner directory: the Mcrouter converges and
+// no Ansible process of the killed operator survives.
+func TestFaultOperatorKilled(t *testing.T) {
+	t.Parallel()
+	timed(t)
+	ns := namespace(t, "fault-sigkill")
+	runnerDir := filepath.Join(tempDir(t), "runner")
+	first := startOperator(t, operatorOptions{Name: "sigkill-first", RunnerDir: runnerDir, Namespaces: []string{ns}})
+	createMcrouter(t, ns, "victim", map[string]any{"memcached_pool_size": 2})
+	seen := waitRunning(t, first, runnerDir, ns, "victim")
+	first.Kill()
+	// Whatever the killed operator left: the run it had started, with the
+	// children that run started meanwhile.
+	left, err := procsIn(runnerDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := append(seen, left...)
+	t.Logf("killed the operator during a run; %d of its Ansible processes alive right after: %v", len(left), left)
+
+	second := startOperator(t, operatorOptions{Name: "sigkill-second", RunnerDir: runnerDir, Namespaces: []string{ns}})
+	waitMcrouter(t, second, reconcileTimeout, ns, "victim", "Successful after the restart", settled)
+	for _, p := range old {
+		if p.Alive() {
+			t.Errorf("a process of the killed operator survived: %s", p)
+		}
+	}
+	now, err := procsIn(runnerDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range now {
+		if !optest.IsDescendant(p.PID, second.Pid()) && p.Alive() {
+			t.Errorf("an Ansible process that the running operator did not start: %s", p)
+		}
+	}
+	if strings.Contains(second.Logs(), "killed Ansible runs left behind") {
+		t.Logf("the restarted operator reaped the orphaned run")
+	}
+	verifyOperator(t, ns, "victim")
+}
+
+// TestFaultLeaderKilled runs two replicas with --leader-elect and kills the
+// leader: the other one takes over and reconciles a Mcrouter created after the
+// kill within 30 s.
+func TestFaultLeaderKilled(t *testing.T) {
+	t.Parallel()
+	timed(t)
+	ns := namespace(t, "fault-leader")
+	args := []string{"--leader-elect", "--leader-election-namespace", ns, "--leader-election-id", "mcrouter-e2e",
+		"--leader-elect-lease-duration", "10s", "--leader-elect-renew-deadline", "7s"}
+	ops := make([]*optest.Operator, 2)
+	for i := range ops {
+		ops[i] = startOperator(t, operatorOptions{Name: fmt.Sprintf("replica-%d", i), Namespaces: []string{ns}, Args: args})
+	}
+	createMcrouter(t, ns, "before", map[string]any{"memcached_pool_size": 1})
+	leader := -1
+	eventually(t, nil, time.Minute, "one replica leads", func(context.Context) (bool, error) {
+		for i, op := range ops {
+			if strings.Contains(op.Logs(), "became the leader") {
+				leader = i
+				return true, nil
+			}
+		}
+		return false, nil
+	})
+	waitMcrouter(t, ops[leader], reconcileTimeout, ns, "before", "Successful", settled)
+	follower := ops[1-leader]
+	if strings.Contains(follower.Logs(), "became the leader") {
+		t.Fatalf("both replicas lead")
+	}
+
+	ops[leader].Kill()
+	killed := time.Now()
+	createMcrouter(t, ns, "after", map[string]any{"memcached_pool_size": 1})
+	waitMcrouter(t, follower, 30*time.Second, ns, "after", "Successful within 30 s of the leader's death", settled)
+	t.Logf("the follower reconciled a new Mcrouter %s after the leader was killed", time.Since(killed).Round(100*time.Millisecond))
+	if !strings.Contains(follower.Logs(), "became the leader") {
+		t.Errorf("the surviving replica never logged that it leads")
+	}
+	if missing, err := missingDependents(t.Context(), ns, "after"); err != nil || len(missing) > 0 {
+		t.Errorf("missing dependents %v (%v)", missing, err)
+	}
+}
+
+// TestFaultHangingTask maps Mcrouter to testdata/hang: a task hangs while the
+// Mcrouter has the annotation e2e.example.com/hang=true. With --run-timeout 10s
+// the run is killed and Failure names the task; once the annotation is gone,
+// the next spec change reconciles.
+func TestFaultHangingTask(t *testing.T) {
+	t.Parallel()
+	timed(t)
+	ns := namespace(t, "fault-hang")
+	runnerDir := filepath.Join(tempDir(t), "runner")
+	op := startOperator(t, operatorOptions{
+		Name:        "hang",
+		WatchesFile: filepath.Join(repoRoot, "test", "e2e", "testdata", "hang", "watches.yaml"),
+		RunnerDir:   runnerDir,
+		Namespaces:  []string{ns},
+		Args:        []string{"--run-timeout", "10s", "--ansible-roles-path", filepath.Join(repoRoot, "roles")},
+	})
+	cr := newMcrouter(ns, "stuck", map[string]any{"memcached_pool_size": 1})
+	cr.SetAnnotations(map[string]string{"e2e.example.com/hang": "true"})
+	if err := kube.Create(t.Context(), cr); err != nil {
+		t.Fatal(err)
+	}
+	// The hanging command inherits the run's KUBECONFIG, under the runner dir.
+	hanging := func() ([]optest.Proc, error) {
+		procs, err := optest.ProcsWithEnv(runnerDirOf(runnerDir, ns, "stuck") + "/")
+		var out []optest.Proc
+		for _, p := range procs {
+			if strings.Contains(p.Cmdline, "sleep 3600") {
+				out = append(out, p)
+			}
+		}
+		return out, err
+	}
+	eventually(t, op, 2*time.Minute, "the hanging task's command", func(context.Context) (bool, error) {
+		procs, err := hanging()
+		return len(procs) > 0, err
+	})
+	u := waitMcrouter(t, op, 2*time.Minute, ns, "stuck", "Failure", failed)
+	msg := conditionMessage(u, "Failure")
+	if !strings.Contains(msg, "timed out") || !strings.Contains(msg, "Hang while the Mcrouter asks for it") {
+		t.Errorf("Failure message %q does not say the run timed out in the hanging task", msg)
+	}
+	waitEvent(t, op, ns, "ReconcileFailed", "Hang while the Mcrouter asks for it")
+
+	patchMcrouter(t, ns, "stuck", map[string]any{
+		"metadata": map[string]any{"annotations": map[string]any{"e2e.example.com/hang": nil}},
+		"spec":     map[string]any{"memcached_pool_size": 2},
+	})
+	u = waitMcrouter(t, op, reconcileTimeout, ns, "stuck", "Successful after the spec change", settled)
+	if failed(u) {
+		t.Errorf("Failure still True: %v", optest.Condition(u, "Failure"))
+	}
+	if left, err := hanging(); err != nil || len(left) > 0 {
+		t.Errorf("the hanging task's command outlived its run: %v (%v)", left, err)
+	}
+	if missing, err := missingDependents(t.Context(), ns, "stuck"); err != nil || len(missing) > 0 {
+		t.Errorf("missing dependents %v (%v)", missing, err)
+	}
+}
+
+// waitEvent waits for an Event of reason in ns whose message contains text.
+func waitEvent(t *testing.T, op *optest.Operator, ns, reason, text string) {
+	t.Helper()
+	eventually(t, op, time.Minute, fmt.Sprintf("a %s event containing %q", reason, text), func(ctx context.Context) (bool, error) {
+		var list corev1.EventList
+		if err := kube.List(ctx, &list, client.InNamespace(ns)); err != nil {
+			return false, err
+		}
+		for _, e := range list.Items {
+			if e.Reason == reason && strings.Contains(e.Message, text) {
+				return true, nil
+			}
+		}
+		return false, nil
+	})
+}

@@ -1,0 +1,347 @@
+package e2e_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/mcrouter-operator/mcrouter-operator/internal/optest"
+)
+
+var mcrouterGVK = schema.GroupVersionKind{Group: "mcrouter.example.com", Version: "v1alpha3", Kind: "Mcrouter"}
+
+// namespace creates a namespace (once per package: names are fixed so an
+// operator can be told to watch them) and deletes it after the test.
+func namespace(t *testing.T, name string) string {
+	t.Helper()
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}
+	if err := kube.Create(t.Context(), ns); err != nil {
+		t.Fatalf("create namespace %s: %v", name, err)
+	}
+	t.Cleanup(func() { _ = kube.Delete(context.Background(), ns) })
+	return name
+}
+
+func newMcrouter(ns, name string, spec map[string]any) *unstructured.Unstructured {
+	u := &unstructured.Unstructured{Object: map[string]any{"spec": spec}}
+	u.SetGroupVersionKind(mcrouterGVK)
+	u.SetNamespace(ns)
+	u.SetName(name)
+	return u
+}
+
+func createMcrouter(t *testing.T, ns, name string, spec map[string]any) *unstructured.Unstructured {
+	t.Helper()
+	u := newMcrouter(ns, name, spec)
+	if err := kube.Create(t.Context(), u); err != nil {
+		t.Fatalf("create Mcrouter %s/%s: %v", ns, name, err)
+	}
+	return u
+}
+
+func getMcrouter(ctx context.Context, ns, name string) (*unstructured.Unstructured, error) {
+	u := &unstructured.Unstructured{}
+	u.SetGroupVersionKind(mcrouterGVK)
+	err := kube.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, u)
+	return u, err
+}
+
+// patchMcrouter merge-patches the Mcrouter (a spec change bumps its generation).
+func patchMcrouter(t *testing.T, ns, name string, patch map[string]any) {
+	t.Helper()
+	body, err := json.Marshal(patch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := newMcrouter(ns, name, nil)
+	if err := kube.Patch(t.Context(), u, client.RawPatch(types.MergePatchType, body)); err != nil {
+		t.Fatalf("patch Mcrouter %s/%s: %v", ns, name, err)
+	}
+}
+
+// eventually polls cond until it holds or timeout passes, then fails the test
+// with what, the last error cond returned and the operator's log tail.
+func eventually(t *testing.T, op *optest.Operator, timeout time.Duration, what string, cond func(ctx context.Context) (bool, error)) {
+	t.Helper()
+	var last error
+	err := wait.PollUntilContextTimeout(t.Context(), 250*time.Millisecond, timeout, true, func(ctx context.Context) (bool, error) {
+		ok, err := cond(ctx)
+		if err != nil && ctx.Err() == nil {
+			last = err
+		}
+		return ok, nil
+	})
+	if err != nil {
+		tail := ""
+		if op != nil {
+			tail = "\n--- operator log ---\n" + logTail(op, 40)
+		}
+		t.Fatalf("%s: not within %s (last error: %v)%s", what, timeout, last, tail)
+	}
+}
+
+// waitMcrouter waits until the Mcrouter satisfies cond and returns it.
+func waitMcrouter(t *testing.T, op *optest.Operator, timeout time.Duration, ns, name, what string, cond func(*unstructured.Unstructured) bool) *unstructured.Unstructured {
+	t.Helper()
+	var last *unstructured.Unstructured
+	eventually(t, op, timeout, fmt.Sprintf("Mcrouter %s/%s: %s", ns, name, what), func(ctx context.Context) (bool, error) {
+		u, err := getMcrouter(ctx, ns, name)
+		if err != nil {
+			return false, err
+		}
+		last = u
+		if cond(u) {
+			return true, nil
+		}
+		return false, fmt.Errorf("generation %d, conditions %v", u.GetGeneration(), u.Object["status"])
+	})
+	return last
+}
+
+// successful: the last run succeeded and it ran the current generation.
+func successful(u *unstructured.Unstructured) bool {
+	return optest.ConditionTrue(u, "Successful") && observedGeneration(u, "Successful") == u.GetGeneration()
+}
+
+// settled: successful, and no later run under way (Running says "Awaiting
+// next reconciliation").
+func settled(u *unstructured.Unstructured) bool {
+	return successful(u) && conditionMessage(u, "Running") == "Awaiting next reconciliation"
+}
+
+func failed(u *unstructured.Unstructured) bool { return optest.ConditionTrue(u, "Failure") }
+
+func observedGeneration(u *unstructured.Unstructured, condType string) int64 {
+	switch g := optest.Condition(u, condType)["observedGeneration"].(type) {
+	case int64:
+		return g
+	case float64:
+		return int64(g)
+	}
+	return -1
+}
+
+func conditionMessage(u *unstructured.Unstructured, condType string) string {
+	s, _ := optest.Condition(u, condType)["message"].(string)
+	return s
+}
+
+// completion is ansibleResult.completion of the Running condition: it
+// changes with every finished run.
+func completion(u *unstructured.Unstructured) string {
+	res, _ := optest.Condition(u, "Running")["ansibleResult"].(map[string]any)
+	s, _ := res["completion"].(string)
+	return s
+}
+
+// requireTool fails the test when a program it runs is missing.
+func requireTool(t *testing.T, name string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		t.Fatalf("%s not found in PATH: run `make deps`", name)
+	}
+	return p
+}
+
+// kubectl runs kubectl against the local control plane and returns its
+// combined output; a non-zero exit fails the test.
+func kubectl(t *testing.T, args ...string) string {
+	t.Helper()
+	out, err := kubectlErr(t, args...)
+	if err != nil {
+		t.Fatalf("kubectl %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return out
+}
+
+func kubectlErr(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	cmd := exec.CommandContext(t.Context(), requireTool(t, "kubectl"), append([]string{"--kubeconfig", cluster.KubeconfigPath}, args...)...)
+	cmd.Dir = repoRoot
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+// verifyOperator runs molecule/shared/verify_operator.yml: the objects of
+// the Mcrouter, their owner references and its Successful condition.
+func verifyOperator(t *testing.T, ns, name string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
+	defer cancel()
+	dir := tempDir(t)
+	cmd := exec.CommandContext(ctx, requireTool(t, "ansible-playbook"), "-i", "localhost,", "-c", "local",
+		"-e", "ansible_python_interpreter=/usr/bin/python3", "-e", "molecule_cr_name="+name,
+		filepath.Join(repoRoot, "molecule", "shared", "verify_operator.yml"))
+	cmd.Dir = repoRoot
+	cmd.Env = append(os.Environ(),
+		"TEST_NAMESPACE="+ns,
+		"KUBECONFIG="+cluster.KubeconfigPath,
+		"K8S_AUTH_KUBECONFIG="+cluster.KubeconfigPath,
+		"ANSIBLE_COLLECTIONS_PATH="+filepath.Join(repoRoot, "collections")+":/usr/share/ansible/collections",
+		"ANSIBLE_LOCAL_TEMP="+filepath.Join(dir, "local"),
+		"ANSIBLE_REMOTE_TEMP="+filepath.Join(dir, "remote"),
+		"ANSIBLE_RETRY_FILES_ENABLED=0",
+		"ANSIBLE_NOCOLOR=1",
+	)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("molecule/shared/verify_operator.yml for Mcrouter %s/%s: %v\n%s", ns, name, err, lastLines(out.String(), 30))
+	}
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// mcrouterConfig is the part of the mcrouter config.json the tests read.
+type mcrouterConfig struct {
+	Pools struct {
+		A struct {
+			Servers []string `json:"servers"`
+		} `json:"A"`
+	} `json:"pools"`
+	Route json.RawMessage `json:"route"`
+}
+
+// routeKind names the route: "PoolRoute|A" for sharded, the
+// OperationSelectorRoute type for replicated.
+func (c mcrouterConfig) routeKind() string {
+	var s string
+	if json.Unmarshal(c.Route, &s) == nil {
+		return s
+	}
+	var obj struct {
+		Type string `json:"type"`
+	}
+	_ = json.Unmarshal(c.Route, &obj)
+	return obj.Type
+}
+
+// readConfig reads the mcrouter config.json of the Mcrouter's ConfigMap.
+func readConfig(ctx context.Context, ns, name string) (mcrouterConfig, error) {
+	var cm corev1.ConfigMap
+	var c mcrouterConfig
+	if err := kube.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, &cm); err != nil {
+		return c, err
+	}
+	if err := json.Unmarshal([]byte(cm.Data["config.json"]), &c); err != nil {
+		return c, fmt.Errorf("ConfigMap %s/%s config.json: %w", ns, name, err)
+	}
+	return c, nil
+}
+
+func wantServers(ns, name string, n int) []string {
+	var out []string
+	for i := range n {
+		out = append(out, fmt.Sprintf("%s-memcached-%d.%s-memcached.%s.svc.cluster.local:11211", name, i, name, ns))
+	}
+	return out
+}
+
+// dependents are the objects the role makes for one Mcrouter.
+func dependents(name string) []client.Object {
+	return []client.Object{
+		&appsv1.StatefulSet{ObjectMeta: metav1.ObjectMeta{Name: name + "-memcached"}},
+		&corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: name + "-memcached"}},
+		&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: name}},
+		&appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: name}},
+		&corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: name}},
+	}
+}
+
+// missingDependents names the dependents of the Mcrouter that do not exist.
+func missingDependents(ctx context.Context, ns, name string) ([]string, error) {
+	var missing []string
+	for _, obj := range dependents(name) {
+		err := kube.Get(ctx, client.ObjectKey{Namespace: ns, Name: obj.GetName()}, obj)
+		switch {
+		case apierrors.IsNotFound(err):
+			missing = append(missing, fmt.Sprintf("%T %s", obj, obj.GetName()))
+		case err != nil:
+			return nil, err
+		}
+	}
+	return missing, nil
+}
+
+// runnerDirOf is the runner's input directory of one Mcrouter.
+func runnerDirOf(runnerDir, ns, name string) string {
+	return filepath.Join(runnerDir, mcrouterGVK.Group, mcrouterGVK.Version, mcrouterGVK.Kind, ns, name)
+}
+
+// artifactCount counts the artifact directories kept for one Mcrouter.
+func artifactCount(runnerDir, ns, name string) (int, error) {
+	entries, err := os.ReadDir(filepath.Join(runnerDirOf(runnerDir, ns, name), "artifacts"))
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, e := range entries {
+		if e.IsDir() {
+			n++
+		}
+	}
+	return n, nil
+}
+
+// waitRunning waits until an Ansible run of the Mcrouter is under way and
+// returns its processes.
+func waitRunning(t *testing.T, op *optest.Operator, runnerDir, ns, name string) []optest.Proc {
+	t.Helper()
+	dir := runnerDirOf(runnerDir, ns, name)
+	var procs []optest.Proc
+	eventually(t, op, 90*time.Second, "an Ansible run of Mcrouter "+ns+"/"+name, func(context.Context) (bool, error) {
+		var err error
+		procs, err = procsIn(dir)
+		return len(procs) > 0, err
+	})
+	return procs
+}
+
+// procsIn lists the processes whose command line names dir or a path under it.
+func procsIn(dir string) ([]optest.Proc, error) {
+	all, err := optest.ProcsMatching(dir)
+	if err != nil {
+		return nil, err
+	}
+	var out []optest.Proc
+	for _, p := range all {
+		if strings.Contains(p.Cmdline+" ", dir+" ") || strings.Contains(p.Cmdline, dir+"/") {
+			out = append(out, p)
+		}
+	}
+	return out, nil
+}
+
+func toInt(v any) int64 {
+	switch n := v.(type) {
+	case int64:
+		return n
+	case float64:
+		return int64(n)
+	}
+	return -1
+}
