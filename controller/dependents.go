@@ -40,6 +40,7 @@ type dependentWatches struct {
 
 	mu      sync.Mutex
 	started map[dependentKind]bool
+	syncing []source.TypedSyncingSource[reconcile.Request] // added, maybe not yet synced
 }
 
 // dependentKind is a watched dependent kind and how its objects link to the
@@ -83,14 +84,32 @@ func (d *dependentWatches) WatchDependent(ctx context.Context, gvk schema.GroupV
 		return fmt.Errorf("watch dependent %s: %w", gvk, err)
 	}
 	d.started[k] = true
-	// Wait for the informer, so a change right after the run that created
-	// the dependent is not missed.
+	// The run goes on while the informer syncs; the reconcile waits for it
+	// afterwards (waitSynced), so a change made before the sync is not missed.
+	d.syncing = append(d.syncing, src)
+	return nil
+}
+
+// waitSynced waits for the informers of watches added since the last call
+// and reports whether there were any: the caller then checks the
+// dependents once more, because a dependent deleted before its informer's
+// first list produces no event.
+func (d *dependentWatches) waitSynced(ctx context.Context) (bool, error) {
+	d.mu.Lock()
+	pending := d.syncing
+	d.syncing = nil
+	d.mu.Unlock()
+	if len(pending) == 0 {
+		return false, nil
+	}
 	ctx, cancel := context.WithTimeout(ctx, dependentSyncTimeout)
 	defer cancel()
-	if err := src.WaitForSync(ctx); err != nil {
-		return fmt.Errorf("watch dependent %s: cache not synced: %w", gvk, err)
+	for _, src := range pending {
+		if err := src.WaitForSync(ctx); err != nil {
+			return true, fmt.Errorf("dependent watch not synced: %w", err)
+		}
 	}
-	return nil
+	return true, nil
 }
 
 // mapAnnotated maps a dependent carrying the primary-resource annotations of

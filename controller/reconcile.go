@@ -99,7 +99,14 @@ func (r *Reconciler) reconcileRun(ctx context.Context, obj *unstructured.Unstruc
 		return ctrl.Result{}, reconcileError{outcome.message()}
 	}
 	r.remember(ran, outcome)
-	return ctrl.Result{RequeueAfter: r.requeueAfter(ctx, ran, outcome.result)}, nil
+	after := r.requeueAfter(ctx, ran, outcome.result)
+	if added, err := r.dependents.waitSynced(ctx); err != nil {
+		return ctrl.Result{}, err
+	} else if added {
+		// New dependent informers have synced: check the dependents once more.
+		after = recheckDelay
+	}
+	return ctrl.Result{RequeueAfter: after}, nil
 }
 
 // lastPrimaryWrite returns the resource as the API server answered the last
@@ -118,6 +125,10 @@ func (r *Reconciler) lastPrimaryWrite(obj *unstructured.Unstructured, writes []p
 	latest.SetGroupVersionKind(r.gvk)
 	return latest
 }
+
+// recheckDelay is how soon a reconcile that added dependent watches checks
+// the dependents again (the check is cheap: no run when nothing changed).
+const recheckDelay = 100 * time.Millisecond
 
 // reconcileError is a failed run; its message names the task.
 type reconcileError struct{ msg string }

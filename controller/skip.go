@@ -9,6 +9,7 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/mcrouter-operator/mcrouter-operator/proxy"
@@ -21,16 +22,28 @@ type lastRun struct {
 	finished    time.Time
 	// requeueAfter is a period the role asked for with requeue_after.
 	requeueAfter time.Duration
-	// intents is, per dependent, the last body a run wrote for it: the fields
-	// the role wants. Runs that find a dependent as wanted write nothing, so
+	// intents is, per dependent, what the runs wrote to it: the fields the
+	// role wants. Runs that find a dependent as wanted write nothing, so
 	// intents accumulate across runs.
-	intents map[string]proxy.Write
+	intents map[string]intentRecord
+}
+
+// intentRecord is what is kept of the writes to one dependent: the fields
+// written (without status and server-owned metadata), or, for writes without
+// a comparable body, the generation and resourceVersion they left.
+type intentRecord struct {
+	gvk             schema.GroupVersionKind
+	namespace, name string
+	deleted         bool
+	body            map[string]any
+	generation      int64
+	resourceVersion string
 }
 
 // remember records a successful run for the skip-unchanged check.
 func (r *Reconciler) remember(obj *unstructured.Unstructured, o *outcome) {
 	key := memoryKey(obj.GetNamespace(), obj.GetName())
-	intents := map[string]proxy.Write{}
+	intents := map[string]intentRecord{}
 	if prev := r.memory.get(key); prev != nil {
 		for k, w := range prev.intents {
 			intents[k] = w
@@ -62,14 +75,20 @@ func (r *Reconciler) isPrimary(w proxy.Write, obj *unstructured.Unstructured) bo
 // mergeIntent folds a write into what was known of a dependent: a merge or
 // strategic-merge patch (kubernetes.core's apply and update send only the
 // difference) adds to the previous body; anything else replaces it.
-func mergeIntent(prev, w proxy.Write) proxy.Write {
-	isMergePatch := w.Verb == "patch" && (strings.Contains(w.ContentType, "merge-patch") || strings.Contains(w.ContentType, "strategic-merge"))
-	if !isMergePatch || prev.Body == nil || w.Body == nil {
-		return w
+func mergeIntent(prev intentRecord, w proxy.Write) intentRecord {
+	rec := intentRecord{gvk: w.GVK, namespace: w.Namespace, name: w.Name, deleted: w.Verb == "delete"}
+	if w.Object != nil {
+		rec.generation, rec.resourceVersion = w.Object.GetGeneration(), w.Object.GetResourceVersion()
 	}
-	merged := w
-	merged.Body = mergePatch(prev.Body, w.Body)
-	return merged
+	if w.Body == nil {
+		return rec
+	}
+	rec.body = intent(w.Body)
+	isMergePatch := w.Verb == "patch" && (strings.Contains(w.ContentType, "merge-patch") || strings.Contains(w.ContentType, "strategic-merge"))
+	if isMergePatch && prev.body != nil {
+		rec.body = mergePatch(prev.body, rec.body)
+	}
+	return rec
 }
 
 // mergePatch applies a JSON merge patch to a copy of base.
@@ -138,9 +157,9 @@ func (r *Reconciler) unchanged(ctx context.Context, obj *unstructured.Unstructur
 func (r *Reconciler) dependentsIntact(ctx context.Context, last *lastRun) bool {
 	for _, w := range last.intents {
 		live := &unstructured.Unstructured{}
-		live.SetGroupVersionKind(w.GVK)
-		err := r.client.Get(ctx, client.ObjectKey{Namespace: w.Namespace, Name: w.Name}, live)
-		if w.Verb == "delete" {
+		live.SetGroupVersionKind(w.gvk)
+		err := r.client.Get(ctx, client.ObjectKey{Namespace: w.namespace, Name: w.name}, live)
+		if w.deleted {
 			if !apierrors.IsNotFound(err) {
 				return false
 			}
@@ -150,7 +169,7 @@ func (r *Reconciler) dependentsIntact(ctx context.Context, last *lastRun) bool {
 			return false
 		}
 		if !satisfies(live, w) {
-			r.log(ctx).V(1).Info("dependent changed", "gvk", w.GVK.String(), "namespace", w.Namespace, "name", w.Name)
+			r.log(ctx).V(1).Info("dependent changed", "gvk", w.gvk.String(), "namespace", w.namespace, "name", w.name)
 			return false
 		}
 	}
@@ -160,21 +179,18 @@ func (r *Reconciler) dependentsIntact(ctx context.Context, last *lastRun) bool {
 // satisfies reports whether the live object still has what the write set.
 // Writes without a comparable body (JSON patches) fall back to the object's
 // generation, or its resourceVersion for kinds without one.
-func satisfies(live *unstructured.Unstructured, w proxy.Write) bool {
-	if w.Body == nil {
-		if w.Object == nil {
-			return false
+func satisfies(live *unstructured.Unstructured, w intentRecord) bool {
+	if w.body == nil {
+		if w.generation > 0 {
+			return live.GetGeneration() == w.generation
 		}
-		if g := w.Object.GetGeneration(); g > 0 {
-			return live.GetGeneration() == g
-		}
-		return live.GetResourceVersion() == w.Object.GetResourceVersion()
+		return w.resourceVersion != "" && live.GetResourceVersion() == w.resourceVersion
 	}
-	return contains(live.Object, intent(w.Body))
+	return contains(live.Object, w.body)
 }
 
 // intent is a write body without what the server or other controllers own:
-// status and volatile metadata.
+// status, volatile metadata and client-side apply's bookkeeping annotation.
 func intent(body map[string]any) map[string]any {
 	out := make(map[string]any, len(body))
 	for k, v := range body {
@@ -188,10 +204,25 @@ func intent(body map[string]any) map[string]any {
 				m[k] = v
 			}
 		}
+		if ann, ok := m["annotations"].(map[string]any); ok {
+			if _, found := ann[lastAppliedAnnotation]; found {
+				kept := make(map[string]any, len(ann))
+				for k, v := range ann {
+					if k != lastAppliedAnnotation {
+						kept[k] = v
+					}
+				}
+				m["annotations"] = kept
+			}
+		}
 		out["metadata"] = m
 	}
 	return out
 }
+
+// lastAppliedAnnotation is kubectl-style client-side apply's copy of the
+// applied object (kubernetes.core apply: true); it repeats the body.
+const lastAppliedAnnotation = "kubectl.kubernetes.io/last-applied-configuration"
 
 // ignoredMeta are metadata fields the server or other controllers own.
 var ignoredMeta = map[string]bool{

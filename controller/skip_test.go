@@ -24,7 +24,7 @@ func TestSatisfies(t *testing.T) {
 		},
 		"status": map[string]any{"replicas": int64(1)},
 	}
-	intent := map[string]any{
+	want := map[string]any{
 		"apiVersion": "apps/v1", "kind": "Deployment",
 		"metadata": map[string]any{"name": "web", "namespace": "ns", "labels": map[string]any{"app": "web"}, "resourceVersion": "1",
 			"annotations": map[string]any{}, "finalizers": []any{}},
@@ -74,7 +74,8 @@ func TestSatisfies(t *testing.T) {
 			} else {
 				tt.want = true
 			}
-			got := satisfies(&unstructured.Unstructured{Object: l}, proxy.Write{Verb: "create", Body: intent})
+			rec := mergeIntent(intentRecord{}, proxy.Write{Verb: "create", Body: want})
+			got := satisfies(&unstructured.Unstructured{Object: l}, rec)
 			if got != tt.want {
 				t.Errorf("satisfies = %v, want %v", got, tt.want)
 			}
@@ -92,20 +93,56 @@ func TestMergeIntentFoldsPatches(t *testing.T) {
 		"data":                        map[string]any{"k": "v2", "gone": nil},
 		"$setElementOrder/containers": []any{},
 	}}
-	got := mergeIntent(created, patch).Body
+	got := mergeIntent(mergeIntent(intentRecord{}, created), patch).body
 	live := map[string]any{
 		"metadata": map[string]any{"name": "c", "labels": map[string]any{"a": "1", "b": "3"}},
 		"data":     map[string]any{"k": "v2"},
 	}
-	if !contains(live, intent(got)) {
+	if !contains(live, got) {
 		t.Errorf("merged intent %v not satisfied by %v", got, live)
 	}
 	live["data"].(map[string]any)["k"] = "v1"
-	if contains(live, intent(got)) {
+	if contains(live, got) {
 		t.Errorf("merged intent %v satisfied by the pre-patch value", got)
 	}
-	if w := mergeIntent(created, proxy.Write{Verb: "update", Body: map[string]any{"data": map[string]any{}}}); len(w.Body) != 1 {
-		t.Errorf("an update must replace the intent, got %v", w.Body)
+	if w := mergeIntent(mergeIntent(intentRecord{}, created), proxy.Write{Verb: "update", Body: map[string]any{"data": map[string]any{}}}); len(w.body) != 1 {
+		t.Errorf("an update must replace the intent, got %v", w.body)
+	}
+}
+
+func TestIntentIgnoresApplyBookkeepingAndServerFields(t *testing.T) {
+	body := map[string]any{
+		"metadata": map[string]any{
+			"name": "c", "resourceVersion": "7", "uid": "u",
+			"annotations": map[string]any{lastAppliedAnnotation: "{...}", "mine": "x"},
+		},
+		"data":   map[string]any{"k": "v"},
+		"status": map[string]any{"phase": "x"},
+	}
+	live := map[string]any{
+		"metadata": map[string]any{"name": "c", "resourceVersion": "9", "annotations": map[string]any{"mine": "x"}},
+		"data":     map[string]any{"k": "v"},
+	}
+	if !contains(live, intent(body)) {
+		t.Errorf("intent %v not satisfied by %v", intent(body), live)
+	}
+	if _, ok := body["metadata"].(map[string]any)["annotations"].(map[string]any)[lastAppliedAnnotation]; !ok {
+		t.Errorf("intent modified its input")
+	}
+}
+
+// A write without a comparable body (JSON patch) is checked by generation.
+func TestSatisfiesWithoutBody(t *testing.T) {
+	obj := &unstructured.Unstructured{Object: map[string]any{"metadata": map[string]any{"generation": int64(4), "resourceVersion": "10"}}}
+	rec := mergeIntent(intentRecord{}, proxy.Write{Verb: "patch", ContentType: "application/json-patch+json", Object: obj})
+	live := obj.DeepCopy()
+	live.SetResourceVersion("11") // a status update
+	if !satisfies(live, rec) {
+		t.Errorf("a status-only change counted as drift")
+	}
+	live.SetGeneration(5)
+	if satisfies(live, rec) {
+		t.Errorf("a spec change (generation bump) was not noticed")
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"strings"
+	"sync"
 
 	"github.com/go-logr/logr"
 	"k8s.io/client-go/rest"
@@ -42,8 +43,24 @@ func (p *Proxy) newForwarder() (*httputil.ReverseProxy, error) {
 		ModifyResponse: p.inspectResponse,
 		ErrorHandler:   p.forwardError,
 		ErrorLog:       log.New(logWriter{p.opts.Log}, "", 0),
+		BufferPool:     &bufferPool{},
 	}, nil
 }
+
+// bufferPool reuses the copy buffers of responses: without one the
+// ReverseProxy allocates 32 KiB for every request, most of the proxy's garbage.
+type bufferPool struct{ pool sync.Pool }
+
+var _ httputil.BufferPool = (*bufferPool)(nil)
+
+func (b *bufferPool) Get() []byte {
+	if buf, ok := b.pool.Get().(*[]byte); ok {
+		return *buf
+	}
+	return make([]byte, 32*1024)
+}
+
+func (b *bufferPool) Put(buf []byte) { b.pool.Put(&buf) }
 
 func rewrite(pr *httputil.ProxyRequest, target *url.URL) {
 	pr.SetURL(target)

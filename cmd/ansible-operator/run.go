@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"github.com/go-logr/logr"
 	"github.com/spf13/cobra"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/rest"
 	toolscache "k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/clientcmd"
@@ -33,6 +35,9 @@ import (
 	"github.com/mcrouter-operator/mcrouter-operator/watches"
 )
 
+// defaultGCPercent is the operator's GOGC unless the environment sets one.
+const defaultGCPercent = 50
+
 func newRunCommand() *cobra.Command {
 	f := &flags{}
 	cmd := &cobra.Command{
@@ -44,6 +49,12 @@ func newRunCommand() *cobra.Command {
 				return err
 			}
 			ctrl.SetLogger(zap.New(zap.UseFlagOptions(&f.Zap)))
+			if _, set := os.LookupEnv("GOGC"); !set {
+				// The operator's heap is small and Ansible dominates the CPU:
+				// a tighter GC target keeps RSS down (measured: 48 → 44 MB after
+				// 50 Mcrouters, +7 ms CPU per run). GOGC in the environment wins.
+				debug.SetGCPercent(defaultGCPercent)
+			}
 			return run(ctrl.SetupSignalHandler(), f)
 		},
 	}
@@ -150,7 +161,7 @@ func newManager(cfg *rest.Config, f *flags, ws []watches.Watch, namespaces []str
 	// drop managedFields, which nothing here reads and which doubles their size.
 	cacheOpts := cache.Options{
 		ReaderFailOnMissingInformer: true,
-		DefaultTransform:            cache.TransformStripManagedFields(),
+		DefaultTransform:            stripManagedFields,
 		DefaultWatchErrorHandler:    watchErrorHandler(ctrl.Log.WithName("cache")),
 	}
 	if len(namespaces) > 0 {
@@ -181,6 +192,17 @@ func newManager(cfg *rest.Config, f *flags, ws []watches.Watch, namespaces []str
 		return nil, fmt.Errorf("create manager: %w", err)
 	}
 	return mgr, nil
+}
+
+// stripManagedFields drops metadata.managedFields from cached objects. For
+// unstructured objects it deletes the key rather than decoding the list as
+// cache.TransformStripManagedFields does.
+func stripManagedFields(in any) (any, error) {
+	if u, ok := in.(*unstructured.Unstructured); ok {
+		unstructured.RemoveNestedField(u.Object, "metadata", "managedFields")
+		return u, nil
+	}
+	return cache.TransformStripManagedFields()(in)
 }
 
 // watchErrorHandler says in words a user can act on when a watched kind is
