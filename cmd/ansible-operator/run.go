@@ -65,20 +65,7 @@ func newRunCommand() *cobra.Command {
 // run loads the watches (failing before any cluster access on bad input),
 // then assembles manager, proxy, runner and one controller per watch.
 func run(ctx context.Context, f *flags) error {
-	log := ctrl.Log.WithName("setup")
-	if f.AnsibleRolesPath != "" {
-		_ = os.Setenv("ANSIBLE_ROLES_PATH", f.AnsibleRolesPath)
-	}
-	if f.AnsibleCollectionsPath != "" {
-		_ = os.Setenv("ANSIBLE_COLLECTIONS_PATH", f.AnsibleCollectionsPath)
-	}
-	ws, err := watches.Load(f.WatchesFile, watches.Options{
-		ReconcilePeriod:         f.ReconcilePeriod,
-		MaxConcurrentReconciles: f.MaxConcurrentReconciles,
-		AnsibleVerbosity:        f.AnsibleVerbosity,
-		RolesPath:               splitPath(os.Getenv("ANSIBLE_ROLES_PATH")),
-		CollectionsPath:         splitPath(os.Getenv("ANSIBLE_COLLECTIONS_PATH")),
-	})
+	ws, err := loadWatches(f)
 	if err != nil {
 		return err
 	}
@@ -115,29 +102,52 @@ func run(ctx context.Context, f *flags) error {
 	if err != nil {
 		return fmt.Errorf("start proxy: %w", err)
 	}
+	if err := addRunnables(mgr, f, ws, namespaces, run, px); err != nil {
+		return err
+	}
+	ctrl.Log.WithName("setup").Info("starting", "version", version.Version, "watches", len(ws), "proxy", px.Addr(),
+		"maxConcurrentRuns", f.MaxConcurrentRuns, "namespaces", strings.Join(namespaces, ","))
+	return mgr.Start(ctx)
+}
+
+// loadWatches applies the roles and collections path flags (they win over
+// the environment, as upstream) and loads the watches file.
+func loadWatches(f *flags) ([]watches.Watch, error) {
+	if f.AnsibleRolesPath != "" {
+		_ = os.Setenv("ANSIBLE_ROLES_PATH", f.AnsibleRolesPath)
+	}
+	if f.AnsibleCollectionsPath != "" {
+		_ = os.Setenv("ANSIBLE_COLLECTIONS_PATH", f.AnsibleCollectionsPath)
+	}
+	return watches.Load(f.WatchesFile, watches.Options{
+		ReconcilePeriod:         f.ReconcilePeriod,
+		MaxConcurrentReconciles: f.MaxConcurrentReconciles,
+		AnsibleVerbosity:        f.AnsibleVerbosity,
+		RolesPath:               splitPath(os.Getenv("ANSIBLE_ROLES_PATH")),
+		CollectionsPath:         splitPath(os.Getenv("ANSIBLE_COLLECTIONS_PATH")),
+	})
+}
+
+// addRunnables adds the proxy, the controllers, the health checks and, with
+// leader election, a note in the log when this replica leads.
+func addRunnables(mgr manager.Manager, f *flags, ws []watches.Watch, namespaces []string, r *runner.Runner, px *proxy.Proxy) error {
 	if err := mgr.Add(px); err != nil {
 		return err
 	}
-	if err := addControllers(mgr, f, ws, namespaces, run, px); err != nil {
+	if err := addControllers(mgr, f, ws, namespaces, r, px); err != nil {
 		return err
 	}
 	if err := addHealthChecks(mgr, px); err != nil {
 		return err
 	}
-	if f.LeaderElect {
-		// Runs only on the leader: says so in the log, for humans and tests.
-		err := mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
-			log.Info("became the leader; reconciling", "lease", leaseID(f, ws))
-			<-ctx.Done()
-			return nil
-		}))
-		if err != nil {
-			return err
-		}
+	if !f.LeaderElect {
+		return nil
 	}
-	log.Info("starting", "version", version.Version, "watches", len(ws), "proxy", px.Addr(),
-		"maxConcurrentRuns", f.MaxConcurrentRuns, "namespaces", strings.Join(namespaces, ","))
-	return mgr.Start(ctx)
+	return mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
+		ctrl.Log.WithName("setup").Info("became the leader; reconciling", "lease", leaseID(f, ws))
+		<-ctx.Done()
+		return nil
+	}))
 }
 
 func addControllers(mgr manager.Manager, f *flags, ws []watches.Watch, namespaces []string, r *runner.Runner, px *proxy.Proxy) error {
