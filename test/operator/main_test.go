@@ -133,6 +133,7 @@ var (
 	gvkElected = schema.GroupVersionKind{Group: "ops.example.com", Version: "v1", Kind: "Elected"}
 	gvkSkippy  = schema.GroupVersionKind{Group: "ops.example.com", Version: "v1", Kind: "Skippy"}
 	gvkResync  = schema.GroupVersionKind{Group: "ops.example.com", Version: "v1", Kind: "Resync"}
+	gvkHanger  = schema.GroupVersionKind{Group: "ops.example.com", Version: "v1", Kind: "Hanger"}
 )
 
 func namespace(t *testing.T, name string) string {
