@@ -25,7 +25,7 @@ help: ## Show the targets.
 .PHONY: deps
 deps: ## Install Debian packages and build the control-plane binaries (idempotent, quiet).
 	@hack/deps.sh
-	@$(MAKE) --no-print-directory k8s
+	@$(MAKE) --no-print-directory -s k8s
 
 .PHONY: k8s
 k8s: $(K8S_BIN)/kube-apiserver $(K8S_BIN)/kube-controller-manager $(K8S_BIN)/etcd
