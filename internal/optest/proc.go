@@ -39,29 +39,22 @@ type procEntry struct {
 // ProcsMatching lists the live (non-zombie) processes whose command line
 // contains substr.
 func ProcsMatching(substr string) ([]Proc, error) {
-	entries, err := os.ReadDir("/proc")
-	if err != nil {
-		return nil, fmt.Errorf("list processes: %w", err)
-	}
-	var out []Proc
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		p, err := readProc(pid)
-		if err != nil || p.zombie || !strings.Contains(p.Cmdline, substr) {
-			continue // gone meanwhile, or not ours
-		}
-		out = append(out, p.Proc)
-	}
-	return out, nil
+	return procsWhere(func(p Proc) bool { return strings.Contains(p.Cmdline, substr) })
 }
 
 // ProcsWithEnv lists the live processes whose environment holds an entry
 // containing substr: a run's children inherit its KUBECONFIG, which names
 // the run's directory, whatever their command line.
 func ProcsWithEnv(substr string) ([]Proc, error) {
+	return procsWhere(func(p Proc) bool {
+		env, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(p.PID), "environ"))
+		return err == nil && bytes.Contains(env, []byte(substr))
+	})
+}
+
+// procsWhere lists the live processes for which match holds; processes that
+// end while /proc is read are skipped.
+func procsWhere(match func(Proc) bool) ([]Proc, error) {
 	entries, err := os.ReadDir("/proc")
 	if err != nil {
 		return nil, fmt.Errorf("list processes: %w", err)
@@ -72,11 +65,7 @@ func ProcsWithEnv(substr string) ([]Proc, error) {
 		if err != nil {
 			continue
 		}
-		env, err := os.ReadFile(filepath.Join("/proc", e.Name(), "environ"))
-		if err != nil || !bytes.Contains(env, []byte(substr)) {
-			continue
-		}
-		if p, err := readProc(pid); err == nil && !p.zombie {
+		if p, err := readProc(pid); err == nil && !p.zombie && match(p.Proc) {
 			out = append(out, p.Proc)
 		}
 	}
