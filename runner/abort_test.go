@@ -3,8 +3,10 @@ package runner_test
 import (
 	"context"
 	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -41,22 +43,29 @@ func TestRunTimeoutKillsTheProcessTree(t *testing.T) {
 
 func TestRunCanceledKillsTheProcessTree(t *testing.T) {
 	t.Parallel()
-	r, _ := newRunner(t)
+	r, opts := newRunner(t)
 	pidFile := filepath.Join(t.TempDir(), "pids.json")
+	obj := testObject(t, "sleepy", nil)
+	dir, err := runner.InputDir(opts.RootDir, testGVK, obj.GetNamespace(), obj.GetName())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmp := filepath.Join(dir, "tmp")
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	done := make(chan struct{})
+	done := make(chan []string, 1)
 	go func() {
 		defer close(done)
 		waitForFile(t, pidFile)
+		done <- tempEntries(t, tmp)
 		cancel()
 	}()
 
-	res, err := r.Run(ctx, testObject(t, "sleepy", nil), runner.RunOptions{
+	res, err := r.Run(ctx, obj, runner.RunOptions{
 		Playbook: playbook(t, "sleep.yml"),
 		Vars:     map[string]any{"pid_file": pidFile, "stop_at_pid": os.Getpid()},
 	})
-	<-done
+	during := <-done
 	if !errors.Is(err, runner.ErrCanceled) || !errors.Is(err, context.Canceled) {
 		t.Fatalf("Run error = %v, want ErrCanceled wrapping context.Canceled", err)
 	}
@@ -67,6 +76,31 @@ func TestRunCanceledKillsTheProcessTree(t *testing.T) {
 		t.Fatal("no Result alongside the cancel error")
 	}
 	assertTreeGone(t, pidFile)
+
+	// The killed Ansible could not remove its temp files; Run must have.
+	if !slices.ContainsFunc(during, func(e string) bool { return strings.HasPrefix(e, "ansible_ansible.legacy.command_payload_") }) ||
+		!slices.ContainsFunc(during, func(e string) bool { return strings.HasPrefix(e, "local/ansible-local-") }) {
+		t.Errorf("temp dir of the run held %q while the task ran, want the module payload and Ansible's local temp", during)
+	}
+	if _, err := os.Stat(tmp); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("temp dir %s after the killed run: %v, want it removed", tmp, err)
+	}
+}
+
+// tempEntries lists dir and its subdirectories one level down.
+func tempEntries(t *testing.T, dir string) []string {
+	t.Helper()
+	var names []string
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		names = append(names, e.Name())
+		if sub, err := os.ReadDir(filepath.Join(dir, e.Name())); err == nil {
+			for _, s := range sub {
+				names = append(names, e.Name()+"/"+s.Name())
+			}
+		}
+	}
+	return names
 }
 
 func TestRunCrashReportsOutput(t *testing.T) {

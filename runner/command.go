@@ -32,11 +32,22 @@ func commandArgs(dir, ident string, opts RunOptions, env []string) []string {
 	return args
 }
 
-// runEnv is the environment of ansible-runner: the process environment, then
-// Options.Env, then the per-run kubeconfig.
-func runEnv(base, extra []string, kubeconfig string) []string {
-	env := make([]string, 0, len(base)+len(extra)+2)
+// runEnv is the environment of ansible-runner: the process environment, the
+// per-run temp dir, then Options.Env, then the per-run kubeconfig.
+//
+// tmp, when set, holds every temporary file of the run: Python's (TMPDIR,
+// where modules unpack) and Ansible's local and remote temp dirs, which
+// otherwise default to ~/.ansible/tmp. Ansible removes them itself only when
+// it exits normally; a killed run would leave them behind in the image
+// forever, so Run removes tmp after every run instead.
+func runEnv(base, extra []string, kubeconfig, tmp string) []string {
+	env := make([]string, 0, len(base)+len(extra)+5)
 	env = append(env, base...)
+	if tmp != "" {
+		env = append(env, "TMPDIR="+tmp,
+			"ANSIBLE_LOCAL_TEMP="+filepath.Join(tmp, "local"),
+			"ANSIBLE_REMOTE_TEMP="+filepath.Join(tmp, "remote"))
+	}
 	env = append(env, extra...)
 	if kubeconfig != "" {
 		env = append(env, "K8S_AUTH_KUBECONFIG="+kubeconfig, "KUBECONFIG="+kubeconfig)

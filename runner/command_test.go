@@ -39,9 +39,11 @@ func TestCommandArgs(t *testing.T) {
 }
 
 func TestRunEnv(t *testing.T) {
-	got := runEnv([]string{"PATH=/bin", "KUBECONFIG=/old"}, []string{"ANSIBLE_ROLES_PATH=/r"}, "/in/kubeconfig")
-	want := []string{"PATH=/bin", "KUBECONFIG=/old", "ANSIBLE_ROLES_PATH=/r",
-		"K8S_AUTH_KUBECONFIG=/in/kubeconfig", "KUBECONFIG=/in/kubeconfig"}
+	got := runEnv([]string{"PATH=/bin", "KUBECONFIG=/old", "TMPDIR=/var/tmp"}, []string{"ANSIBLE_ROLES_PATH=/r"},
+		"/in/kubeconfig", "/in/tmp")
+	want := []string{"PATH=/bin", "KUBECONFIG=/old", "TMPDIR=/var/tmp",
+		"TMPDIR=/in/tmp", "ANSIBLE_LOCAL_TEMP=/in/tmp/local", "ANSIBLE_REMOTE_TEMP=/in/tmp/remote",
+		"ANSIBLE_ROLES_PATH=/r", "K8S_AUTH_KUBECONFIG=/in/kubeconfig", "KUBECONFIG=/in/kubeconfig"}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("runEnv (-want +got):\n%s", diff)
 	}

@@ -12,8 +12,13 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 )
 
-// kubeconfigFile is the per-run kubeconfig inside the input dir.
-const kubeconfigFile = "kubeconfig"
+const (
+	// kubeconfigFile is the per-run kubeconfig inside the input dir.
+	kubeconfigFile = "kubeconfig"
+	// tmpDir is the per-run temp dir inside the input dir, removed after
+	// every run.
+	tmpDir = "tmp"
+)
 
 // InputDir returns the input directory of one resource:
 // <root>/<group>/<version>/<kind>/<namespace>/<name>. The error names the

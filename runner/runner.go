@@ -32,7 +32,7 @@ func New(opts Options) (*Runner, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, fmt.Errorf("runner options: %w", err)
 	}
-	env := runEnv(os.Environ(), opts.Env, "")
+	env := runEnv(os.Environ(), opts.Env, "", "")
 	path := lookupEnv(env, "PATH")
 	runnerPath, err := lookPath(opts.RunnerPath, path)
 	if err != nil {
@@ -118,7 +118,28 @@ func (r *Runner) Run(ctx context.Context, obj *unstructured.Unstructured, opts R
 	if err := files.write(dir); err != nil {
 		return nil, err
 	}
+	tmp := filepath.Join(dir, tmpDir)
+	if err := freshDir(tmp); err != nil {
+		return nil, fmt.Errorf("run %s %s: %w", gvk.Kind, objectName(obj), err)
+	}
+	defer func() {
+		if err := os.RemoveAll(tmp); err != nil {
+			log.Error(err, "could not remove the temp dir of the run")
+		}
+	}()
 	return r.process(dir, ident, opts, log).run(ctx)
+}
+
+// freshDir makes dir an empty directory, removing what an earlier run that
+// could not clean up (an operator killed mid-run) left in it.
+func freshDir(dir string) error {
+	if err := os.RemoveAll(dir); err != nil {
+		return fmt.Errorf("clear temp dir: %w", err)
+	}
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		return fmt.Errorf("create temp dir: %w", err)
+	}
+	return nil
 }
 
 // process prepares the ansible-runner process of one run.
@@ -127,7 +148,7 @@ func (r *Runner) process(dir, ident string, opts RunOptions, log logr.Logger) *p
 	if opts.Kubeconfig != nil {
 		kubeconfig = filepath.Join(dir, kubeconfigFile)
 	}
-	env := runEnv(os.Environ(), r.opts.Env, kubeconfig)
+	env := runEnv(os.Environ(), r.opts.Env, kubeconfig, filepath.Join(dir, tmpDir))
 	events := eventLogger{log: log, mode: r.opts.LogEvents, verbosity: opts.Verbosity}
 	return &process{
 		path: r.runnerPath, dir: dir, env: env,
