@@ -12,13 +12,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 )
 
-const (
-	// kubeconfigFile is the per-run kubeconfig inside the input dir.
-	kubeconfigFile = "kubeconfig"
-	// tmpDir is the per-run temp dir inside the input dir, removed after
-	// every run.
-	tmpDir = "tmp"
-)
+// kubeconfigFile is the per-run kubeconfig inside the input dir.
+const kubeconfigFile = "kubeconfig"
 
 // InputDir returns the input directory of one resource:
 // <root>/<group>/<version>/<kind>/<namespace>/<name>. The error names the

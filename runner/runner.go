@@ -118,28 +118,16 @@ func (r *Runner) Run(ctx context.Context, obj *unstructured.Unstructured, opts R
 	if err := files.write(dir); err != nil {
 		return nil, err
 	}
-	tmp := filepath.Join(dir, tmpDir)
-	if err := freshDir(tmp); err != nil {
+	tmp := runTemp{dir: filepath.Join(dir, tmpDir), shared: filepath.Join(r.opts.RootDir, sharedCacheDir)}
+	if err := tmp.prepare(); err != nil {
 		return nil, fmt.Errorf("run %s %s: %w", gvk.Kind, objectName(obj), err)
 	}
 	defer func() {
-		if err := os.RemoveAll(tmp); err != nil {
-			log.Error(err, "could not remove the temp dir of the run")
+		if err := tmp.finish(); err != nil {
+			log.Error(err, "could not clean up the temp dir of the run")
 		}
 	}()
 	return r.process(dir, ident, opts, log).run(ctx)
-}
-
-// freshDir makes dir an empty directory, removing what an earlier run that
-// could not clean up (an operator killed mid-run) left in it.
-func freshDir(dir string) error {
-	if err := os.RemoveAll(dir); err != nil {
-		return fmt.Errorf("clear temp dir: %w", err)
-	}
-	if err := os.Mkdir(dir, 0o700); err != nil {
-		return fmt.Errorf("create temp dir: %w", err)
-	}
-	return nil
 }
 
 // process prepares the ansible-runner process of one run.

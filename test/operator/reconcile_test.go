@@ -3,6 +3,10 @@ package operator_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +19,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/mcrouter-operator/mcrouter-operator/internal/optest"
+	"github.com/mcrouter-operator/mcrouter-operator/runner"
 )
 
 func TestCreateSucceedsWithAnsibleResult(t *testing.T) {
@@ -50,6 +55,18 @@ func TestCreateSucceedsWithAnsibleResult(t *testing.T) {
 	}
 	if len(cm.OwnerReferences) != 1 || cm.OwnerReferences[0].UID != u.GetUID() {
 		t.Errorf("ConfigMap owner references = %v, want the CR", cm.OwnerReferences)
+	}
+	// The run's temp dir is gone; kubernetes.core's discovery cache is kept
+	// for the next runs.
+	dir, err := runner.InputDir(runnerDir, gvkBasic, ns, "one")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "tmp")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("temp dir of the run: %v, want it removed", err)
+	}
+	if kept, _ := filepath.Glob(filepath.Join(runnerDir, ".cache", "k8srcp-*.json")); len(kept) == 0 {
+		t.Errorf("no kubernetes.core discovery cache kept in %s/.cache", runnerDir)
 	}
 }
 
