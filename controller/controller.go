@@ -123,7 +123,7 @@ func Add(mgr manager.Manager, opts Options) (*Reconciler, error) {
 		name:      Name(gvk),
 		client:    mgr.GetClient(),
 		apiReader: mgr.GetAPIReader(),
-		recorder:  mgr.GetEventRecorder(Name(gvk)),
+		recorder:  boundedRecorder{mgr.GetEventRecorder(Name(gvk))},
 		now:       time.Now,
 		memory:    newMemory(),
 	}

@@ -89,7 +89,7 @@ func oneLine(s string) string {
 	s = strings.Join(strings.Fields(s), " ")
 	const max = 1000
 	if len(s) > max {
-		s = s[:max] + "…"
+		s = s[:runeStart(s, max)] + "…"
 	}
 	return s
 }

@@ -94,6 +94,32 @@ func TestFailureNamesTaskThenRecovers(t *testing.T) {
 	}
 }
 
+// A failure message longer than the API server accepts in an event (1024
+// bytes) is shortened, keeping its start and its end, not lost.
+func TestLongFailureMessageStillMakesAnEvent(t *testing.T) {
+	t.Parallel()
+	ns := namespace(t, "long-failure")
+	// Just short enough for the condition (1000 bytes per failed task), too
+	// long for an event once the task name is added.
+	reason := strings.Repeat("a long reason, ", 64) + "and the end of it"
+	create(t, newCR(gvkBasic, ns, "wordy", map[string]any{"fail": true, "fail_reason": reason}))
+	u := waitCR(t, gvkBasic, ns, "wordy", "Failure", failed)
+	if msg, _ := optest.Condition(u, "Failure")["message"].(string); !strings.Contains(msg, reason) {
+		t.Errorf("Failure condition message %q does not carry the whole error", msg)
+	}
+	waitFor(t, 30*time.Second, "ReconcileFailed event", func(ctx context.Context) (bool, error) {
+		ev, err := events(ctx, ns, "wordy", "ReconcileFailed")
+		if err != nil || len(ev) == 0 {
+			return false, err
+		}
+		msg := ev[0].Message
+		if len(msg) > 1024 || !strings.Contains(msg, "Fail on request") || !strings.Contains(msg, "and the end of it") {
+			t.Errorf("event message (%d bytes) = %q, want at most 1024 bytes with the task and the end of the error", len(msg), msg)
+		}
+		return true, nil
+	})
+}
+
 func TestManageStatusFalseLeavesStatusAlone(t *testing.T) {
 	t.Parallel()
 	ns := namespace(t, "quiet")
