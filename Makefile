@@ -15,6 +15,8 @@ VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo de
 LDFLAGS   := -X github.com/mcrouter-operator/mcrouter-operator/internal/version.Version=$(VERSION)
 IMG       ?= ghcr.io/mcrouter-operator/mcrouter-operator:latest
 GO_TEST_FLAGS ?= -timeout 25m
+# Run from the Go module proxy at a fixed version, outside go.mod.
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
 export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/collections$(if $(ANSIBLE_COLLECTIONS_PATH),:$(ANSIBLE_COLLECTIONS_PATH))
 
@@ -57,8 +59,9 @@ dev-cluster: deps build ## Start only the local control plane; prints the KUBECO
 	$(BIN)/devcluster --crds deploy/crds
 
 .PHONY: vet
-vet: ## go vet and gofmt.
+vet: ## go vet, staticcheck and gofmt.
 	$(GO) vet ./...
+	$(GO) run $(STATICCHECK) ./...
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 		if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 

@@ -145,7 +145,7 @@ func (b *bench) restoreDependent(ctx context.Context, op *operator, ns, svc stri
 		if ctx.Err() != nil && errors.Is(context.Cause(ctx), context.Canceled) {
 			return 0, err
 		}
-		return 0, op.failure(fmt.Errorf("Service %s/%s not restored after %s: %w", ns, svc, time.Since(start).Round(time.Second), err))
+		return 0, op.failure(fmt.Errorf("the Service %s/%s was not restored after %s: %w", ns, svc, time.Since(start).Round(time.Second), err))
 	}
 	return restored.Sub(start), nil
 }

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -162,9 +161,4 @@ func parseBursts(s string) ([]int, error) {
 		out = append(out, n)
 	}
 	return out, nil
-}
-
-// largestBurst is the size the RSS figures are reported for.
-func (o *Options) largestBurst() int {
-	return slices.Max(o.Bursts)
 }

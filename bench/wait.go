@@ -96,7 +96,7 @@ func (t *crTracker) observe(ev watch.Event) (bool, error) {
 	}
 	name := obj.GetName()
 	if ev.Type == watch.Deleted {
-		return false, fmt.Errorf("Mcrouter %s/%s was deleted while the benchmark waited for it", obj.GetNamespace(), name)
+		return false, fmt.Errorf("the Mcrouter %s/%s was deleted while the benchmark waited for it", obj.GetNamespace(), name)
 	}
 	t.last[name] = obj
 	if _, seen := t.done[name]; !seen && successful(obj, t.minGen) {

@@ -143,14 +143,6 @@ func conditionMessage(u *unstructured.Unstructured, condType string) string {
 	return s
 }
 
-// completion is ansibleResult.completion of the Running condition: it
-// changes with every finished run.
-func completion(u *unstructured.Unstructured) string {
-	res, _ := optest.Condition(u, "Running")["ansibleResult"].(map[string]any)
-	s, _ := res["completion"].(string)
-	return s
-}
-
 // requireTool fails the test when a program it runs is missing.
 func requireTool(t *testing.T, name string) string {
 	t.Helper()
