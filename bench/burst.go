@@ -74,6 +74,7 @@ func (b *bench) fillBurst(res *Burst, d counters, peak treePeak, mem memStatus) 
 	res.RoleRequests, res.RoleRequestsByMethod, res.RoleCacheHits = d.ProxyRequests, d.ProxyByMethod, d.ProxyCacheHits
 	res.RoleRequestsPerRun, res.RoleRequestsPerCR = perUnit(d.ProxyRequests, d.Runs), perUnit(d.ProxyRequests, n)
 	res.OperatorRSSBytes, res.OperatorHWMBytes = mem.VmRSS, mem.VmHWM
+	res.OperatorRSSAnonBytes, res.OperatorRSSFileBytes = mem.RssAnon, mem.RssFile
 	res.PeakTreeRSSBytes, res.PeakTreeProcs, res.TreeSamples = peak.RSSBytes, peak.Procs, peak.Samples
 	res.RunsAtPeak, res.MaxConcurrentRuns = peak.RunsAtPeak, peak.MaxRuns
 	if peak.RunsAtPeak > 0 {

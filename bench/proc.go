@@ -72,20 +72,25 @@ func truncate(s string, n int) string {
 }
 
 // memStatus holds the memory lines of /proc/<pid>/status, in bytes.
+// RssAnon (heap, stacks) and RssFile (mapped pages of the executable and
+// libraries) add up to VmRSS with RssShmem.
 type memStatus struct {
-	VmRSS, VmHWM int64
+	VmRSS, VmHWM     int64
+	RssAnon, RssFile int64
 }
 
-// parseStatus reads VmRSS and VmHWM ("VmRSS:   12345 kB") from the content
-// of /proc/<pid>/status. Both must be present: a zombie or kernel thread has
-// no memory lines.
+// parseStatus reads VmRSS, VmHWM, RssAnon and RssFile ("VmRSS:   12345 kB")
+// from the content of /proc/<pid>/status. VmRSS and VmHWM must be present: a
+// zombie or kernel thread has no memory lines.
 func parseStatus(s string) (memStatus, error) {
 	var m memStatus
+	fields := map[string]*int64{"VmRSS": &m.VmRSS, "VmHWM": &m.VmHWM, "RssAnon": &m.RssAnon, "RssFile": &m.RssFile}
 	found := 0
 	sc := bufio.NewScanner(strings.NewReader(s))
 	for sc.Scan() {
 		key, val, ok := strings.Cut(sc.Text(), ":")
-		if !ok || (key != "VmRSS" && key != "VmHWM") {
+		dst := fields[key]
+		if !ok || dst == nil {
 			continue
 		}
 		f := strings.Fields(val)
@@ -96,12 +101,10 @@ func parseStatus(s string) (memStatus, error) {
 		if err != nil {
 			return m, fmt.Errorf("status %s: %w", key, err)
 		}
-		if key == "VmRSS" {
-			m.VmRSS = kb * 1024
-		} else {
-			m.VmHWM = kb * 1024
+		*dst = kb * 1024
+		if key == "VmRSS" || key == "VmHWM" {
+			found++
 		}
-		found++
 	}
 	if found != 2 {
 		return m, errors.New("status has no VmRSS and VmHWM lines (process gone or a zombie?)")

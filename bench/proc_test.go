@@ -70,12 +70,13 @@ func TestParseStatErrors(t *testing.T) {
 }
 
 func TestParseStatus(t *testing.T) {
-	status := "Name:\tansible-operator\nVmPeak:\t 1300000 kB\nVmHWM:\t   41000 kB\nVmRSS:\t   39000 kB\nThreads:\t12\n"
+	status := "Name:\tansible-operator\nVmPeak:\t 1300000 kB\nVmHWM:\t   41000 kB\nVmRSS:\t   39000 kB\n" +
+		"RssAnon:\t   14000 kB\nRssFile:\t   25000 kB\nRssShmem:\t       0 kB\nThreads:\t12\n"
 	got, err := parseStatus(status)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff(memStatus{VmRSS: 39000 * 1024, VmHWM: 41000 * 1024}, got); diff != "" {
+	if diff := cmp.Diff(memStatus{VmRSS: 39000 * 1024, VmHWM: 41000 * 1024, RssAnon: 14000 * 1024, RssFile: 25000 * 1024}, got); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
 	for name, bad := range map[string]string{

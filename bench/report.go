@@ -99,14 +99,18 @@ type Burst struct {
 	RoleRequestsByMethod     map[string]float64 `json:"roleRequestsByMethod"`
 	RoleCacheHits            float64            `json:"roleCacheHits"`
 
-	OperatorRSSBytes  int64 `json:"operatorRSSBytes"`
-	OperatorHWMBytes  int64 `json:"operatorHWMBytes"`
-	PeakTreeRSSBytes  int64 `json:"peakTreeRSSBytes"`
-	PeakTreeProcs     int   `json:"peakTreeProcs"`
-	RunsAtPeak        int   `json:"runsAtPeak"`
-	MaxConcurrentRuns int   `json:"maxConcurrentRuns"`
-	RSSPerRunBytes    int64 `json:"rssPerRunBytes"`
-	TreeSamples       int   `json:"treeSamples"`
+	OperatorRSSBytes int64 `json:"operatorRSSBytes"`
+	OperatorHWMBytes int64 `json:"operatorHWMBytes"`
+	// OperatorRSSAnonBytes (heap, stacks) and OperatorRSSFileBytes (pages
+	// of the executable) split OperatorRSSBytes.
+	OperatorRSSAnonBytes int64 `json:"operatorRSSAnonBytes"`
+	OperatorRSSFileBytes int64 `json:"operatorRSSFileBytes"`
+	PeakTreeRSSBytes     int64 `json:"peakTreeRSSBytes"`
+	PeakTreeProcs        int   `json:"peakTreeProcs"`
+	RunsAtPeak           int   `json:"runsAtPeak"`
+	MaxConcurrentRuns    int   `json:"maxConcurrentRuns"`
+	RSSPerRunBytes       int64 `json:"rssPerRunBytes"`
+	TreeSamples          int   `json:"treeSamples"`
 }
 
 // Idle is the idle cost of CRs resynced every period.

@@ -90,7 +90,8 @@ func burstRows(x Burst) []row {
 		{p + "mean Ansible run", secs(x.MeanRunSeconds), ""},
 		{p + "operator API requests", fmt.Sprintf("%.1f per run, %.1f per CR", x.OperatorRequestsPerRun, x.OperatorRequestsPerCR), ""},
 		{p + "role API requests (proxy)", roleRequests(x), ""},
-		{p + "operator RSS / HWM", fmt.Sprintf("%s / %s", mb(x.OperatorRSSBytes), mb(x.OperatorHWMBytes)), rssTarget},
+		{p + "operator RSS / HWM", fmt.Sprintf("%s / %s (anon %s, file %s)", mb(x.OperatorRSSBytes), mb(x.OperatorHWMBytes),
+			mb(x.OperatorRSSAnonBytes), mb(x.OperatorRSSFileBytes)), rssTarget},
 		{p + "peak process-tree RSS", fmt.Sprintf("%s (%d procs, %d runs; ≈ %s per run; max %d concurrent runs)",
 			mb(x.PeakTreeRSSBytes), x.PeakTreeProcs, x.RunsAtPeak, mb(x.RSSPerRunBytes), x.MaxConcurrentRuns), ""},
 	}
