@@ -119,7 +119,7 @@ func (r *Runner) Run(ctx context.Context, obj *unstructured.Unstructured, opts R
 		return nil, err
 	}
 	tmp := runTemp{dir: filepath.Join(dir, tmpDir), shared: filepath.Join(r.opts.RootDir, sharedCacheDir)}
-	if err := tmp.prepare(); err != nil {
+	if err := tmp.prepare(log); err != nil {
 		return nil, fmt.Errorf("run %s %s: %w", gvk.Kind, objectName(obj), err)
 	}
 	defer func() {

@@ -6,6 +6,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+
+	"github.com/go-logr/logr"
 )
 
 const (
@@ -30,8 +32,9 @@ type runTemp struct {
 
 // prepare makes the run's temp dir empty, removing what an earlier run that
 // could not clean up (an operator killed mid-run) left in it, and copies in
-// the shared discovery cache.
-func (t runTemp) prepare() error {
+// the shared discovery cache. A cache that cannot be copied only costs the
+// run its discovery requests: it is logged, not an error.
+func (t runTemp) prepare(log logr.Logger) error {
 	if err := os.RemoveAll(t.dir); err != nil {
 		return fmt.Errorf("clear temp dir: %w", err)
 	}
@@ -41,7 +44,7 @@ func (t runTemp) prepare() error {
 	cached, _ := filepath.Glob(filepath.Join(t.shared, discoveryCache)) // the pattern is valid
 	for _, src := range cached {
 		if err := copyFile(src, filepath.Join(t.dir, filepath.Base(src))); err != nil {
-			return err
+			log.Error(err, "the run discovers the API itself")
 		}
 	}
 	return nil
@@ -69,7 +72,7 @@ func (t runTemp) finish() error {
 	return errors.Join(errs...)
 }
 
-func copyFile(src, dst string) (err error) {
+func copyFile(src, dst string) error {
 	in, err := os.Open(src)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil // removed in between: the run discovers the API itself
@@ -87,6 +90,7 @@ func copyFile(src, dst string) (err error) {
 		err = cerr
 	}
 	if err != nil {
+		_ = os.Remove(dst)
 		return fmt.Errorf("copy discovery cache to %s: %w", dst, err)
 	}
 	return nil

@@ -4,6 +4,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/go-logr/logr"
 )
 
 func TestRunTempCarriesOnlyTheDiscoveryCache(t *testing.T) {
@@ -15,7 +17,7 @@ func TestRunTempCarriesOnlyTheDiscoveryCache(t *testing.T) {
 	write(t, filepath.Join(tmp.dir, "left-by-a-killed-run"), "old")
 
 	// First run: nothing shared yet; what a killed run left is gone.
-	if err := tmp.prepare(); err != nil {
+	if err := tmp.prepare(logr.Discard()); err != nil {
 		t.Fatalf("prepare: %v", err)
 	}
 	if names := dirNames(t, tmp.dir); len(names) != 0 {
@@ -37,7 +39,7 @@ func TestRunTempCarriesOnlyTheDiscoveryCache(t *testing.T) {
 	}
 
 	// Next run starts with a copy, and its refreshed cache replaces the old.
-	if err := tmp.prepare(); err != nil {
+	if err := tmp.prepare(logr.Discard()); err != nil {
 		t.Fatalf("second prepare: %v", err)
 	}
 	if got := read(t, filepath.Join(tmp.dir, "k8srcp-abc.json")); got != `{"v":1}` {
