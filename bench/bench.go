@@ -228,3 +228,10 @@ func (b *bench) deleteNamespace(ctx context.Context, ns string) error {
 	}
 	return nil
 }
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "…"
+	}
+	return s
+}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/mcrouter-operator/mcrouter-operator/internal/procfs"
 )
 
 // measureBurst creates n CRs at once in a fresh namespace, watched by a
@@ -53,7 +55,7 @@ func (b *bench) burst(ctx context.Context, op *operator, ns string, n int) (Burs
 	if peak.Err != nil {
 		return res, fmt.Errorf("sample the operator's process tree: %w", peak.Err)
 	}
-	mem, err := readMemStatus(b.procRoot, op.Pid())
+	mem, err := procfs.ReadMemory(b.procRoot, op.Pid())
 	if err != nil {
 		return res, err
 	}
@@ -61,7 +63,7 @@ func (b *bench) burst(ctx context.Context, op *operator, ns string, n int) (Burs
 	return res, nil
 }
 
-func (b *bench) fillBurst(res *Burst, d counters, peak treePeak, mem memStatus) {
+func (b *bench) fillBurst(res *Burst, d counters, peak treePeak, mem procfs.Memory) {
 	n := float64(res.N)
 	res.FloorSeconds = floorSeconds(res.N, b.report.Bare.MedianSeconds, b.report.Machine.CPUs)
 	res.RatioToFloor = perUnit(res.WallSeconds, res.FloorSeconds)
@@ -73,8 +75,8 @@ func (b *bench) fillBurst(res *Burst, d counters, peak treePeak, mem memStatus) 
 	res.OperatorRequestsPerRun, res.OperatorRequestsPerCR = perUnit(d.RestRequests, d.Runs), perUnit(d.RestRequests, n)
 	res.RoleRequests, res.RoleRequestsByMethod, res.RoleCacheHits = d.ProxyRequests, d.ProxyByMethod, d.ProxyCacheHits
 	res.RoleRequestsPerRun, res.RoleRequestsPerCR = perUnit(d.ProxyRequests, d.Runs), perUnit(d.ProxyRequests, n)
-	res.OperatorRSSBytes, res.OperatorHWMBytes = mem.VmRSS, mem.VmHWM
-	res.OperatorRSSAnonBytes, res.OperatorRSSFileBytes = mem.RssAnon, mem.RssFile
+	res.OperatorRSSBytes, res.OperatorHWMBytes = mem.RSS, mem.HWM
+	res.OperatorRSSAnonBytes, res.OperatorRSSFileBytes = mem.Anon, mem.File
 	res.PeakTreeRSSBytes, res.PeakTreeProcs, res.TreeSamples = peak.RSSBytes, peak.Procs, peak.Samples
 	res.RunsAtPeak, res.MaxConcurrentRuns = peak.RunsAtPeak, peak.MaxRuns
 	if peak.RunsAtPeak > 0 {

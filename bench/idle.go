@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/mcrouter-operator/mcrouter-operator/controller"
+	"github.com/mcrouter-operator/mcrouter-operator/internal/procfs"
 )
 
 // measureIdle creates opts.IdleCRs CRs with a reconcile-period annotation,
@@ -69,12 +70,12 @@ func (b *bench) idle(ctx context.Context, op *operator, ns string) (Idle, error)
 	if err != nil {
 		return res, err
 	}
-	mem, err := readMemStatus(b.procRoot, op.Pid())
+	mem, err := procfs.ReadMemory(b.procRoot, op.Pid())
 	if err != nil {
 		return res, err
 	}
 	d := after.sub(before)
-	res.AnsibleRuns, res.SkippedReconciles, res.OperatorRSSBytes = d.Runs, d.Skipped, mem.VmRSS
+	res.AnsibleRuns, res.SkippedReconciles, res.OperatorRSSBytes = d.Runs, d.Skipped, mem.RSS
 	res.TreeCPUSeconds = float64(t1.CPUTicks-t0.CPUTicks) / b.clkTck
 	res.EveryPeriodCPUSeconds = everyPeriodCPU(o.IdleWindow, o.IdlePeriod, o.IdleCRs, b.report.Bare.MedianCPUSeconds)
 	res.Percent = 100 * perUnit(res.TreeCPUSeconds, res.EveryPeriodCPUSeconds)

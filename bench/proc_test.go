@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/mcrouter-operator/mcrouter-operator/internal/procfs"
 )
 
 // statLine builds a /proc/<pid>/stat line with the given fields and zeros
@@ -23,76 +25,8 @@ func statLine(pid int, comm string, ppid int, utime, stime, cutime, cstime, rss 
 	return strings.Join(f, " ") + "\n"
 }
 
-func TestParseStat(t *testing.T) {
-	tests := []struct {
-		name string
-		line string
-		want procStat
-	}{
-		{"plain", statLine(42, "ansible-operator", 1, 150, 30, 700, 90, 9000),
-			procStat{PID: 42, PPID: 1, Comm: "ansible-operator", UTime: 150, STime: 30, CUTime: 700, CSTime: 90, RSSPages: 9000}},
-		{"comm with spaces and parens", statLine(7, "a b) (c", 3, 1, 2, 3, 4, 5),
-			procStat{PID: 7, PPID: 3, Comm: "a b) (c", UTime: 1, STime: 2, CUTime: 3, CSTime: 4, RSSPages: 5}},
-		{"real line", "1234 (python3) S 1000 1234 1234 34816 1234 4194560 5000 0 0 0 321 45 6 7 20 0 1 0 98765 123456789 4321 18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0 0 0 0 0 0 0 0 0\n",
-			procStat{PID: 1234, PPID: 1000, Comm: "python3", UTime: 321, STime: 45, CUTime: 6, CSTime: 7, RSSPages: 4321}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := parseStat(tt.line)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if diff := cmp.Diff(tt.want, got); diff != "" {
-				t.Errorf("(-want +got):\n%s", diff)
-			}
-			if got.cpuTicks() != tt.want.UTime+tt.want.STime+tt.want.CUTime+tt.want.CSTime {
-				t.Errorf("cpuTicks %d", got.cpuTicks())
-			}
-		})
-	}
-}
-
-func TestParseStatErrors(t *testing.T) {
-	tests := []struct{ name, line, want string }{
-		{"empty", "", "no (comm)"},
-		{"short", "5 (x) S 1 2 3", "fields after comm"},
-		{"bad pid", "x (y) S 1", "pid"},
-		{"bad utime", strings.Replace(statLine(9, "z", 1, 1, 2, 3, 4, 5), " 1 2 3 4 ", " one 2 3 4 ", 1), "field 14"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			_, err := parseStat(tt.line)
-			if err == nil || !strings.Contains(err.Error(), tt.want) {
-				t.Errorf("error %v, want one containing %q", err, tt.want)
-			}
-		})
-	}
-}
-
-func TestParseStatus(t *testing.T) {
-	status := "Name:\tansible-operator\nVmPeak:\t 1300000 kB\nVmHWM:\t   41000 kB\nVmRSS:\t   39000 kB\n" +
-		"RssAnon:\t   14000 kB\nRssFile:\t   25000 kB\nRssShmem:\t       0 kB\nThreads:\t12\n"
-	got, err := parseStatus(status)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if diff := cmp.Diff(memStatus{VmRSS: 39000 * 1024, VmHWM: 41000 * 1024, RssAnon: 14000 * 1024, RssFile: 25000 * 1024}, got); diff != "" {
-		t.Errorf("(-want +got):\n%s", diff)
-	}
-	for name, bad := range map[string]string{
-		"zombie":  "Name:\tx\nState:\tZ (zombie)\n",
-		"no unit": "VmHWM:\t1\nVmRSS:\t2\n",
-	} {
-		t.Run(name, func(t *testing.T) {
-			if _, err := parseStatus(bad); err == nil {
-				t.Error("no error")
-			}
-		})
-	}
-}
-
 func TestProcessTree(t *testing.T) {
-	all := []procStat{
+	all := []procfs.Stat{
 		{PID: 1, PPID: 0},
 		{PID: 10, PPID: 1, UTime: 100, CUTime: 50, RSSPages: 1000}, // the operator
 		{PID: 11, PPID: 10, UTime: 20, STime: 5, RSSPages: 300},    // ansible-runner

@@ -1,14 +1,12 @@
 package runner
 
 import (
-	"bytes"
 	"errors"
-	"os"
-	"path/filepath"
-	"strconv"
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/mcrouter-operator/mcrouter-operator/internal/procfs"
 )
 
 // killWait bounds how long Run waits for killed processes to disappear.
@@ -83,61 +81,22 @@ func (k *treeKiller) waitGone() []int {
 	}
 }
 
-type procStat struct {
-	pid, ppid, pgrp int
-	zombie          bool
-}
-
-// readProcs reads the pid, parent, process group and state of every process
-// from /proc. Processes that vanish while reading are skipped.
-func readProcs() []procStat {
-	entries, err := os.ReadDir("/proc")
+// readProcs reads every process from /proc. It returns nil when /proc
+// cannot be read: the kill then reaches ansible-runner's own group only.
+func readProcs() []procfs.Stat {
+	procs, err := procfs.ReadAll(procfs.Root)
 	if err != nil {
 		return nil
 	}
-	procs := make([]procStat, 0, len(entries))
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		data, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
-		if err != nil {
-			continue
-		}
-		if p, ok := parseProcStat(pid, data); ok {
-			procs = append(procs, p)
-		}
-	}
 	return procs
-}
-
-// parseProcStat parses /proc/<pid>/stat: "pid (comm) state ppid pgrp ...";
-// comm may contain spaces and parentheses, so fields start after the last ')'.
-func parseProcStat(pid int, data []byte) (procStat, bool) {
-	end := bytes.LastIndexByte(data, ')')
-	if end < 0 {
-		return procStat{}, false
-	}
-	fields := bytes.Fields(data[end+1:])
-	if len(fields) < 3 {
-		return procStat{}, false
-	}
-	ppid, err1 := strconv.Atoi(string(fields[1]))
-	pgrp, err2 := strconv.Atoi(string(fields[2]))
-	if err1 != nil || err2 != nil {
-		return procStat{}, false
-	}
-	state := string(fields[0])
-	return procStat{pid: pid, ppid: ppid, pgrp: pgrp, zombie: state == "Z" || state == "X"}, true
 }
 
 // descendantGroups returns the process groups of root's descendants.
 func descendantGroups(root int) []int {
 	procs := readProcs()
-	children := map[int][]procStat{}
+	children := map[int][]procfs.Stat{}
 	for _, p := range procs {
-		children[p.ppid] = append(children[p.ppid], p)
+		children[p.PPID] = append(children[p.PPID], p)
 	}
 	seen := map[int]bool{}
 	var groups []int
@@ -146,10 +105,10 @@ func descendantGroups(root int) []int {
 		pid := queue[0]
 		queue = queue[1:]
 		for _, c := range children[pid] {
-			queue = append(queue, c.pid)
-			if !seen[c.pgrp] {
-				seen[c.pgrp] = true
-				groups = append(groups, c.pgrp)
+			queue = append(queue, c.PID)
+			if !seen[c.PGRP] {
+				seen[c.PGRP] = true
+				groups = append(groups, c.PGRP)
 			}
 		}
 	}
@@ -165,9 +124,9 @@ func liveGroups(groups []int) []int {
 	}
 	var alive []int
 	for _, p := range readProcs() {
-		if want[p.pgrp] && !p.zombie {
-			alive = append(alive, p.pgrp)
-			delete(want, p.pgrp)
+		if want[p.PGRP] && !p.Zombie() {
+			alive = append(alive, p.PGRP)
+			delete(want, p.PGRP)
 		}
 	}
 	return alive

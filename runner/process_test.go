@@ -5,34 +5,7 @@ import (
 	"os/exec"
 	"testing"
 	"time"
-
-	"github.com/google/go-cmp/cmp"
 )
-
-func TestParseProcStat(t *testing.T) {
-	tests := []struct {
-		name   string
-		data   string
-		want   procStat
-		wantOK bool
-	}{
-		{"plain", "42 (sleep) S 7 40 40 0", procStat{pid: 42, ppid: 7, pgrp: 40}, true},
-		{"comm with spaces and parens", "42 (a (b) c) Z 7 40 40 0", procStat{pid: 42, ppid: 7, pgrp: 40, zombie: true}, true},
-		{"truncated", "42 (x) S", procStat{}, false},
-		{"garbage", "nonsense", procStat{}, false},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, ok := parseProcStat(42, []byte(tt.data))
-			if ok != tt.wantOK {
-				t.Fatalf("ok = %v, want %v", ok, tt.wantOK)
-			}
-			if diff := cmp.Diff(tt.want, got, cmp.AllowUnexported(procStat{})); diff != "" {
-				t.Errorf("parseProcStat (-want +got):\n%s", diff)
-			}
-		})
-	}
-}
 
 func TestTreeKillerReachesOtherSessions(t *testing.T) {
 	// The shell leads its own group, like ansible-runner; its first child

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/mcrouter-operator/mcrouter-operator/internal/procfs"
 )
 
 // reapOrphans kills ansible-runner process trees left behind by an earlier
@@ -16,20 +18,20 @@ import (
 func reapOrphans(rootDir string) int {
 	root := filepath.Clean(rootDir) + "/"
 	procs := readProcs()
-	byPID := make(map[int]procStat, len(procs))
+	byPID := make(map[int]procfs.Stat, len(procs))
 	for _, p := range procs {
-		byPID[p.pid] = p
+		byPID[p.PID] = p
 	}
 	killed := 0
 	for _, p := range procs {
-		if p.zombie || p.pid != p.pgrp || !cmdlineContains(p.pid, root) {
+		if p.Zombie() || p.PID != p.PGRP || !cmdlineContains(p.PID, root) {
 			continue
 		}
-		if parent, ok := byPID[p.ppid]; ok && (cmdlineContains(parent.pid, root) || isOperator(parent.pid)) {
+		if parent, ok := byPID[p.PPID]; ok && (cmdlineContains(parent.PID, root) || isOperator(parent.PID)) {
 			continue
 		}
 		k := &treeKiller{}
-		if err := k.kill(p.pid); err == nil {
+		if err := k.kill(p.PID); err == nil {
 			k.waitGone()
 			killed++
 		}

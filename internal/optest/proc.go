@@ -1,13 +1,14 @@
 package optest
 
 import (
-	"bufio"
 	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/mcrouter-operator/mcrouter-operator/internal/procfs"
 )
 
 // Proc is one process as /proc showed it.
@@ -23,17 +24,12 @@ type Proc struct {
 // Alive reports whether the same process (PID and start time) still exists
 // and is not a zombie.
 func (p Proc) Alive() bool {
-	now, err := readProc(p.PID)
-	return err == nil && now.StartTime == p.StartTime && !now.zombie
+	now, err := procfs.ReadStat(procfs.Root, p.PID)
+	return err == nil && now.StartTime == p.StartTime && !now.Zombie()
 }
 
 func (p Proc) String() string {
 	return fmt.Sprintf("pid %d (ppid %d, pgid %d): %s", p.PID, p.PPID, p.PGID, p.Cmdline)
-}
-
-type procEntry struct {
-	Proc
-	zombie bool
 }
 
 // ProcsMatching lists the live (non-zombie) processes whose command line
@@ -47,7 +43,7 @@ func ProcsMatching(substr string) ([]Proc, error) {
 // the run's directory, whatever their command line.
 func ProcsWithEnv(substr string) ([]Proc, error) {
 	return procsWhere(func(p Proc) bool {
-		env, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(p.PID), "environ"))
+		env, err := os.ReadFile(filepath.Join(procfs.Root, strconv.Itoa(p.PID), "environ"))
 		return err == nil && bytes.Contains(env, []byte(substr))
 	})
 }
@@ -55,18 +51,17 @@ func ProcsWithEnv(substr string) ([]Proc, error) {
 // procsWhere lists the live processes for which match holds; processes that
 // end while /proc is read are skipped.
 func procsWhere(match func(Proc) bool) ([]Proc, error) {
-	entries, err := os.ReadDir("/proc")
+	all, err := procfs.ReadAll(procfs.Root)
 	if err != nil {
 		return nil, fmt.Errorf("list processes: %w", err)
 	}
 	var out []Proc
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
+	for _, st := range all {
+		if st.Zombie() {
 			continue
 		}
-		if p, err := readProc(pid); err == nil && !p.zombie && match(p.Proc) {
-			out = append(out, p.Proc)
+		if p := newProc(st); match(p) {
+			out = append(out, p)
 		}
 	}
 	return out, nil
@@ -78,7 +73,7 @@ func IsDescendant(pid, ancestor int) bool {
 		if pid == ancestor {
 			return true
 		}
-		p, err := readProc(pid)
+		p, err := procfs.ReadStat(procfs.Root, pid)
 		if err != nil {
 			return false
 		}
@@ -87,30 +82,11 @@ func IsDescendant(pid, ancestor int) bool {
 	return pid == ancestor
 }
 
-func readProc(pid int) (procEntry, error) {
-	dir := filepath.Join("/proc", strconv.Itoa(pid))
-	stat, err := os.ReadFile(filepath.Join(dir, "stat"))
-	if err != nil {
-		return procEntry{}, err
-	}
-	// The command name (field 2) is in parentheses and may hold spaces.
-	end := bytes.LastIndexByte(stat, ')')
-	if end < 0 {
-		return procEntry{}, fmt.Errorf("%s/stat: no command name", dir)
-	}
-	fields := strings.Fields(string(stat[end+1:]))
-	if len(fields) < 20 {
-		return procEntry{}, fmt.Errorf("%s/stat: %d fields", dir, len(fields))
-	}
-	// fields[0] is field 3 (state); field n is fields[n-3].
-	e := procEntry{zombie: fields[0] == "Z" || fields[0] == "X"}
-	e.PID = pid
-	e.PPID, _ = strconv.Atoi(fields[1])
-	e.PGID, _ = strconv.Atoi(fields[2])
-	e.StartTime, _ = strconv.ParseUint(fields[19], 10, 64)
-	cmdline, _ := os.ReadFile(filepath.Join(dir, "cmdline"))
-	e.Cmdline = strings.TrimSpace(string(bytes.ReplaceAll(cmdline, []byte{0}, []byte{' '})))
-	return e, nil
+// newProc is st with its command line.
+func newProc(st procfs.Stat) Proc {
+	cmdline, _ := os.ReadFile(filepath.Join(procfs.Root, strconv.Itoa(st.PID), "cmdline"))
+	return Proc{PID: st.PID, PPID: st.PPID, PGID: st.PGRP, StartTime: st.StartTime,
+		Cmdline: strings.TrimSpace(string(bytes.ReplaceAll(cmdline, []byte{0}, []byte{' '})))}
 }
 
 // Memory is the resident memory of a process, in bytes.
@@ -125,34 +101,9 @@ func (m Memory) String() string {
 
 // Memory reads VmRSS and VmHWM of the operator process from /proc.
 func (o *Operator) Memory() (Memory, error) {
-	path := filepath.Join("/proc", strconv.Itoa(o.Pid()), "status")
-	f, err := os.Open(path)
+	m, err := procfs.ReadMemory(procfs.Root, o.Pid())
 	if err != nil {
-		return Memory{}, fmt.Errorf("read memory of the operator: %w", err)
+		return Memory{}, fmt.Errorf("operator: %w", err)
 	}
-	defer f.Close()
-	var m Memory
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		key, value, ok := strings.Cut(sc.Text(), ":")
-		if !ok || (key != "VmRSS" && key != "VmHWM") {
-			continue
-		}
-		kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(value), " kB"), 10, 64)
-		if err != nil {
-			return Memory{}, fmt.Errorf("%s: %s: %w", path, key, err)
-		}
-		if key == "VmRSS" {
-			m.RSS = kb << 10
-		} else {
-			m.HWM = kb << 10
-		}
-	}
-	if err := sc.Err(); err != nil {
-		return Memory{}, fmt.Errorf("%s: %w", path, err)
-	}
-	if m.RSS == 0 || m.HWM == 0 {
-		return Memory{}, fmt.Errorf("%s: no VmRSS or VmHWM", path)
-	}
-	return m, nil
+	return Memory{RSS: m.RSS, HWM: m.HWM}, nil
 }
