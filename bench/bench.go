@@ -118,7 +118,7 @@ func (b *bench) startOperator(ctx context.Context, phase string) (*operator, err
 	if err != nil {
 		return nil, fmt.Errorf("start the operator for %s: %w", phase, err)
 	}
-	if err := op.WaitReady(ctx, 90*time.Second); err != nil {
+	if err := op.WaitReady(ctx); err != nil {
 		_ = op.Stop(10 * time.Second)
 		return nil, fmt.Errorf("operator for %s: %w", phase, err)
 	}

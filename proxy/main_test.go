@@ -16,7 +16,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
@@ -24,7 +23,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -33,6 +31,8 @@ import (
 
 	"github.com/mcrouter-operator/mcrouter-operator/internal/devcluster"
 	"github.com/mcrouter-operator/mcrouter-operator/proxy"
+
+	"github.com/mcrouter-operator/mcrouter-operator/internal/optest"
 )
 
 var cluster *devcluster.Cluster
@@ -273,10 +273,7 @@ func decode(t *testing.T, data []byte) map[string]any {
 
 func eventually(t *testing.T, what string, cond func(ctx context.Context) (bool, error)) {
 	t.Helper()
-	err := wait.PollUntilContextTimeout(t.Context(), 100*time.Millisecond, 120*time.Second, true, cond)
-	if err != nil {
-		t.Fatalf("%s: %v", what, err)
-	}
+	optest.Await(t, what, cond)
 }
 
 // runPlaybook runs ansible-playbook with the credential's kubeconfig, the

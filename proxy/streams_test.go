@@ -22,6 +22,8 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/mcrouter-operator/mcrouter-operator/proxy"
+
+	"github.com/mcrouter-operator/mcrouter-operator/internal/optest"
 )
 
 func TestWatchStreamsThroughProxy(t *testing.T) {
@@ -55,8 +57,8 @@ func TestWatchStreamsThroughProxy(t *testing.T) {
 		for open && ev.Type != watch.Error {
 			ev, open = <-w.ResultChan()
 		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("watch still open 30s after Release")
+	case <-time.After(optest.StallFloor):
+		t.Fatalf("watch still open %s after Release", optest.StallFloor)
 	}
 }
 
@@ -68,8 +70,8 @@ func nextEvent(t *testing.T, w watch.Interface) watch.Event {
 			t.Fatal("watch closed")
 		}
 		return ev
-	case <-time.After(30 * time.Second):
-		t.Fatal("no watch event within 30s")
+	case <-time.After(optest.StallFloor):
+		t.Fatalf("no watch event within %s", optest.StallFloor)
 	}
 	return watch.Event{}
 }
@@ -196,7 +198,7 @@ func TestUpgradedConnectionsStream(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	_ = conn.SetDeadline(time.Now().Add(30 * time.Second))
+	_ = conn.SetDeadline(time.Now().Add(optest.StallFloor))
 	req := "POST /api/v1/namespaces/ns/pods/p/exec HTTP/1.1\r\nHost: proxy\r\nConnection: Upgrade\r\nUpgrade: echo\r\n" +
 		"Authorization: Bearer " + token(t, cred) + "\r\nContent-Length: 0\r\n\r\n"
 	if _, err := conn.Write([]byte(req)); err != nil {

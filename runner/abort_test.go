@@ -3,6 +3,7 @@ package runner_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -11,12 +12,19 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mcrouter-operator/mcrouter-operator/internal/optest"
 	"github.com/mcrouter-operator/mcrouter-operator/runner"
 )
 
+// The timeout must fire in the task that hangs, so it is three times what
+// reaching that task took in a first run here (at least 5 s): a busy machine
+// takes longer to start Ansible, and a timeout in an earlier task would prove
+// nothing about killing the tree.
 func TestRunTimeoutKillsTheProcessTree(t *testing.T) {
 	t.Parallel()
-	r, _ := newRunner(t, func(o *runner.Options) { o.Timeout = 5 * time.Second })
+	timeout := 3 * timeToHang(t)
+	timeout = max(5*time.Second, timeout).Round(time.Second)
+	r, _ := newRunner(t, func(o *runner.Options) { o.Timeout = timeout })
 	pidFile := filepath.Join(t.TempDir(), "pids.json")
 
 	res, err := r.Run(t.Context(), testObject(t, "sleepy", nil), runner.RunOptions{
@@ -29,7 +37,7 @@ func TestRunTimeoutKillsTheProcessTree(t *testing.T) {
 	if errors.Is(err, runner.ErrCanceled) {
 		t.Errorf("timeout error %v also matches ErrCanceled", err)
 	}
-	if want := `run timed out after 5s in task "Wait forever"`; err.Error() != want {
+	if want := fmt.Sprintf(`run timed out after %s in task "Wait forever"`, timeout); err.Error() != want {
 		t.Errorf("error = %q, want %q", err, want)
 	}
 	if res == nil {
@@ -39,6 +47,40 @@ func TestRunTimeoutKillsTheProcessTree(t *testing.T) {
 		t.Errorf("tasks = %+v, want only the task before the wait", res.Tasks)
 	}
 	assertTreeGone(t, pidFile)
+}
+
+// timeToHang runs sleep.yml until its hanging task has started, cancels it,
+// and returns how long that took.
+func timeToHang(t *testing.T) time.Duration {
+	t.Helper()
+	r, _ := newRunner(t)
+	pidFile := filepath.Join(t.TempDir(), "pids.json")
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	start := time.Now()
+	reached := make(chan time.Duration, 1)
+	go func() {
+		defer cancel()
+		err := optest.AwaitErr(ctx, "the hanging task", func(context.Context) (bool, error) {
+			_, err := os.Stat(pidFile)
+			return err == nil, nil
+		})
+		if err == nil {
+			reached <- time.Since(start)
+		}
+	}()
+	_, err := r.Run(ctx, testObject(t, "measure", nil), runner.RunOptions{
+		Playbook: playbook(t, "sleep.yml"),
+		Vars:     map[string]any{"pid_file": pidFile, "stop_at_pid": os.Getpid()},
+	})
+	select {
+	case d := <-reached:
+		t.Logf("the hanging task started %s after the run", d.Round(10*time.Millisecond))
+		return d
+	default:
+		t.Fatalf("the run ended before its hanging task started: %v", err)
+		return 0
+	}
 }
 
 func TestRunCanceledKillsTheProcessTree(t *testing.T) {

@@ -2,6 +2,7 @@ package runner_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,13 +13,13 @@ import (
 	"sync"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/go-logr/logr"
 	"github.com/go-logr/logr/funcr"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
+	"github.com/mcrouter-operator/mcrouter-operator/internal/optest"
 	"github.com/mcrouter-operator/mcrouter-operator/runner"
 )
 
@@ -30,7 +31,9 @@ func newRunner(t *testing.T, mods ...func(*runner.Options)) (*runner.Runner, run
 	t.Helper()
 	opts := runner.Options{
 		RootDir: t.TempDir(),
-		Timeout: time.Minute,
+		// The production default: a bound for a hung run, not a guess of
+		// how fast Ansible is here.
+		Timeout: runner.DefaultTimeout,
 		Log:     testLogger(t, nil),
 	}
 	for _, m := range mods {
@@ -101,15 +104,13 @@ func readJSON(t *testing.T, path string, into any) {
 	}
 }
 
-// waitForFile returns when path exists, or fails the test after a minute.
+// waitForFile returns when path exists (optest.Await: no fixed budget).
 func waitForFile(t *testing.T, path string) {
 	t.Helper()
-	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		if _, err := os.Stat(path); err == nil {
-			return
-		}
-	}
-	t.Fatalf("%s did not appear", path)
+	optest.Await(t, path+" to appear", func(context.Context) (bool, error) {
+		_, err := os.Stat(path)
+		return err == nil, nil
+	})
 }
 
 // assertTreeGone checks that no process recorded by sleeper.py is alive,

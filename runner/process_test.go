@@ -2,9 +2,11 @@ package runner
 
 import (
 	"bufio"
+	"context"
 	"os/exec"
 	"testing"
-	"time"
+
+	"github.com/mcrouter-operator/mcrouter-operator/internal/optest"
 )
 
 func TestTreeKillerReachesOtherSessions(t *testing.T) {
@@ -23,16 +25,14 @@ func TestTreeKillerReachesOtherSessions(t *testing.T) {
 		t.Fatal(err)
 	}
 	var groups []int
-	for deadline := time.Now().Add(time.Minute); len(groups) == 0; time.Sleep(5 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("the setsid child never left the shell's process group")
-		}
+	optest.Await(t, "the setsid child to leave the shell's process group", func(context.Context) (bool, error) {
 		for _, g := range descendantGroups(cmd.Process.Pid) { // setsid may not have run yet
 			if g != cmd.Process.Pid {
 				groups = append(groups, g)
 			}
 		}
-	}
+		return len(groups) > 0, nil
+	})
 	k := &treeKiller{}
 	if err := k.kill(cmd.Process.Pid); err != nil {
 		t.Fatalf("kill: %v", err)

@@ -1,12 +1,27 @@
 package runner
 
 import (
+	"context"
 	"os/exec"
 	"path/filepath"
 	"syscall"
 	"testing"
-	"time"
+
+	"github.com/mcrouter-operator/mcrouter-operator/internal/optest"
+	"github.com/mcrouter-operator/mcrouter-operator/internal/procfs"
 )
+
+// groupMembers lists the live processes of process group pgid.
+func groupMembers(pgid int) []int {
+	all, _ := procfs.ReadAll(procfs.Root)
+	var out []int
+	for _, p := range all {
+		if p.PGRP == pgid && !p.Zombie() {
+			out = append(out, p.PID)
+		}
+	}
+	return out
+}
 
 // A process tree naming the runner root whose parent is not an operator (as
 // after the operator was SIGKILLed) is killed, children included; processes
@@ -28,16 +43,22 @@ func TestReapOrphans(t *testing.T) {
 	})
 	waitDone := make(chan error, 1)
 	go func() { waitDone <- orphan.Wait() }()
-	time.Sleep(200 * time.Millisecond) // let sh start its child
+	// The tree must have its child before it is reaped.
+	optest.Await(t, "the orphaned shell's child", func(context.Context) (bool, error) {
+		return len(groupMembers(orphan.Process.Pid)) > 1, nil
+	})
 
 	if n := reapOrphans(root); n != 1 {
 		t.Fatalf("reapOrphans killed %d trees, want 1", n)
 	}
-	select {
-	case <-waitDone:
-	case <-time.After(5 * time.Second):
-		t.Fatal("the orphaned tree is still running")
-	}
+	optest.Await(t, "the orphaned tree to end", func(context.Context) (bool, error) {
+		select {
+		case <-waitDone:
+			return true, nil
+		default:
+			return false, nil
+		}
+	})
 	if alive := liveGroups([]int{orphan.Process.Pid}); len(alive) > 0 {
 		t.Errorf("processes left in the orphan's group %v", alive)
 	}

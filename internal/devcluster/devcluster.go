@@ -36,7 +36,10 @@ type Options struct {
 	// Controllers lists the kube-controller-manager controllers to run.
 	// Default: DefaultControllers.
 	Controllers []string
-	// StartTimeout bounds the start of each component. Default: 60s.
+	// StartTimeout bounds the start of each component that neither becomes
+	// ready nor exits. Default: 5m: kube-apiserver starts in seconds alone,
+	// but far slower when several control planes start on a busy 2-core
+	// machine, and a slow start is not a failed one.
 	StartTimeout time.Duration
 	// KeepLogs leaves the component logs in LogDir after Stop. Default: false.
 	KeepLogs bool
@@ -57,7 +60,7 @@ func (o *Options) setDefaults() error {
 		o.Controllers = DefaultControllers
 	}
 	if o.StartTimeout == 0 {
-		o.StartTimeout = 60 * time.Second
+		o.StartTimeout = 5 * time.Minute
 	}
 	return nil
 }

@@ -16,10 +16,11 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/wait"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/mcrouter-operator/mcrouter-operator/internal/devcluster"
+
+	"github.com/mcrouter-operator/mcrouter-operator/internal/optest"
 )
 
 var cluster *devcluster.Cluster
@@ -50,10 +51,7 @@ func createNamespace(t *testing.T, c client.Client, name string) {
 
 func eventually(t *testing.T, what string, cond func(ctx context.Context) (bool, error)) {
 	t.Helper()
-	err := wait.PollUntilContextTimeout(t.Context(), 200*time.Millisecond, 60*time.Second, true, cond)
-	if err != nil {
-		t.Fatalf("%s: %v", what, err)
-	}
+	optest.Await(t, what, cond)
 }
 
 func TestDeploymentGetsReplicaSetAndPods(t *testing.T) {

@@ -64,11 +64,13 @@ type Options struct {
 	Args        []string // more flags
 	Env         []string // more environment (KEY=VALUE)
 	LogPath     string   // operator output; default: <Dir>/operator-<pid>.log in a temp dir
+	Name        string   // names the operator in failure messages; default: the log file's name
 }
 
 // Operator is a running ansible-operator process in its own process group.
 type Operator struct {
 	cmd       *exec.Cmd
+	Name      string
 	LogPath   string
 	ProbePort int
 	ProxyPort int
@@ -76,6 +78,11 @@ type Operator struct {
 	waitErr   error
 	stopOnce  sync.Once
 	logFile   *os.File
+	// runs samples the operator's Ansible runs; runTimeout is its
+	// --run-timeout (0: the default): a run older than that is not
+	// progress but a hang.
+	runs       *runTracker
+	runTimeout time.Duration
 }
 
 // Start runs the operator with free ports for probes and proxy, metrics off
@@ -127,14 +134,45 @@ func Start(o Options) (*Operator, error) {
 		logFile.Close()
 		return nil, fmt.Errorf("start %s: %w", o.Binary, err)
 	}
-	op := &Operator{cmd: cmd, LogPath: o.LogPath, ProbePort: probe, ProxyPort: proxyPort, done: make(chan struct{}), logFile: logFile}
+	if o.Name == "" {
+		o.Name = strings.TrimSuffix(filepath.Base(o.LogPath), ".log")
+	}
+	op := &Operator{cmd: cmd, Name: o.Name, LogPath: o.LogPath, ProbePort: probe, ProxyPort: proxyPort,
+		done: make(chan struct{}), logFile: logFile,
+		runs: newRunTracker(cmd.Process.Pid), runTimeout: runTimeout(args)}
+	exited, tracked := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(tracked)
+		op.runs.track(exited)
+	}()
 	go func() {
 		op.waitErr = cmd.Wait()
 		logFile.Close()
+		close(exited)
+		<-tracked
 		close(op.done)
 	}()
 	return op, nil
 }
+
+// runTimeout is the value of --run-timeout in args, or 0 when it is not set:
+// the operator's default then bounds its runs.
+func runTimeout(args []string) time.Duration {
+	var d time.Duration
+	for i, a := range args {
+		v, ok := strings.CutPrefix(a, "--run-timeout=")
+		if !ok && a == "--run-timeout" && i+1 < len(args) {
+			v, ok = args[i+1], true
+		}
+		if parsed, err := time.ParseDuration(v); ok && err == nil {
+			d = parsed
+		}
+	}
+	return d
+}
+
+// Activity is the operator's Ansible runs so far, as sampled from /proc.
+func (o *Operator) Activity() Activity { return o.runs.activity() }
 
 // Pid is the operator's process id (also its process group id).
 func (o *Operator) Pid() int { return o.cmd.Process.Pid }
@@ -183,11 +221,17 @@ func (o *Operator) Logs() string {
 	return string(b)
 }
 
-// LogTail returns the last n lines of the operator's output.
+// LogTail returns the last n lines of the operator's output, each cut to
+// 600 bytes: task results carry whole Kubernetes objects.
 func (o *Operator) LogTail(n int) string {
 	lines := bytes.Split(bytes.TrimRight([]byte(o.Logs()), "\n"), []byte("\n"))
 	if len(lines) > n {
 		lines = lines[len(lines)-n:]
+	}
+	for i, l := range lines {
+		if len(l) > 600 {
+			lines[i] = append(l[:600:600], "…"...)
+		}
 	}
 	return string(bytes.Join(lines, []byte("\n")))
 }

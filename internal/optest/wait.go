@@ -5,32 +5,23 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
-	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/util/wait"
 )
 
-// WaitReady polls the operator's /readyz until it answers 200, the process
-// exits, or ctx ends.
-func (o *Operator) WaitReady(ctx context.Context, timeout time.Duration) error {
+// WaitReady polls the operator's /readyz until it answers 200; it fails when
+// the process exits, ctx ends, or the operator stalls (see Await).
+func (o *Operator) WaitReady(ctx context.Context) error {
 	url := "http://127.0.0.1:" + strconv.Itoa(o.ProbePort) + "/readyz"
-	err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, timeout, true, func(ctx context.Context) (bool, error) {
-		if done, err := o.Exited(); done {
-			return false, fmt.Errorf("operator exited: %v", err)
-		}
+	return AwaitErr(ctx, "operator "+o.Name+" ready", func(ctx context.Context) (bool, error) {
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			return false, nil
 		}
 		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK, nil
-	})
-	if err != nil {
-		return fmt.Errorf("operator not ready: %w\n--- operator log ---\n%s", err, o.LogTail(40))
-	}
-	return nil
+		return resp.StatusCode == http.StatusOK, fmt.Errorf("/readyz: %s", resp.Status)
+	}, o)
 }
 
 // Condition returns status.conditions[type] of obj, or nil.

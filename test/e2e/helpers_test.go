@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -19,7 +18,6 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/apimachinery/pkg/util/wait"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/mcrouter-operator/mcrouter-operator/internal/optest"
@@ -76,32 +74,22 @@ func patchMcrouter(t *testing.T, ns, name string, patch map[string]any) {
 	}
 }
 
-// eventually polls cond until it holds or timeout passes, then fails the test
-// with what, the last error cond returned and the operator's log tail.
-func eventually(t *testing.T, op *optest.Operator, timeout time.Duration, what string, cond func(ctx context.Context) (bool, error)) {
+// eventually waits until cond holds (optest.Await: no fixed budget; it
+// fails when nothing moves), watching op's Ansible runs for progress.
+func eventually(t *testing.T, op *optest.Operator, what string, cond func(ctx context.Context) (bool, error)) {
 	t.Helper()
-	var last error
-	err := wait.PollUntilContextTimeout(t.Context(), 250*time.Millisecond, timeout, true, func(ctx context.Context) (bool, error) {
-		ok, err := cond(ctx)
-		if err != nil && ctx.Err() == nil {
-			last = err
-		}
-		return ok, nil
-	})
-	if err != nil {
-		tail := ""
-		if op != nil {
-			tail = "\n--- operator log ---\n" + logTail(op, 40)
-		}
-		t.Fatalf("%s: not within %s (last error: %v)%s", what, timeout, last, tail)
+	var ops []*optest.Operator
+	if op != nil {
+		ops = append(ops, op)
 	}
+	optest.Await(t, what, cond, ops...)
 }
 
 // waitMcrouter waits until the Mcrouter satisfies cond and returns it.
-func waitMcrouter(t *testing.T, op *optest.Operator, timeout time.Duration, ns, name, what string, cond func(*unstructured.Unstructured) bool) *unstructured.Unstructured {
+func waitMcrouter(t *testing.T, op *optest.Operator, ns, name, what string, cond func(*unstructured.Unstructured) bool) *unstructured.Unstructured {
 	t.Helper()
 	var last *unstructured.Unstructured
-	eventually(t, op, timeout, fmt.Sprintf("Mcrouter %s/%s: %s", ns, name, what), func(ctx context.Context) (bool, error) {
+	eventually(t, op, fmt.Sprintf("Mcrouter %s/%s: %s", ns, name, what), func(ctx context.Context) (bool, error) {
 		u, err := getMcrouter(ctx, ns, name)
 		if err != nil {
 			return false, err
@@ -164,9 +152,15 @@ func kubectl(t *testing.T, args ...string) string {
 	return out
 }
 
+// timeoutFlag is kubectl's --timeout for a wait bounded by the test's
+// deadline alone.
+func timeoutFlag(t *testing.T) string {
+	return fmt.Sprintf("--timeout=%ds", int(optest.Remaining(t).Seconds()))
+}
+
 func kubectlErr(t *testing.T, args ...string) (string, error) {
 	t.Helper()
-	cmd := exec.CommandContext(t.Context(), requireTool(t, "kubectl"), append([]string{"--kubeconfig", cluster.KubeconfigPath}, args...)...)
+	cmd := exec.CommandContext(optest.Context(t), requireTool(t, "kubectl"), append([]string{"--kubeconfig", cluster.KubeconfigPath}, args...)...)
 	cmd.Dir = repoRoot
 	out, err := cmd.CombinedOutput()
 	return string(out), err
@@ -176,10 +170,8 @@ func kubectlErr(t *testing.T, args ...string) (string, error) {
 // the Mcrouter, their owner references and its Successful condition.
 func verifyOperator(t *testing.T, ns, name string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
-	defer cancel()
 	dir := tempDir(t)
-	cmd := exec.CommandContext(ctx, requireTool(t, "ansible-playbook"), "-i", "localhost,", "-c", "local",
+	cmd := exec.CommandContext(optest.Context(t), requireTool(t, "ansible-playbook"), "-i", "localhost,", "-c", "local",
 		"-e", "ansible_python_interpreter=/usr/bin/python3", "-e", "molecule_cr_name="+name,
 		filepath.Join(repoRoot, "molecule", "shared", "verify_operator.yml"))
 	cmd.Dir = repoRoot
@@ -305,7 +297,7 @@ func waitRunning(t *testing.T, op *optest.Operator, runnerDir, ns, name string) 
 	t.Helper()
 	dir := runnerDirOf(runnerDir, ns, name)
 	var procs []optest.Proc
-	eventually(t, op, 90*time.Second, "an Ansible run of Mcrouter "+ns+"/"+name, func(context.Context) (bool, error) {
+	eventually(t, op, "an Ansible run of Mcrouter "+ns+"/"+name, func(context.Context) (bool, error) {
 		var err error
 		procs, err = procsIn(dir)
 		return len(procs) > 0, err

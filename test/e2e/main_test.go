@@ -96,7 +96,7 @@ func testMain(m *testing.M) int {
 			code = 1
 		}
 		if code != 0 {
-			fmt.Fprintf(os.Stderr, "--- shared operator log (last lines) ---\n%s\n", logTail(op, 60))
+			fmt.Fprintf(os.Stderr, "--- shared operator log (last lines) ---\n%s\n", op.LogTail(60))
 		}
 	}
 	if shared.dir != "" && code == 0 {
@@ -171,11 +171,12 @@ func launch(o operatorOptions) (*optest.Operator, error) {
 			}, o.Args...),
 			Env:     env,
 			LogPath: filepath.Join(o.Dir, fmt.Sprintf("%s-%d.log", o.Name, attempt)),
+			Name:    o.Name,
 		})
 		if err != nil || o.NoWait {
 			return op, err
 		}
-		err = op.WaitReady(context.Background(), 90*time.Second)
+		err = op.WaitReady(context.Background())
 		if err == nil {
 			return op, nil
 		}
@@ -202,7 +203,7 @@ func startOperator(t *testing.T, o operatorOptions) *optest.Operator {
 			t.Errorf("stop operator %s: %v", o.Name, err)
 		}
 		if t.Failed() {
-			t.Logf("--- operator %s log (last lines) ---\n%s", o.Name, logTail(op, 60))
+			t.Logf("--- operator %s log (last lines) ---\n%s", o.Name, op.LogTail(60))
 		}
 	})
 	return op
@@ -225,16 +226,4 @@ func timed(t *testing.T) {
 	t.Helper()
 	start := time.Now()
 	t.Cleanup(func() { t.Logf("wall time of %s: %s", t.Name(), time.Since(start).Round(100*time.Millisecond)) })
-}
-
-// logTail is the operator's last n log lines, each cut to 600 bytes: task
-// results carry whole Kubernetes objects.
-func logTail(op *optest.Operator, n int) string {
-	lines := strings.Split(op.LogTail(n), "\n")
-	for i, l := range lines {
-		if len(l) > 600 {
-			lines[i] = l[:600] + "…"
-		}
-	}
-	return strings.Join(lines, "\n")
 }

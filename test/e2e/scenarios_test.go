@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/google/go-cmp/cmp"
 	appsv1 "k8s.io/api/apps/v1"
@@ -18,10 +17,6 @@ import (
 
 	"github.com/mcrouter-operator/mcrouter-operator/internal/optest"
 )
-
-// reconcileTimeout bounds one reconciliation of the Mcrouter role, with
-// other tests sharing the two CPUs.
-const reconcileTimeout = 3 * time.Minute
 
 // checksumKey is the pod-template annotation that rolls mcrouter when its
 // configuration changes.
@@ -52,7 +47,7 @@ func TestReadmeScenarios(t *testing.T) {
 
 func readmeApplySample(t *testing.T, op *optest.Operator, ns, name string) {
 	kubectl(t, "apply", "-n", ns, "-f", filepath.Join("deploy", "samples", "mcrouter_v1alpha3_mcrouter.yaml"))
-	u := waitMcrouter(t, op, reconcileTimeout, ns, name, "Successful", settled)
+	u := waitMcrouter(t, op, ns, name, "Successful", settled)
 
 	running := optest.Condition(u, "Running")
 	res, _ := running["ansibleResult"].(map[string]any)
@@ -88,7 +83,7 @@ func readmeApplySample(t *testing.T, op *optest.Operator, ns, name string) {
 		t.Errorf("route = %s, want the replicated OperationSelectorRoute", got)
 	}
 	// The StatefulSet controller creates the pods (they stay Pending: no kubelet).
-	eventually(t, op, time.Minute, "StatefulSet status.replicas 3", func(ctx context.Context) (bool, error) {
+	eventually(t, op, "StatefulSet status.replicas 3", func(ctx context.Context) (bool, error) {
 		err := kube.Get(ctx, client.ObjectKey{Namespace: ns, Name: name + "-memcached"}, &sts)
 		return err == nil && sts.Status.Replicas == 3, err
 	})
@@ -101,7 +96,7 @@ func readmeApplySample(t *testing.T, op *optest.Operator, ns, name string) {
 func readmeGrowPool(t *testing.T, op *optest.Operator, ns, name string) {
 	before := deploymentChecksum(t, ns, name)
 	patchMcrouter(t, ns, name, map[string]any{"spec": map[string]any{"memcached_pool_size": 4}})
-	waitMcrouter(t, op, reconcileTimeout, ns, name, "Successful at pool size 4", settled)
+	waitMcrouter(t, op, ns, name, "Successful at pool size 4", settled)
 
 	var sts appsv1.StatefulSet
 	if err := kube.Get(t.Context(), client.ObjectKey{Namespace: ns, Name: name + "-memcached"}, &sts); err != nil {
@@ -122,7 +117,7 @@ func readmeGrowPool(t *testing.T, op *optest.Operator, ns, name string) {
 		t.Fatalf("the mcrouter pod template checksum did not change (%s): the Deployment would not roll", after)
 	}
 	// The Deployment controller rolls out a ReplicaSet for the new template.
-	eventually(t, op, time.Minute, "a ReplicaSet with the new configuration checksum", func(ctx context.Context) (bool, error) {
+	eventually(t, op, "a ReplicaSet with the new configuration checksum", func(ctx context.Context) (bool, error) {
 		var list appsv1.ReplicaSetList
 		if err := kube.List(ctx, &list, client.InNamespace(ns), client.MatchingLabels{"app.kubernetes.io/instance": name, "app.kubernetes.io/name": "mcrouter"}); err != nil {
 			return false, err
@@ -155,7 +150,7 @@ func readmeSwitchPoolSetup(t *testing.T, op *optest.Operator, ns, name string) {
 		{"replicated", "OperationSelectorRoute"},
 	} {
 		patchMcrouter(t, ns, name, map[string]any{"spec": map[string]any{"pool_setup": step.setup}})
-		waitMcrouter(t, op, reconcileTimeout, ns, name, "Successful with pool_setup "+step.setup, settled)
+		waitMcrouter(t, op, ns, name, "Successful with pool_setup "+step.setup, settled)
 		cfg, err := readConfig(t.Context(), ns, name)
 		if err != nil {
 			t.Fatal(err)
@@ -190,7 +185,7 @@ func readmeRestoreDependents(t *testing.T, op *optest.Operator, ns, name string)
 		if err := kube.Delete(t.Context(), obj); err != nil {
 			t.Fatalf("delete %s: %v", what, err)
 		}
-		eventually(t, op, reconcileTimeout, what+" re-created", func(ctx context.Context) (bool, error) {
+		eventually(t, op, what+" re-created", func(ctx context.Context) (bool, error) {
 			err := kube.Get(ctx, client.ObjectKey{Namespace: ns, Name: objName}, obj)
 			if apierrors.IsNotFound(err) {
 				return false, nil
@@ -198,7 +193,7 @@ func readmeRestoreDependents(t *testing.T, op *optest.Operator, ns, name string)
 			return err == nil && obj.GetUID() != oldUID && obj.GetDeletionTimestamp() == nil, err
 		})
 	}
-	now := waitMcrouter(t, op, reconcileTimeout, ns, name, "Successful", settled)
+	now := waitMcrouter(t, op, ns, name, "Successful", settled)
 	if now.GetGeneration() != cr.GetGeneration() {
 		t.Errorf("generation %d → %d: the Mcrouter changed, but restoring dependents must not need that",
 			cr.GetGeneration(), now.GetGeneration())
@@ -217,7 +212,7 @@ func TestDeleteMcrouter(t *testing.T) {
 	ns := namespace(t, "delete-cr")
 	const name = "doomed"
 	createMcrouter(t, ns, name, map[string]any{"memcached_pool_size": 2})
-	waitMcrouter(t, op, reconcileTimeout, ns, name, "Successful", settled)
+	waitMcrouter(t, op, ns, name, "Successful", settled)
 	dir := runnerDirOf(shared.runnerDir, ns, name)
 	if _, err := os.Stat(dir); err != nil {
 		t.Fatalf("runner directory of the Mcrouter: %v", err)
@@ -234,7 +229,7 @@ func TestDeleteMcrouter(t *testing.T) {
 	}
 	t.Logf("deleted the Mcrouter during a run (%d processes)", len(procs))
 
-	eventually(t, op, reconcileTimeout, "dependents garbage-collected", func(ctx context.Context) (bool, error) {
+	eventually(t, op, "dependents garbage-collected", func(ctx context.Context) (bool, error) {
 		missing, err := missingDependents(ctx, ns, name)
 		if err != nil {
 			return false, err
@@ -252,7 +247,7 @@ func TestDeleteMcrouter(t *testing.T) {
 		}
 		return len(pods.Items) == 0 && len(rss.Items) == 0, fmt.Errorf("%d pods, %d ReplicaSets left", len(pods.Items), len(rss.Items))
 	})
-	eventually(t, op, time.Minute, "no Ansible process and no runner directory left", func(context.Context) (bool, error) {
+	eventually(t, op, "no Ansible process and no runner directory left", func(context.Context) (bool, error) {
 		left, err := procsIn(dir)
 		if err != nil || len(left) > 0 {
 			return false, fmt.Errorf("processes %v (%v)", left, err)
@@ -274,7 +269,7 @@ func TestOriginalV1alpha3Sample(t *testing.T) {
 	op := sharedOperator(t)
 	ns := namespace(t, "sample-v1alpha3")
 	kubectl(t, "apply", "-n", ns, "-f", filepath.Join("test", "e2e", "testdata", "mcrouter_v1alpha3_mcrouter_cr.yaml"))
-	u := waitMcrouter(t, op, reconcileTimeout, ns, "mcrouter", "Successful", settled)
+	u := waitMcrouter(t, op, ns, "mcrouter", "Successful", settled)
 	spec, _, _ := unstructured.NestedMap(u.Object, "spec")
 	want := map[string]any{
 		"mcrouter_image": "devan2502/mcrouter:latest", "mcrouter_port": int64(5000),

@@ -11,7 +11,6 @@ import (
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -21,6 +20,8 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/mcrouter-operator/mcrouter-operator/internal/devcluster"
+
+	"github.com/mcrouter-operator/mcrouter-operator/internal/optest"
 )
 
 // cluster is the one local control plane of this test package.
@@ -148,9 +149,7 @@ func (p playbook) run(t testing.TB) ([]taskResult, error) {
 	if err := os.WriteFile(varsFile, b, 0o600); err != nil {
 		t.Fatalf("write extra vars: %v", err)
 	}
-	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "ansible-playbook", "-i", "localhost,", "-c", "local",
+	cmd := exec.CommandContext(optest.Context(t), "ansible-playbook", "-i", "localhost,", "-c", "local",
 		"-e", "@"+varsFile, repoPath(t, p.Path))
 	cmd.Dir = repoPath(t)
 	cmd.Env = append(os.Environ(),

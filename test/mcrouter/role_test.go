@@ -7,7 +7,6 @@ import (
 	"sort"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/google/go-cmp/cmp"
 	appsv1 "k8s.io/api/apps/v1"
@@ -16,7 +15,8 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/apimachinery/pkg/util/wait"
+
+	"github.com/mcrouter-operator/mcrouter-operator/internal/optest"
 )
 
 const (
@@ -206,22 +206,18 @@ func checkServicePods(t *testing.T, ns, svcName string, ok func([]string) bool, 
 	}
 	selector := labels.SelectorFromSet(svc.Spec.Selector).String()
 	var names []string
-	err = wait.PollUntilContextTimeout(t.Context(), 200*time.Millisecond, time.Minute, true,
-		func(ctx context.Context) (bool, error) {
-			list, err := cs.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: selector})
-			if err != nil {
-				return false, err
-			}
-			names = names[:0]
-			for _, p := range list.Items {
-				names = append(names, p.Name)
-			}
-			sort.Strings(names)
-			return ok(names), nil
-		})
-	if err != nil {
-		t.Fatalf("Service %s (selector %s) selects pods %v, want %s: %v", svcName, selector, names, want, err)
-	}
+	optest.Await(t, fmt.Sprintf("Service %s (selector %s) selects %s", svcName, selector, want), func(ctx context.Context) (bool, error) {
+		list, err := cs.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: selector})
+		if err != nil {
+			return false, err
+		}
+		names = names[:0]
+		for _, p := range list.Items {
+			names = append(names, p.Name)
+		}
+		sort.Strings(names)
+		return ok(names), fmt.Errorf("selects pods %v", names)
+	})
 }
 
 // TestRoleRejectsInvalidSpec runs the role directly with values the CRD would

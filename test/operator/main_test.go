@@ -16,7 +16,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/apimachinery/pkg/util/wait"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/mcrouter-operator/mcrouter-operator/internal/devcluster"
@@ -111,7 +110,7 @@ func startOperatorEnv(dir, watchesFile string, env []string, args ...string) (*o
 	if err != nil {
 		return nil, err
 	}
-	if err := op.WaitReady(context.Background(), 60*time.Second); err != nil {
+	if err := op.WaitReady(context.Background()); err != nil {
 		_ = op.Stop(10 * time.Second)
 		return nil, err
 	}
@@ -166,28 +165,29 @@ func get(ctx context.Context, gvk schema.GroupVersionKind, ns, name string) (*un
 	return u, err
 }
 
-// waitFor polls cond every 200ms for up to timeout and fails the test with
-// what and the operator's log tail when it never holds.
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func(ctx context.Context) (bool, error)) {
+// waitFor waits until cond holds (optest.Await: no fixed budget; it fails
+// when nothing moves), watching the Ansible runs of ops, or of the package's
+// operator when ops is empty.
+func waitFor(t *testing.T, what string, cond func(ctx context.Context) (bool, error), ops ...*optest.Operator) {
 	t.Helper()
-	err := wait.PollUntilContextTimeout(t.Context(), 200*time.Millisecond, timeout, true, cond)
-	if err != nil {
-		t.Fatalf("%s: %v\n--- operator log ---\n%s", what, err, operator.LogTail(30))
+	if len(ops) == 0 {
+		ops = []*optest.Operator{operator}
 	}
+	optest.Await(t, what, cond, ops...)
 }
 
 // waitCR waits until the resource satisfies cond and returns it.
-func waitCR(t *testing.T, gvk schema.GroupVersionKind, ns, name, what string, cond func(*unstructured.Unstructured) bool) *unstructured.Unstructured {
+func waitCR(t *testing.T, gvk schema.GroupVersionKind, ns, name, what string, cond func(*unstructured.Unstructured) bool, ops ...*optest.Operator) *unstructured.Unstructured {
 	t.Helper()
 	var last *unstructured.Unstructured
-	waitFor(t, 90*time.Second, fmt.Sprintf("%s %s/%s: %s", gvk.Kind, ns, name, what), func(ctx context.Context) (bool, error) {
+	waitFor(t, fmt.Sprintf("%s %s/%s: %s", gvk.Kind, ns, name, what), func(ctx context.Context) (bool, error) {
 		u, err := get(ctx, gvk, ns, name)
 		if err != nil {
-			return false, nil
+			return false, err
 		}
 		last = u
-		return cond(u), nil
-	})
+		return cond(u), fmt.Errorf("generation %d, status %v", u.GetGeneration(), u.Object["status"])
+	}, ops...)
 	return last
 }
 

@@ -82,7 +82,7 @@ func TestFailureNamesTaskThenRecovers(t *testing.T) {
 	if c := optest.Condition(u, "Successful"); c == nil || c["status"] != "False" {
 		t.Errorf("Successful condition = %v, want False", c)
 	}
-	waitFor(t, 30*time.Second, "ReconcileFailed event", func(ctx context.Context) (bool, error) {
+	waitFor(t, "ReconcileFailed event", func(ctx context.Context) (bool, error) {
 		ev, err := events(ctx, ns, "bad", "ReconcileFailed")
 		return err == nil && len(ev) > 0 && strings.Contains(ev[0].Message, "Fail on request"), nil
 	})
@@ -107,7 +107,7 @@ func TestLongFailureMessageStillMakesAnEvent(t *testing.T) {
 	if msg, _ := optest.Condition(u, "Failure")["message"].(string); !strings.Contains(msg, reason) {
 		t.Errorf("Failure condition message %q does not carry the whole error", msg)
 	}
-	waitFor(t, 30*time.Second, "ReconcileFailed event", func(ctx context.Context) (bool, error) {
+	waitFor(t, "ReconcileFailed event", func(ctx context.Context) (bool, error) {
 		ev, err := events(ctx, ns, "wordy", "ReconcileFailed")
 		if err != nil || len(ev) == 0 {
 			return false, err
@@ -124,7 +124,7 @@ func TestManageStatusFalseLeavesStatusAlone(t *testing.T) {
 	t.Parallel()
 	ns := namespace(t, "quiet")
 	create(t, newCR(gvkQuiet, ns, "q", map[string]any{"message": "shh"}))
-	waitFor(t, 60*time.Second, "the role's ConfigMap", func(ctx context.Context) (bool, error) {
+	waitFor(t, "the role's ConfigMap", func(ctx context.Context) (bool, error) {
 		err := kube.Get(ctx, client.ObjectKey{Namespace: ns, Name: "q-cm"}, &corev1.ConfigMap{})
 		return err == nil, nil
 	})
@@ -148,7 +148,7 @@ func TestFinalizerRunsOnDeleteAndGatesRemoval(t *testing.T) {
 	if err := kube.Delete(t.Context(), u); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 60*time.Second, "FinalizerFailed event", func(ctx context.Context) (bool, error) {
+	waitFor(t, "FinalizerFailed event", func(ctx context.Context) (bool, error) {
 		ev, err := events(ctx, ns, "g", "FinalizerFailed")
 		return err == nil && len(ev) > 0, nil
 	})
@@ -156,7 +156,7 @@ func TestFinalizerRunsOnDeleteAndGatesRemoval(t *testing.T) {
 		t.Fatalf("the CR went away although its finalizer failed: %v", err)
 	}
 	patchSpec(t, gvkGuarded, ns, "g", map[string]any{"refuse_finalize": false})
-	waitFor(t, 60*time.Second, "the CR deleted after its finalizer succeeded", func(ctx context.Context) (bool, error) {
+	waitFor(t, "the CR deleted after its finalizer succeeded", func(ctx context.Context) (bool, error) {
 		_, err := get(ctx, gvkGuarded, ns, "g")
 		return apierrors.IsNotFound(err), nil
 	})
@@ -191,7 +191,7 @@ func TestSelectorFilters(t *testing.T) {
 	picked.SetLabels(map[string]string{"pick": "yes"})
 	create(t, picked)
 	waitCR(t, gvkPicky, ns, "picked", "Successful", successful)
-	time.Sleep(3 * time.Second) // the unselected one was created first; give it every chance
+	time.Sleep(optest.Quiet(operator)) // the unselected one was created first; give it every chance
 	u, err := get(t.Context(), gvkPicky, ns, "ignored")
 	if err != nil {
 		t.Fatal(err)
@@ -214,7 +214,7 @@ func TestCRDWithoutStatusSubresourceGetsEvent(t *testing.T) {
 	t.Parallel()
 	ns := namespace(t, "bare")
 	create(t, newCR(gvkBare, ns, "b", map[string]any{}))
-	waitFor(t, 60*time.Second, "StatusSubresourceMissing event", func(ctx context.Context) (bool, error) {
+	waitFor(t, "StatusSubresourceMissing event", func(ctx context.Context) (bool, error) {
 		ev, err := events(ctx, ns, "b", "StatusSubresourceMissing")
 		return err == nil && len(ev) > 0 && strings.Contains(ev[0].Message, "status subresource"), nil
 	})
@@ -234,7 +234,7 @@ func TestDeletedDependentIsRestored(t *testing.T) {
 	if err := kube.Delete(t.Context(), &cm); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 60*time.Second, "ConfigMap recreated", func(ctx context.Context) (bool, error) {
+	waitFor(t, "ConfigMap recreated", func(ctx context.Context) (bool, error) {
 		var now corev1.ConfigMap
 		err := kube.Get(ctx, key, &now)
 		return err == nil && now.UID != oldUID && now.Data["message"] == "keep me", nil

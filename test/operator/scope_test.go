@@ -25,9 +25,9 @@ func TestWatchNamespaceRestrictsReconciles(t *testing.T) {
 	create(t, newCR(gvkScoped, c, "s", map[string]any{}))
 	create(t, newCR(gvkScoped, a, "s", map[string]any{}))
 	create(t, newCR(gvkScoped, b, "s", map[string]any{}))
-	waitCR(t, gvkScoped, a, "s", "Successful", successful)
-	waitCR(t, gvkScoped, b, "s", "Successful", successful)
-	time.Sleep(3 * time.Second)
+	waitCR(t, gvkScoped, a, "s", "Successful", successful, op)
+	waitCR(t, gvkScoped, b, "s", "Successful", successful, op)
+	time.Sleep(optest.Quiet(op)) // c's was created first; give it every chance
 	u, err := get(t.Context(), gvkScoped, c, "s")
 	if err != nil {
 		t.Fatal(err)
@@ -55,10 +55,10 @@ func TestLeaderElectionHandsOver(t *testing.T) {
 		ops = append(ops, op)
 	}
 	create(t, newCR(gvkElected, ns, "before", map[string]any{}))
-	waitCR(t, gvkElected, ns, "before", "Successful", successful)
+	waitCR(t, gvkElected, ns, "before", "Successful", successful, ops...)
 
 	leader := -1
-	waitFor(t, 30*time.Second, "a leader", func(ctx context.Context) (bool, error) {
+	waitFor(t, "a leader", func(ctx context.Context) (bool, error) {
 		for i, op := range ops {
 			if strings.Contains(op.Logs(), "became the leader") {
 				leader = i
@@ -66,14 +66,14 @@ func TestLeaderElectionHandsOver(t *testing.T) {
 			}
 		}
 		return false, nil
-	})
+	}, ops...)
 	var lease coordinationv1.Lease
 	if err := kube.Get(t.Context(), client.ObjectKey{Namespace: ns, Name: "elected-test"}, &lease); err != nil {
 		t.Fatalf("leader election Lease: %v", err)
 	}
 	ops[leader].Kill()
 	create(t, newCR(gvkElected, ns, "after", map[string]any{}))
-	waitCR(t, gvkElected, ns, "after", "Successful (by the new leader)", successful)
+	waitCR(t, gvkElected, ns, "after", "Successful (by the new leader)", successful, ops[1-leader])
 	if !strings.Contains(ops[1-leader].Logs(), "became the leader") {
 		t.Errorf("the surviving replica never acquired the lease")
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 
@@ -12,6 +13,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/mcrouter-operator/mcrouter-operator/internal/optest"
 )
 
 // runs counts the Ansible runs of one resource: one artifacts directory per
@@ -34,11 +37,12 @@ func runs(t *testing.T, gvk schema.GroupVersionKind, ns, name string) int {
 	return n
 }
 
-// settle waits long enough for an unwanted run to have started, then checks
-// that the number of runs is still want.
+// assertRunsStay waits long enough for an unwanted run to have started (longer
+// when the runs it has seen were slow), then checks that the number of runs is
+// still want.
 func assertRunsStay(t *testing.T, gvk schema.GroupVersionKind, ns, name string, want int, after string) {
 	t.Helper()
-	time.Sleep(4 * time.Second)
+	time.Sleep(optest.Quiet(operator))
 	if got := runs(t, gvk, ns, name); got != want {
 		t.Fatalf("after %s: %d Ansible runs, want %d\n--- operator log ---\n%s", after, got, want, operator.LogTail(30))
 	}
@@ -46,7 +50,7 @@ func assertRunsStay(t *testing.T, gvk schema.GroupVersionKind, ns, name string, 
 
 func waitRuns(t *testing.T, gvk schema.GroupVersionKind, ns, name string, want int, after string) {
 	t.Helper()
-	waitFor(t, 60*time.Second, after+": run number "+itoa(want), func(context.Context) (bool, error) {
+	waitFor(t, after+": run number "+strconv.Itoa(want), func(context.Context) (bool, error) {
 		return runs(t, gvk, ns, name) >= want, nil
 	})
 	waitCR(t, gvk, ns, name, "Successful", successful)
@@ -60,7 +64,7 @@ func TestSkipUnchangedWork(t *testing.T) {
 	key := client.ObjectKey{Namespace: ns, Name: "s-web"}
 	// kube-controller-manager now updates the Deployment's status and
 	// annotations and creates a ReplicaSet: none of it starts Ansible.
-	waitFor(t, 30*time.Second, "the deployment controller to act", func(ctx context.Context) (bool, error) {
+	waitFor(t, "the deployment controller to act", func(ctx context.Context) (bool, error) {
 		var d appsv1.Deployment
 		err := kube.Get(ctx, key, &d)
 		return err == nil && d.Status.ObservedGeneration > 0, nil
@@ -86,7 +90,7 @@ func TestSkipUnchangedWork(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitRuns(t, gvkSkippy, ns, "s", 2, "a spec change of the dependent")
-	waitFor(t, 30*time.Second, "replicas restored by the role", func(ctx context.Context) (bool, error) {
+	waitFor(t, "replicas restored by the role", func(ctx context.Context) (bool, error) {
 		var now appsv1.Deployment
 		err := kube.Get(ctx, key, &now)
 		return err == nil && now.Spec.Replicas != nil && *now.Spec.Replicas == 1, nil
@@ -116,12 +120,10 @@ func TestResyncRunsUnlessOptedOut(t *testing.T) {
 	waitCR(t, gvkResync, ns, "r", "Successful", successful)
 	// Two resyncs of the default watch have run; the opted-out one, created at
 	// the same time with the same period, was due as often and ran once.
-	waitFor(t, 90*time.Second, "two periodic runs of the default watch", func(context.Context) (bool, error) {
+	waitFor(t, "two periodic runs of the default watch", func(context.Context) (bool, error) {
 		return runs(t, gvkSkippy, ns, "r") >= 3, nil
 	})
 	if got := runs(t, gvkResync, ns, "r"); got != 1 {
 		t.Errorf("skipUnchangedResync watch: %d runs, want 1 (resyncs skipped)", got)
 	}
 }
-
-func itoa(n int) string { return string(rune('0' + n)) }
