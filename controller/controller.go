@@ -155,26 +155,41 @@ func (r *Reconciler) log(ctx context.Context) logr.Logger {
 func ptrTo[T any](v T) *T { return &v }
 
 // memory is what the controller remembers between reconciles of a resource:
-// what its last successful run left, so unchanged work can be skipped.
+// the record of its last successful run, so unchanged work can be skipped.
+// A key present with a nil record means "known: nothing to skip by" (a run
+// is under way or failed); an absent key means this process has not looked
+// yet, and the record in the resource's status is read.
 type memory struct {
 	mu    sync.Mutex
-	items map[string]*lastRun
+	items map[string]*record
 }
 
-func newMemory() *memory { return &memory{items: map[string]*lastRun{}} }
+func newMemory() *memory { return &memory{items: map[string]*record{}} }
 
-func (m *memory) get(key string) *lastRun {
+// get returns the record and whether this process knows the resource.
+func (m *memory) get(key string) (*record, bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return m.items[key]
+	rec, known := m.items[key]
+	return rec, known
 }
 
-func (m *memory) set(key string, v *lastRun) {
+// previous returns the record, nil when there is none or it is not known.
+func (m *memory) previous(key string) *record {
+	rec, _ := m.get(key)
+	return rec
+}
+
+// set stores rec; nil records that there is nothing to skip by.
+func (m *memory) set(key string, rec *record) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if v == nil {
-		delete(m.items, key)
-		return
-	}
-	m.items[key] = v
+	m.items[key] = rec
+}
+
+// forget drops the resource (it is gone).
+func (m *memory) forget(key string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.items, key)
 }

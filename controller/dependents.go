@@ -39,7 +39,7 @@ type dependentWatches struct {
 	watch watches.Watch
 
 	mu      sync.Mutex
-	started map[dependentKind]bool
+	started map[dependentKind]source.TypedSyncingSource[reconcile.Request]
 	syncing []source.TypedSyncingSource[reconcile.Request] // added, maybe not yet synced
 }
 
@@ -57,7 +57,8 @@ var _ proxy.DependentWatcher = (*dependentWatches)(nil)
 const dependentSyncTimeout = 30 * time.Second
 
 func newDependentWatches(mgr manager.Manager, c crcontroller.Controller, owner *unstructured.Unstructured, w watches.Watch) *dependentWatches {
-	return &dependentWatches{mgr: mgr, ctrl: c, owner: owner, watch: w, started: map[dependentKind]bool{}}
+	return &dependentWatches{mgr: mgr, ctrl: c, owner: owner, watch: w,
+		started: map[dependentKind]source.TypedSyncingSource[reconcile.Request]{}}
 }
 
 // WatchDependent makes the controller watch gvk, once.
@@ -68,7 +69,7 @@ func (d *dependentWatches) WatchDependent(ctx context.Context, gvk schema.GroupV
 	k := dependentKind{GVK: gvk, Annotated: annotated}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.started[k] {
+	if d.started[k] != nil {
 		return nil
 	}
 	obj := &unstructured.Unstructured{}
@@ -83,7 +84,7 @@ func (d *dependentWatches) WatchDependent(ctx context.Context, gvk schema.GroupV
 	if err := d.ctrl.Watch(src); err != nil {
 		return fmt.Errorf("watch dependent %s: %w", gvk, err)
 	}
-	d.started[k] = true
+	d.started[k] = src
 	// The run goes on while the informer syncs; the reconcile waits for it
 	// afterwards (waitSynced), so a change made before the sync is not missed.
 	d.syncing = append(d.syncing, src)
@@ -149,9 +150,12 @@ func (d *dependentWatches) kinds() []any {
 }
 
 // restore re-establishes the watches recorded in the resource's status by an
-// earlier process, so drift is noticed before this process's first run.
+// earlier process, so drift is noticed before this process's first run, and
+// waits until their informers have synced: the skip check reads the
+// dependents from them.
 func (d *dependentWatches) restore(ctx context.Context, obj *unstructured.Unstructured) {
 	list, _, _ := unstructured.NestedSlice(obj.Object, "status", "dependentKinds")
+	var kinds []dependentKind
 	for _, item := range list {
 		m, ok := item.(map[string]any)
 		if !ok {
@@ -164,8 +168,32 @@ func (d *dependentWatches) restore(ctx context.Context, obj *unstructured.Unstru
 			continue
 		}
 		link, _ := m["link"].(string)
-		if err := d.WatchDependent(ctx, gv.WithKind(kind), link == "annotation"); err != nil {
-			ctrl.LoggerFrom(ctx).Error(err, "restore dependent watch", "gvk", gv.WithKind(kind).String())
+		k := dependentKind{GVK: gv.WithKind(kind), Annotated: link == "annotation"}
+		if err := d.WatchDependent(ctx, k.GVK, k.Annotated); err != nil {
+			ctrl.LoggerFrom(ctx).Error(err, "restore dependent watch", "gvk", k.GVK.String())
+			continue
+		}
+		kinds = append(kinds, k)
+	}
+	d.waitKinds(ctx, kinds)
+}
+
+// waitKinds waits until the informers of the watched kinds among kinds have
+// synced. One that does not sync in time is logged; the skip check then finds
+// its kind uncached and runs.
+func (d *dependentWatches) waitKinds(ctx context.Context, kinds []dependentKind) {
+	ctx, cancel := context.WithTimeout(ctx, dependentSyncTimeout)
+	defer cancel()
+	for _, k := range kinds {
+		d.mu.Lock()
+		src := d.started[k]
+		d.mu.Unlock()
+		if src == nil {
+			continue
+		}
+		if err := src.WaitForSync(ctx); err != nil {
+			ctrl.LoggerFrom(ctx).Error(err, "restored dependent watch not synced", "gvk", k.GVK.String())
+			return
 		}
 	}
 }

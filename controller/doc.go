@@ -10,6 +10,16 @@
 //	get → deletion? (finalizer run, finalizer removal) → ensureFinalizer →
 //	unchanged? (skip) → status Running → run → interpret → applyStatus → requeue
 //
+// Skip-unchanged works from a record of the last successful run (record.go):
+// every dependent the run touched, created or read, by UID, with the fields
+// that define it. newRecord builds it from the proxy's Writes and Reads,
+// remember keeps it in memory and reconcileRun writes it to status.runRecord
+// (recordcodec.go: gzip JSON, at most 256 KiB; about 1.5 KiB for the Mcrouter
+// role) in the status write every run makes. unchanged skips only when
+// lastRecord (memory, else status) is of this UID and generation and
+// dependentsHold finds every dependent as recorded. The record is removed
+// when a run starts and restored only by a run that succeeded.
+//
 // The proxy reaches back into the controller only through the
 // proxy.DependentWatcher interface, to make the controller watch the kinds a
 // run created.

@@ -16,6 +16,7 @@ type outcome struct {
 	result *runner.Result // nil when the run could not start
 	err    error          // the run did not complete (timeout, crash, could not start)
 	writes []proxy.Write  // what the run changed through the proxy
+	reads  []proxy.Read   // what it found in place (objects linked to the resource)
 }
 
 func (o *outcome) failed() bool {
@@ -77,9 +78,10 @@ func (o *outcome) status(generation int64) statusChange {
 }
 
 // runningStatus is written before a run starts. Successful and Failure keep
-// describing the last finished run.
+// describing the last finished run; the run record goes until the run has
+// succeeded.
 func runningStatus(obj *unstructured.Unstructured) statusChange {
-	return statusChange{Generation: obj.GetGeneration(), Conditions: []condition{
+	return statusChange{Generation: obj.GetGeneration(), SetRecord: true, Conditions: []condition{
 		{Type: TypeRunning, Status: "True", Reason: ReasonRunning, Message: MessageRunning},
 	}}
 }

@@ -56,7 +56,7 @@ func (r *Reconciler) get(ctx context.Context, req ctrl.Request) (*unstructured.U
 }
 
 func (r *Reconciler) forget(ctx context.Context, namespace, name string) {
-	r.memory.set(memoryKey(namespace, name), nil)
+	r.memory.forget(memoryKey(namespace, name))
 	if err := r.opts.Runner.Remove(r.gvk, namespace, name); err != nil {
 		r.log(ctx).Error(err, "remove runner artifacts")
 	}
@@ -66,6 +66,11 @@ func (r *Reconciler) forget(ctx context.Context, namespace, name string) {
 // requeue.
 func (r *Reconciler) reconcileRun(ctx context.Context, obj *unstructured.Unstructured) (ctrl.Result, error) {
 	w := r.opts.Watch
+	key := memoryKey(obj.GetNamespace(), obj.GetName())
+	// Until this run succeeds nothing may be skipped: not after a failure, not
+	// after this process dies mid-run (the status loses the record too).
+	prev := r.lastRecord(ctx, obj)
+	r.memory.set(key, nil)
 	if w.ManageStatus {
 		if err := r.writeStatus(ctx, obj, runningStatus(obj)); err != nil {
 			return r.statusFailed(ctx, obj, err)
@@ -80,6 +85,10 @@ func (r *Reconciler) reconcileRun(ctx context.Context, obj *unstructured.Unstruc
 		// Shutting down: the run was cancelled, which says nothing about the resource.
 		return ctrl.Result{}, ctx.Err()
 	}
+	var rec *record
+	if !outcome.failed() {
+		rec = r.remember(ctx, ran, outcome, prev)
+	}
 	if w.ManageStatus {
 		// A role that wrote the resource (k8s_status) left a newer version:
 		// start from it rather than conflict with it.
@@ -88,17 +97,24 @@ func (r *Reconciler) reconcileRun(ctx context.Context, obj *unstructured.Unstruc
 		}
 		change := outcome.status(ran.GetGeneration())
 		change.DependentKinds = r.dependents.kinds()
+		change.SetRecord = true
+		if rec != nil {
+			var err error
+			if change.Record, err = encodeRecord(rec); err != nil {
+				r.log(ctx).Error(err, "run record not kept in status")
+			} else if change.Record == nil {
+				r.log(ctx).Info("run record too large for status: kept in memory only", "dependents", len(rec.Dependents))
+			}
+		}
 		if err := r.writeStatus(ctx, obj, change); err != nil {
 			return r.statusFailed(ctx, obj, err)
 		}
 	}
 	if outcome.failed() {
 		r.recorder.Eventf(obj, nil, corev1.EventTypeWarning, EventReconcileFailed, "Reconcile", "%s", outcome.message())
-		r.memory.set(memoryKey(obj.GetNamespace(), obj.GetName()), nil)
 		// A returned error makes controller-runtime back off exponentially.
 		return ctrl.Result{}, reconcileError{outcome.message()}
 	}
-	r.remember(ran, outcome)
 	after := r.requeueAfter(ctx, ran, outcome.result)
 	if added, err := r.dependents.waitSynced(ctx); err != nil {
 		return ctrl.Result{}, err
@@ -114,7 +130,7 @@ func (r *Reconciler) reconcileRun(ctx context.Context, obj *unstructured.Unstruc
 func (r *Reconciler) lastPrimaryWrite(obj *unstructured.Unstructured, writes []proxy.Write) *unstructured.Unstructured {
 	var latest *unstructured.Unstructured
 	for _, w := range writes {
-		if r.isPrimary(w, obj) && w.Object != nil && w.Object.GetUID() == obj.GetUID() {
+		if isPrimaryWrite(w, obj) && w.Object != nil && w.Object.GetUID() == obj.GetUID() {
 			latest = w.Object
 		}
 	}
@@ -170,7 +186,7 @@ func (r *Reconciler) run(ctx context.Context, obj *unstructured.Unstructured, op
 
 	start := time.Now()
 	res, err := r.opts.Runner.Run(ctx, obj, opts)
-	o := &outcome{result: res, err: err, writes: cred.Writes()}
+	o := &outcome{result: res, err: err, writes: cred.Writes(), reads: cred.Reads()}
 	r.opts.Metrics.observeRun(r.gvk, kind, o.failed(), time.Since(start))
 	return o
 }

@@ -2,141 +2,78 @@ package controller
 
 import (
 	"context"
-	"fmt"
+	"errors"
 	"reflect"
 	"strings"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-
-	"github.com/mcrouter-operator/mcrouter-operator/proxy"
 )
 
-// lastRun is what the last successful run of a resource left behind.
-type lastRun struct {
-	generation  int64
-	annotations map[string]string
-	finished    time.Time
-	// requeueAfter is a period the role asked for with requeue_after.
-	requeueAfter time.Duration
-	// intents is, per dependent, what the runs wrote to it: the fields the
-	// role wants. Runs that find a dependent as wanted write nothing, so
-	// intents accumulate across runs.
-	intents map[string]intentRecord
-}
-
-// intentRecord is what is kept of the writes to one dependent: the fields
-// written (without status and server-owned metadata), or, for writes without
-// a comparable body, the generation and resourceVersion they left.
-type intentRecord struct {
-	gvk             schema.GroupVersionKind
-	namespace, name string
-	deleted         bool
-	body            map[string]any
-	generation      int64
-	resourceVersion string
-}
-
-// remember records a successful run for the skip-unchanged check.
-func (r *Reconciler) remember(obj *unstructured.Unstructured, o *outcome) {
+// remember records a successful run of obj for the skip-unchanged check, in
+// memory and (returned) for status.runRecord; nil when the run left nothing
+// that may be skipped by. prev is the record the run started from.
+func (r *Reconciler) remember(ctx context.Context, obj *unstructured.Unstructured, o *outcome, prev *record) *record {
 	key := memoryKey(obj.GetNamespace(), obj.GetName())
-	intents := map[string]intentRecord{}
-	if prev := r.memory.get(key); prev != nil {
-		for k, w := range prev.intents {
-			intents[k] = w
-		}
+	rec, why := newRecord(obj, o.writes, o.reads, prev)
+	if rec == nil {
+		r.log(ctx).V(1).Info("no run record: the next event runs again", "reason", why)
+		r.memory.set(key, nil)
+		return nil
 	}
-	for _, w := range o.writes {
-		if r.isPrimary(w, obj) || w.Subresource != "" || w.Verb == "deletecollection" {
-			continue
-		}
-		k := writeKey(w)
-		intents[k] = mergeIntent(intents[k], w)
-	}
-	lr := &lastRun{
-		generation:  obj.GetGeneration(),
-		annotations: obj.GetAnnotations(),
-		finished:    r.now(),
-		intents:     intents,
-	}
+	rec.Finished = r.now()
 	if o.result != nil {
-		lr.requeueAfter = o.result.RequeueAfter
+		rec.RequeueAfter = o.result.RequeueAfter
 	}
-	r.memory.set(key, lr)
+	if r.opts.Watch.WatchAnnotationsChanges {
+		rec.Annotations = annotationsDigest(obj.GetAnnotations())
+	}
+	r.memory.set(key, rec)
+	return rec
 }
 
-func (r *Reconciler) isPrimary(w proxy.Write, obj *unstructured.Unstructured) bool {
-	return w.GVK == r.gvk && w.Namespace == obj.GetNamespace() && w.Name == obj.GetName()
-}
-
-// mergeIntent folds a write into what was known of a dependent: a merge or
-// strategic-merge patch (kubernetes.core's apply and update send only the
-// difference) adds to the previous body; anything else replaces it.
-func mergeIntent(prev intentRecord, w proxy.Write) intentRecord {
-	rec := intentRecord{gvk: w.GVK, namespace: w.Namespace, name: w.Name, deleted: w.Verb == "delete"}
-	if w.Object != nil {
-		rec.generation, rec.resourceVersion = w.Object.GetGeneration(), w.Object.GetResourceVersion()
+// lastRecord is the record of the last successful run of obj: the one this
+// process made, or, when it made none yet (a restart, another replica), the
+// one in obj's status. Nil means run.
+func (r *Reconciler) lastRecord(ctx context.Context, obj *unstructured.Unstructured) *record {
+	key := memoryKey(obj.GetNamespace(), obj.GetName())
+	rec, known := r.memory.get(key)
+	if !known {
+		var err error
+		rec, err = decodeRecord(obj)
+		if err != nil && !errors.Is(err, errNoRecord) {
+			r.log(ctx).Info("ignoring the run record in status; running", "reason", err.Error())
+		}
+		r.memory.set(key, rec)
 	}
-	if w.Body == nil {
-		return rec
-	}
-	rec.body = intent(w.Body)
-	isMergePatch := w.Verb == "patch" && (strings.Contains(w.ContentType, "merge-patch") || strings.Contains(w.ContentType, "strategic-merge"))
-	if isMergePatch && prev.body != nil {
-		rec.body = mergePatch(prev.body, rec.body)
+	if rec == nil || rec.UID != obj.GetUID() {
+		return nil
 	}
 	return rec
 }
 
-// mergePatch applies a JSON merge patch to a copy of base.
-func mergePatch(base, patch map[string]any) map[string]any {
-	out := make(map[string]any, len(base))
-	for k, v := range base {
-		out[k] = v
-	}
-	for k, v := range patch {
-		switch pv := v.(type) {
-		case nil:
-			delete(out, k)
-		case map[string]any:
-			if bv, ok := out[k].(map[string]any); ok {
-				out[k] = mergePatch(bv, pv)
-			} else {
-				out[k] = mergePatch(map[string]any{}, pv)
-			}
-		default:
-			out[k] = v
-		}
-	}
-	return out
-}
-
-func writeKey(w proxy.Write) string {
-	return fmt.Sprintf("%s|%s|%s", w.GVK, w.Namespace, w.Name)
-}
-
-// unchanged reports whether a run can be skipped: the resource's generation
-// (and, with watchAnnotationsChanges, its annotations) are those of the last
-// successful run, every dependent still has what the role wrote, and no
-// periodic run is due. It returns how long to wait for the next due run.
+// unchanged reports whether a run can be skipped: the record of the last
+// successful run belongs to this resource (UID) at this generation (and, with
+// watchAnnotationsChanges, these annotations), every dependent it names still
+// holds, and no periodic run is due. It returns how long to wait for the next
+// due run.
 func (r *Reconciler) unchanged(ctx context.Context, obj *unstructured.Unstructured) (time.Duration, bool) {
-	last := r.memory.get(memoryKey(obj.GetNamespace(), obj.GetName()))
-	if last == nil || obj.GetGeneration() == 0 || obj.GetGeneration() != last.generation {
+	last := r.lastRecord(ctx, obj)
+	if last == nil || obj.GetGeneration() == 0 || obj.GetGeneration() != last.Generation {
 		return 0, false
 	}
-	if r.opts.Watch.WatchAnnotationsChanges && !reflect.DeepEqual(obj.GetAnnotations(), last.annotations) {
+	if r.opts.Watch.WatchAnnotationsChanges && annotationsDigest(obj.GetAnnotations()) != last.Annotations {
 		return 0, false
 	}
 	period, forced := r.period(ctx, obj), false
-	if last.requeueAfter > 0 {
-		period, forced = last.requeueAfter, true
+	if last.RequeueAfter > 0 {
+		period, forced = last.RequeueAfter, true
 	}
 	var wait time.Duration
 	if period > 0 {
-		wait = last.finished.Add(period).Sub(r.now())
+		wait = last.Finished.Add(period).Sub(r.now())
 		if wait <= 0 {
 			if forced || !r.opts.Watch.SkipUnchangedResync {
 				return 0, false
@@ -144,7 +81,7 @@ func (r *Reconciler) unchanged(ctx context.Context, obj *unstructured.Unstructur
 			wait = period
 		}
 	}
-	if !r.dependentsIntact(ctx, last) {
+	if !r.dependentsHold(ctx, obj, last) {
 		return 0, false
 	}
 	r.opts.Metrics.observeSkip(r.gvk)
@@ -152,41 +89,41 @@ func (r *Reconciler) unchanged(ctx context.Context, obj *unstructured.Unstructur
 	return wait, true
 }
 
-// dependentsIntact checks every remembered intent against the cache. A
-// dependent that cannot be checked (its kind is not cached) counts as changed.
-func (r *Reconciler) dependentsIntact(ctx context.Context, last *lastRun) bool {
-	for _, w := range last.intents {
+// dependentsHold checks every dependent of the record against the cache: the
+// same object (UID), still linked to obj as it was, with every recorded field;
+// a deleted one still absent. A dependent that cannot be read counts as
+// changed.
+func (r *Reconciler) dependentsHold(ctx context.Context, obj *unstructured.Unstructured, rec *record) bool {
+	for _, d := range rec.Dependents {
 		live := &unstructured.Unstructured{}
-		live.SetGroupVersionKind(w.gvk)
-		err := r.client.Get(ctx, client.ObjectKey{Namespace: w.namespace, Name: w.name}, live)
-		if w.deleted {
+		live.SetGroupVersionKind(d.gvk())
+		err := r.client.Get(ctx, client.ObjectKey{Namespace: d.Namespace, Name: d.Name}, live)
+		if d.Deleted {
 			if !apierrors.IsNotFound(err) {
+				r.log(ctx).V(1).Info("dependent changed: deleted by the last run, present now", "dependent", d.String())
 				return false
 			}
 			continue
 		}
-		if err != nil {
-			return false
+		var why string
+		switch {
+		case err != nil:
+			why = err.Error()
+		case live.GetUID() != d.UID:
+			why = "replaced (another UID)"
+		case d.Link != "" && linkOf(live, obj) != d.Link:
+			why = "no longer linked to its owner"
+		case !contains(live.Object, d.Fields):
+			why = "fields differ"
+		case d.SecretData != "" && secretDigest(live) != d.SecretData:
+			why = "secret data differs"
 		}
-		if !satisfies(live, w) {
-			r.log(ctx).V(1).Info("dependent changed", "gvk", w.gvk.String(), "namespace", w.namespace, "name", w.name)
+		if why != "" {
+			r.log(ctx).V(1).Info("dependent changed", "dependent", d.String(), "reason", why)
 			return false
 		}
 	}
 	return true
-}
-
-// satisfies reports whether the live object still has what the write set.
-// Writes without a comparable body (JSON patches) fall back to the object's
-// generation, or its resourceVersion for kinds without one.
-func satisfies(live *unstructured.Unstructured, w intentRecord) bool {
-	if w.body == nil {
-		if w.generation > 0 {
-			return live.GetGeneration() == w.generation
-		}
-		return w.resourceVersion != "" && live.GetResourceVersion() == w.resourceVersion
-	}
-	return contains(live.Object, w.body)
 }
 
 // intent is a write body without what the server or other controllers own:

@@ -2,13 +2,9 @@ package controller
 
 import (
 	"testing"
-
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-
-	"github.com/mcrouter-operator/mcrouter-operator/proxy"
 )
 
-func TestSatisfies(t *testing.T) {
+func TestContainsIntent(t *testing.T) {
 	live := map[string]any{
 		"apiVersion": "apps/v1", "kind": "Deployment",
 		"metadata": map[string]any{
@@ -74,39 +70,10 @@ func TestSatisfies(t *testing.T) {
 			} else {
 				tt.want = true
 			}
-			rec := mergeIntent(intentRecord{}, proxy.Write{Verb: "create", Body: want})
-			got := satisfies(&unstructured.Unstructured{Object: l}, rec)
-			if got != tt.want {
-				t.Errorf("satisfies = %v, want %v", got, tt.want)
+			if got := contains(l, intent(want)); got != tt.want {
+				t.Errorf("contains = %v, want %v", got, tt.want)
 			}
 		})
-	}
-}
-
-func TestMergeIntentFoldsPatches(t *testing.T) {
-	created := proxy.Write{Verb: "create", Body: map[string]any{
-		"metadata": map[string]any{"name": "c", "labels": map[string]any{"a": "1", "b": "2"}},
-		"data":     map[string]any{"k": "v1", "gone": "x"},
-	}}
-	patch := proxy.Write{Verb: "patch", ContentType: "application/strategic-merge-patch+json", Body: map[string]any{
-		"metadata":                    map[string]any{"labels": map[string]any{"b": "3"}},
-		"data":                        map[string]any{"k": "v2", "gone": nil},
-		"$setElementOrder/containers": []any{},
-	}}
-	got := mergeIntent(mergeIntent(intentRecord{}, created), patch).body
-	live := map[string]any{
-		"metadata": map[string]any{"name": "c", "labels": map[string]any{"a": "1", "b": "3"}},
-		"data":     map[string]any{"k": "v2"},
-	}
-	if !contains(live, got) {
-		t.Errorf("merged intent %v not satisfied by %v", got, live)
-	}
-	live["data"].(map[string]any)["k"] = "v1"
-	if contains(live, got) {
-		t.Errorf("merged intent %v satisfied by the pre-patch value", got)
-	}
-	if w := mergeIntent(mergeIntent(intentRecord{}, created), proxy.Write{Verb: "update", Body: map[string]any{"data": map[string]any{}}}); len(w.body) != 1 {
-		t.Errorf("an update must replace the intent, got %v", w.body)
 	}
 }
 
@@ -128,21 +95,6 @@ func TestIntentIgnoresApplyBookkeepingAndServerFields(t *testing.T) {
 	}
 	if _, ok := body["metadata"].(map[string]any)["annotations"].(map[string]any)[lastAppliedAnnotation]; !ok {
 		t.Errorf("intent modified its input")
-	}
-}
-
-// A write without a comparable body (JSON patch) is checked by generation.
-func TestSatisfiesWithoutBody(t *testing.T) {
-	obj := &unstructured.Unstructured{Object: map[string]any{"metadata": map[string]any{"generation": int64(4), "resourceVersion": "10"}}}
-	rec := mergeIntent(intentRecord{}, proxy.Write{Verb: "patch", ContentType: "application/json-patch+json", Object: obj})
-	live := obj.DeepCopy()
-	live.SetResourceVersion("11") // a status update
-	if !satisfies(live, rec) {
-		t.Errorf("a status-only change counted as drift")
-	}
-	live.SetGeneration(5)
-	if satisfies(live, rec) {
-		t.Errorf("a spec change (generation bump) was not noticed")
 	}
 }
 

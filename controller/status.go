@@ -27,6 +27,10 @@ type statusChange struct {
 	Conditions     []condition
 	Generation     int64
 	DependentKinds []any // status.dependentKinds; nil: leave as is
+	// SetRecord sets status.runRecord to Record, or removes it when Record
+	// is nil; without SetRecord it is left as is.
+	SetRecord bool
+	Record    map[string]any
 }
 
 // applyConditions returns the conditions list with ours merged in by type.
@@ -88,6 +92,15 @@ func statusPatch(obj *unstructured.Unstructured, change statusChange, now time.T
 		cur, _, _ := unstructured.NestedSlice(obj.Object, "status", "dependentKinds")
 		if !reflect.DeepEqual(normalize(cur), normalize(change.DependentKinds)) {
 			patch["dependentKinds"] = change.DependentKinds
+		}
+	}
+	if change.SetRecord {
+		cur, found, _ := unstructured.NestedFieldNoCopy(obj.Object, "status", statusRecordKey)
+		switch {
+		case change.Record == nil && found && cur != nil:
+			patch[statusRecordKey] = nil // removed by the merge patch
+		case change.Record != nil && !reflect.DeepEqual(normalize(cur), normalize(change.Record)):
+			patch[statusRecordKey] = change.Record
 		}
 	}
 	return patch, len(patch) > 0

@@ -92,3 +92,25 @@ func TestStatusPatchOnlyWhenChanged(t *testing.T) {
 		t.Errorf("dependentKinds change: changed=%v patch=%v, want only dependentKinds", changed, patch)
 	}
 }
+
+func TestStatusPatchOfTheRunRecord(t *testing.T) {
+	rec := map[string]any{"format": int64(1), "data": "H4sI"}
+	obj := &unstructured.Unstructured{Object: map[string]any{}}
+	has := func(patch map[string]any) bool { _, ok := patch[statusRecordKey]; return ok }
+	if patch, _ := statusPatch(obj, statusChange{SetRecord: true}, t0); has(patch) {
+		t.Errorf("removing an absent record wrote %v", patch)
+	}
+	if patch, _ := statusPatch(obj, statusChange{SetRecord: true, Record: rec}, t0); patch[statusRecordKey] == nil {
+		t.Fatalf("new record not written: %v", patch)
+	}
+	_ = unstructured.SetNestedField(obj.Object, normalize(rec), "status", statusRecordKey)
+	if patch, _ := statusPatch(obj, statusChange{SetRecord: true, Record: rec}, t0); has(patch) {
+		t.Errorf("the same record written again: %v", patch)
+	}
+	if patch, _ := statusPatch(obj, statusChange{}, t0); has(patch) {
+		t.Errorf("a change without SetRecord touched the record: %v", patch)
+	}
+	if patch, _ := statusPatch(obj, runningStatus(obj), t0); !has(patch) || patch[statusRecordKey] != nil {
+		t.Errorf("the Running status must remove the record (null in the merge patch): %v", patch)
+	}
+}

@@ -48,6 +48,7 @@ func (p *Proxy) serveFromCache(w http.ResponseWriter, req *http.Request, ex *exc
 	}
 	ex.cache = "hit"
 	if ex.info.Verb == reqinfo.VerbGet {
+		ex.cred.recordRead(ex, content)
 		p.noteDependent(req.Context(), ex, content)
 	}
 	h := w.Header()

@@ -74,6 +74,9 @@ func (o Owner) validate() error {
 
 // Write is one successful mutating request made with a credential.
 type Write struct {
+	// Seq orders the run's writes and reads: both count up from 1 in the
+	// order their answers arrived.
+	Seq             int
 	GVK             schema.GroupVersionKind
 	Namespace, Name string
 	// Subresource is set for writes to a subresource such as "status".
@@ -89,6 +92,18 @@ type Write struct {
 	Body map[string]any
 	// Object is the decoded response object, nil when the API server answered
 	// with a Status or in a media type other than JSON.
+	Object *unstructured.Unstructured
+}
+
+// Read is one successful GET of a single object linked to the run's owner (an
+// owner reference with its UID, or the primary-resource annotations naming
+// it), answered from the cache or by the API server: what the run found in
+// place. Reads of unrelated objects are not recorded.
+type Read struct {
+	Seq             int // see Write.Seq
+	GVK             schema.GroupVersionKind
+	Namespace, Name string
+	// Object is the object as the run read it.
 	Object *unstructured.Unstructured
 }
 
@@ -110,7 +125,9 @@ type Credential struct {
 
 	mu        sync.Mutex
 	released  bool
+	seq       int
 	writes    []Write
+	reads     []Read
 	versions  map[objectKey]string // resourceVersion after this run's last write; deleted when tombstone
 	onRelease map[int]func()
 	nextID    int
@@ -189,6 +206,14 @@ func (c *Credential) Writes() []Write {
 	return append([]Write(nil), c.writes...)
 }
 
+// Reads returns the GETs of objects linked to the owner made with the
+// credential, in the order their answers arrived.
+func (c *Credential) Reads() []Read {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]Read(nil), c.reads...)
+}
+
 // Release invalidates the token: later requests get 401, and requests still
 // in flight (watches, exec streams) are cancelled. Safe to call twice.
 func (c *Credential) Release() {
@@ -227,10 +252,24 @@ func (c *Credential) whenReleased(f func()) (stop func()) {
 func (c *Credential) record(w Write, key objectKey, version string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.seq++
+	w.Seq = c.seq
 	c.writes = append(c.writes, w)
 	if version != "" {
 		c.versions[key] = version
 	}
+}
+
+// recordRead appends a read of obj when it is linked to the run's owner.
+func (c *Credential) recordRead(ex *exchange, obj map[string]any) {
+	if obj == nil || !isKind(obj, ex.gvk) || owner.Links(obj, c.run.Owner.ref()) == owner.None {
+		return
+	}
+	u := &unstructured.Unstructured{Object: obj}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.seq++
+	c.reads = append(c.reads, Read{Seq: c.seq, GVK: ex.gvk, Namespace: u.GetNamespace(), Name: u.GetName(), Object: u})
 }
 
 // blacklisted reports whether gvk is on the run's blacklist.

@@ -57,7 +57,9 @@ func (p *Proxy) prepare(req *http.Request, ex *exchange) (int, error) {
 	switch {
 	case mutating:
 		ex.inspect = !ex.dryRun
-	case info.Verb == reqinfo.VerbGet && info.Subresource == "" && ex.mapped && ex.cred.run.Watcher != nil:
+	case info.Verb == reqinfo.VerbGet && info.Subresource == "" && ex.mapped:
+		// What the run finds in place is recorded (Read) and may reveal a
+		// dependent kind to watch.
 		ex.inspect = true
 	}
 	if !mutating || req.Body == nil || req.Body == http.NoBody {
@@ -196,6 +198,9 @@ func (p *Proxy) afterSuccess(ctx context.Context, ex *exchange, obj map[string]a
 	info := ex.info
 	if reqinfo.Mutating(info.Verb) && !ex.dryRun {
 		ex.cred.recordWrite(ex, obj)
+	}
+	if info.Verb == reqinfo.VerbGet && info.Subresource == "" {
+		ex.cred.recordRead(ex, obj)
 	}
 	switch info.Verb {
 	case reqinfo.VerbCreate, reqinfo.VerbUpdate, reqinfo.VerbPatch, reqinfo.VerbGet:

@@ -147,3 +147,41 @@ func TestUnsupportedBodyIsRefused(t *testing.T) {
 		t.Errorf("a refused request was recorded: %+v", cred.Writes())
 	}
 }
+
+// TestReadsOfLinkedObjects: GETs of objects linked to the run's owner are
+// recorded in order with the writes; reads of other objects and lists are not.
+func TestReadsOfLinkedObjects(t *testing.T) {
+	t.Parallel()
+	admin := adminClient(t)
+	ns := newNamespace(t, admin)
+	p := startProxy(t, proxy.Options{InjectOwnerRef: true})
+	owner := newOwner(t, admin, ns, "owner")
+	other := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "unrelated"}}
+	if err := admin.Create(t.Context(), other); err != nil {
+		t.Fatal(err)
+	}
+	cred := register(t, p, proxy.Run{Owner: ownerOf(owner)})
+	e := newEndpoint(t, p, cred)
+	base := "/api/v1/namespaces/" + ns + "/configmaps"
+	body := mustJSON(t, map[string]any{"apiVersion": "v1", "kind": "ConfigMap", "metadata": map[string]any{"name": "mine"}})
+	for _, st := range []struct{ method, path string }{
+		{http.MethodPost, base}, {http.MethodGet, base + "/mine"}, {http.MethodGet, base + "/unrelated"},
+		{http.MethodGet, base}, {http.MethodGet, base + "/mine"},
+	} {
+		if resp, out := e.do(t, st.method, st.path, body, http.Header{"Content-Type": {"application/json"}}); resp.StatusCode >= 300 {
+			t.Fatalf("%s %s: %d %s", st.method, st.path, resp.StatusCode, out)
+		}
+	}
+	reads, writes := cred.Reads(), cred.Writes()
+	if len(writes) != 1 || writes[0].Seq != 1 {
+		t.Fatalf("writes = %+v, want the create as the first request", summarize(writes))
+	}
+	if len(reads) != 2 {
+		t.Fatalf("%d reads recorded, want the 2 GETs of the owned ConfigMap: %+v", len(reads), reads)
+	}
+	for i, r := range reads {
+		if r.Name != "mine" || r.Namespace != ns || r.Object == nil || r.Object.GetUID() != writes[0].Object.GetUID() || r.Seq != 2+i {
+			t.Errorf("read %d = %+v (seq %d), want ConfigMap %s/mine as created, in order", i, r, r.Seq, ns)
+		}
+	}
+}

@@ -131,6 +131,23 @@ func metadataField(obj map[string]any, field string) (any, error) {
 	return m[field], nil
 }
 
+// Links reports how obj is linked to the owner o itself: an owner reference
+// with o's UID, or the primary-resource annotations naming o. Owner
+// references win when both are present.
+func Links(obj map[string]any, o Ref) Mode {
+	u := &unstructured.Unstructured{Object: obj}
+	for _, r := range u.GetOwnerReferences() {
+		if r.UID == o.UID {
+			return Reference
+		}
+	}
+	ann := u.GetAnnotations()
+	if ann[TypeAnnotation] == o.GroupKind().String() && ann[NameAnnotation] == o.Namespace+"/"+o.Name {
+		return Annotation
+	}
+	return None
+}
+
 // Find reports how obj is linked to an owner of kind gk: by an owner
 // reference to any object of that group and kind, or by a primary-resource-type
 // annotation naming it. Owner references win when both are present.

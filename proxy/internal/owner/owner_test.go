@@ -151,3 +151,31 @@ func TestFind(t *testing.T) {
 		})
 	}
 }
+
+func TestLinks(t *testing.T) {
+	meta := func(m map[string]any) map[string]any { return map[string]any{"metadata": m} }
+	tests := []struct {
+		name string
+		obj  map[string]any
+		want owner.Mode
+	}{
+		{"nothing", meta(map[string]any{"name": "a"}), owner.None},
+		{"reference to this owner", meta(map[string]any{"ownerReferences": []any{ref()}}), owner.Reference},
+		{"reference to another of its kind", meta(map[string]any{"ownerReferences": []any{
+			map[string]any{"apiVersion": "cache.example.com/v1", "kind": "Memcached", "name": "mc", "uid": "u-2"}}}),
+			owner.None},
+		{"annotations naming this owner", meta(map[string]any{"annotations": map[string]any{
+			owner.TypeAnnotation: "Memcached.cache.example.com", owner.NameAnnotation: "ns1/mc"}}), owner.Annotation},
+		{"annotations naming another", meta(map[string]any{"annotations": map[string]any{
+			owner.TypeAnnotation: "Memcached.cache.example.com", owner.NameAnnotation: "ns1/other"}}), owner.None},
+		{"annotations of another kind", meta(map[string]any{"annotations": map[string]any{
+			owner.TypeAnnotation: "Other.cache.example.com", owner.NameAnnotation: "ns1/mc"}}), owner.None},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := owner.Links(tt.obj, cr); got != tt.want {
+				t.Errorf("Links = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
