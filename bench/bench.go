@@ -97,8 +97,15 @@ type operator struct {
 }
 
 // startOperator runs the operator as the image does, from the repository
-// root with watches.yaml, and waits until it is ready.
+// root with watches.yaml, and waits until it is ready. Its runner directory
+// is the phase's own.
 func (b *bench) startOperator(ctx context.Context, phase string) (*operator, error) {
+	return b.startOperatorIn(ctx, phase, filepath.Join(b.tmp, "runner-"+phase))
+}
+
+// startOperatorIn is startOperator with the --runner-dir given: an operator
+// that takes over from an earlier one uses the earlier one's.
+func (b *bench) startOperatorIn(ctx context.Context, phase, runnerDir string) (*operator, error) {
 	port, err := optest.FreePort()
 	if err != nil {
 		return nil, err
@@ -109,7 +116,7 @@ func (b *bench) startOperator(ctx context.Context, phase string) (*operator, err
 		WatchesFile: filepath.Join(b.opts.Root, "watches.yaml"),
 		Dir:         b.opts.Root,
 		Args: append([]string{
-			"--runner-dir", filepath.Join(b.tmp, "runner-"+phase),
+			"--runner-dir", runnerDir,
 			"--metrics-bind-address", "127.0.0.1:" + strconv.Itoa(port),
 		}, b.opts.OperatorArgs...),
 		Env:     []string{"ANSIBLE_GATHERING=explicit"},
@@ -157,33 +164,65 @@ func (op *operator) failure(err error) error {
 // counters picked by key unchanged for quiet. After limit it returns the
 // counters anyway (and says so): later figures then include stragglers.
 func (b *bench) settle(ctx context.Context, op *operator, quiet, limit time.Duration, key func(counters) [3]float64) (counters, error) {
-	start, lastChange := time.Now(), time.Now()
-	var prev [3]float64
-	for first := true; ; first = false {
+	c, _, err := b.settleOn(ctx, op, quiet, limit, key, nil)
+	return c, err
+}
+
+// settleOn is settle with a goal: op does not count as quiet while goal
+// (nil: none) returns an error, and a goal still missed after limit is an
+// error, since what follows would measure nothing. It also returns the time
+// of the last poll that saw op busy or its counters changing.
+func (b *bench) settleOn(ctx context.Context, op *operator, quiet, limit time.Duration, key func(counters) [3]float64,
+	goal func(counters) error) (counters, time.Time, error) {
+	start := time.Now()
+	clock := quietClock{quiet: quiet}
+	for {
 		c, err := op.counters(ctx)
 		if err != nil {
-			return c, err
+			return c, clock.lastChange, err
 		}
 		tree, err := readTree(b.procRoot, op.Pid())
 		if err != nil {
-			return c, op.failure(err)
+			return c, clock.lastChange, op.failure(err)
 		}
-		if k := key(c); first || k != prev || tree.RootChild > 0 {
-			prev, lastChange = k, time.Now()
+		var missing error
+		if goal != nil {
+			missing = goal(c)
 		}
-		switch {
-		case time.Since(lastChange) >= quiet:
-			return c, nil
-		case time.Since(start) >= limit:
+		if clock.observe(time.Now(), key(c), tree.RootChild > 0 || missing != nil) {
+			return c, clock.lastChange, nil
+		}
+		if time.Since(start) >= limit {
+			if missing != nil {
+				return c, clock.lastChange, op.failure(fmt.Errorf("operator for %s after %s: %w", op.phase, limit, missing))
+			}
 			b.log("operator for %s still busy after %s; measuring anyway", op.phase, limit)
-			return c, nil
+			return c, clock.lastChange, nil
 		}
 		select {
 		case <-ctx.Done():
-			return c, ctx.Err()
+			return c, clock.lastChange, ctx.Err()
 		case <-time.After(250 * time.Millisecond):
 		}
 	}
+}
+
+// quietClock decides when an operator has settled, one poll at a time.
+type quietClock struct {
+	quiet      time.Duration
+	prev       [3]float64
+	lastChange time.Time // the last poll that saw op busy or its key changed
+	started    bool
+}
+
+// observe records a poll at now: the first poll, a key other than the last
+// one, or busy (an Ansible process running, a goal not reached) restart the
+// quiet interval. It reports whether the interval has passed.
+func (q *quietClock) observe(now time.Time, key [3]float64, busy bool) bool {
+	if !q.started || key != q.prev || busy {
+		q.started, q.prev, q.lastChange = true, key, now
+	}
+	return now.Sub(q.lastChange) >= q.quiet
 }
 
 // allActivity and runActivity are settle keys: every reconcile, or only

@@ -13,6 +13,9 @@
 //   - bursts of N CRs created at once → all Successful: wall time against the
 //     floor, Ansible runs and skipped reconciles per CR, API requests per run
 //     and per CR, the operator's RSS and the peak RSS of its process tree;
+//   - an operator restart over unchanged CRs: the Ansible runs of the new
+//     operator (the same runner directory), its time to settle, and whether
+//     it still restores a deleted Service;
 //   - the idle cost of CRs resynced every 30s: CPU seconds of the operator's
 //     process tree over a window, against running Ansible every period.
 //

@@ -41,6 +41,7 @@ func parseFlags(args []string) (Options, error) {
 	var o Options
 	bursts := fs.String("bursts", "10,20,50", "sizes of the bursts of CRs created at once, comma-separated")
 	fs.IntVar(&o.IdleCRs, "idle-crs", d.IdleCRs, "CRs of the idle-cost phase (0 skips it)")
+	fs.IntVar(&o.RestartCRs, "restart-crs", d.RestartCRs, "unchanged CRs an operator restart finds (0 skips the restart phase)")
 	fs.DurationVar(&o.IdleWindow, "idle-window", d.IdleWindow, "how long the idle CPU cost is measured (5m for a full run)")
 	fs.IntVar(&o.Repeat, "repeat", d.Repeat, "samples of the spec-change and dependent-restore latencies")
 	fs.IntVar(&o.BareRuns, "bare-runs", d.BareRuns, "measured bare role runs (after one warm-up run)")
@@ -48,7 +49,7 @@ func parseFlags(args []string) (Options, error) {
 	fs.StringVar(&o.Operator, "operator", "", "ansible-operator binary (default: build cmd/ansible-operator)")
 	operatorArgs := fs.String("operator-args", "", "more flags for every operator started, space-separated (e.g. --zap-log-level=debug)")
 	fs.BoolVar(&o.Keep, "keep", false, "keep the operator logs and metrics of every phase (printed path)")
-	fs.BoolVar(&o.Quick, "quick", false, "smoke run: small bursts, few idle CRs, a short window (explicit flags still win)")
+	fs.BoolVar(&o.Quick, "quick", false, "smoke run: small bursts, few idle and restart CRs, a short window (explicit flags still win)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -64,6 +65,7 @@ func parseFlags(args []string) (Options, error) {
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	o.applyQuick(set)
 	o.SkipIdle = o.IdleCRs == 0
+	o.SkipRestart = o.RestartCRs == 0
 	if o.Root, err = optest.ModuleRoot(); err != nil {
 		return o, fmt.Errorf("find the repository root: %w", err)
 	}
@@ -124,6 +126,9 @@ func (b *bench) phases(ctx context.Context) error {
 		IdleCRs:        o.IdleCRs, IdleWindowSeconds: o.IdleWindow.Seconds(), IdlePeriodSeconds: o.IdlePeriod.Seconds(),
 		Repeat: o.Repeat, BareRuns: o.BareRuns,
 	}
+	if !o.SkipRestart {
+		b.report.Settings.RestartCRs = o.RestartCRs
+	}
 	b.report.Machine = b.machineFacts(ctx)
 	b.log("measuring the bare role run")
 	if err := b.measureBare(ctx); err != nil {
@@ -136,6 +141,12 @@ func (b *bench) phases(ctx context.Context) error {
 	for _, n := range o.Bursts {
 		b.log("burst of %d", n)
 		if err := b.measureBurst(ctx, n); err != nil {
+			return err
+		}
+	}
+	if !o.SkipRestart {
+		b.log("restart: %d CRs, then a new operator on the same runner directory", o.RestartCRs)
+		if err := b.measureRestart(ctx); err != nil {
 			return err
 		}
 	}

@@ -24,6 +24,11 @@ type Options struct {
 	// SkipIdle leaves the idle-cost phase out (the flag -idle-crs 0).
 	// Default: false.
 	SkipIdle bool
+	// RestartCRs is the number of CRs of the restart phase. Default: 20.
+	RestartCRs int
+	// SkipRestart leaves the restart phase out (the flag -restart-crs 0).
+	// Default: false.
+	SkipRestart bool
 	// IdleWindow is how long the idle CPU cost is measured. Default: 90s.
 	IdleWindow time.Duration
 	// IdlePeriod is the reconcile-period annotation of the idle CRs.
@@ -54,12 +59,12 @@ type Options struct {
 
 // fullDefaults are the settings of a full run.
 func fullDefaults() Options {
-	return Options{Bursts: []int{10, 20, 50}, IdleCRs: 100, IdleWindow: 90 * time.Second, Repeat: 3, BareRuns: 3}
+	return Options{Bursts: []int{10, 20, 50}, IdleCRs: 100, RestartCRs: 20, IdleWindow: 90 * time.Second, Repeat: 3, BareRuns: 3}
 }
 
 // quickDefaults are the settings of a smoke run (-quick).
 func quickDefaults() Options {
-	return Options{Bursts: []int{3, 6}, IdleCRs: 6, IdleWindow: 20 * time.Second, Repeat: 1, BareRuns: 2}
+	return Options{Bursts: []int{3, 6}, IdleCRs: 6, RestartCRs: 4, IdleWindow: 20 * time.Second, Repeat: 1, BareRuns: 2}
 }
 
 // applyQuick replaces the options whose flags were not set with the quick
@@ -74,6 +79,9 @@ func (o *Options) applyQuick(set map[string]bool) {
 	}
 	if !set["idle-crs"] {
 		o.IdleCRs = q.IdleCRs
+	}
+	if !set["restart-crs"] {
+		o.RestartCRs = q.RestartCRs
 	}
 	if !set["idle-window"] {
 		o.IdleWindow = q.IdleWindow
@@ -93,6 +101,9 @@ func (o *Options) setDefaults() {
 	}
 	if o.IdleCRs == 0 {
 		o.IdleCRs = d.IdleCRs
+	}
+	if o.RestartCRs == 0 {
+		o.RestartCRs = d.RestartCRs
 	}
 	if o.IdleWindow == 0 {
 		o.IdleWindow = d.IdleWindow
@@ -130,6 +141,9 @@ func (o *Options) Validate() error {
 	}
 	if !o.SkipIdle && (o.IdleCRs < 1 || o.IdleCRs > 1000) {
 		errs = append(errs, fmt.Errorf("-idle-crs: %d out of range 0..1000 (0 skips the idle phase)", o.IdleCRs))
+	}
+	if !o.SkipRestart && (o.RestartCRs < 1 || o.RestartCRs > 500) {
+		errs = append(errs, fmt.Errorf("-restart-crs: %d out of range 0..500 (0 skips the restart phase)", o.RestartCRs))
 	}
 	if o.IdleWindow < 5*time.Second {
 		errs = append(errs, fmt.Errorf("-idle-window: %s is shorter than 5s", o.IdleWindow))

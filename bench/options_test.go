@@ -30,12 +30,12 @@ func TestOptionsDefaultsAndQuick(t *testing.T) {
 		set  map[string]bool
 		want Options
 	}{
-		{"full defaults", Options{Root: "/repo"}, nil, Options{Root: "/repo", Bursts: []int{10, 20, 50}, IdleCRs: 100,
+		{"full defaults", Options{Root: "/repo"}, nil, Options{Root: "/repo", Bursts: []int{10, 20, 50}, IdleCRs: 100, RestartCRs: 20,
 			IdleWindow: 90 * time.Second, IdlePeriod: 30 * time.Second, Repeat: 3, BareRuns: 3, OutDir: "/repo/bench/results"}},
-		{"quick", Options{Root: "/repo", Quick: true}, nil, Options{Root: "/repo", Quick: true, Bursts: []int{3, 6}, IdleCRs: 6,
+		{"quick", Options{Root: "/repo", Quick: true}, nil, Options{Root: "/repo", Quick: true, Bursts: []int{3, 6}, IdleCRs: 6, RestartCRs: 4,
 			IdleWindow: 20 * time.Second, IdlePeriod: 30 * time.Second, Repeat: 1, BareRuns: 2, OutDir: "/repo/bench/results"}},
-		{"quick keeps explicit flags", Options{Root: "/repo", Quick: true, Bursts: []int{20}, OutDir: "/tmp/out"},
-			map[string]bool{"bursts": true}, Options{Root: "/repo", Quick: true, Bursts: []int{20}, IdleCRs: 6,
+		{"quick keeps explicit flags", Options{Root: "/repo", Quick: true, Bursts: []int{20}, RestartCRs: 9, OutDir: "/tmp/out"},
+			map[string]bool{"bursts": true, "restart-crs": true}, Options{Root: "/repo", Quick: true, Bursts: []int{20}, IdleCRs: 6, RestartCRs: 9,
 				IdleWindow: 20 * time.Second, IdlePeriod: 30 * time.Second, Repeat: 1, BareRuns: 2, OutDir: "/tmp/out"}},
 	}
 	for _, tt := range tests {
@@ -54,13 +54,13 @@ func TestOptionsDefaultsAndQuick(t *testing.T) {
 }
 
 func TestOptionsValidate(t *testing.T) {
-	o := Options{Root: "/repo", Bursts: []int{0, 20}, IdleCRs: -1, IdleWindow: time.Second, Repeat: 50}
+	o := Options{Root: "/repo", Bursts: []int{0, 20}, IdleCRs: -1, RestartCRs: 501, IdleWindow: time.Second, Repeat: 50}
 	o.setDefaults()
 	err := o.Validate()
 	if err == nil {
 		t.Fatal("no error")
 	}
-	for _, want := range []string{"-bursts: size 0", "-idle-crs: -1", "-idle-window: 1s", "-repeat: 50"} {
+	for _, want := range []string{"-bursts: size 0", "-idle-crs: -1", "-restart-crs: 501", "-idle-window: 1s", "-repeat: 50"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not mention %q", err, want)
 		}
@@ -78,11 +78,21 @@ func TestParseFlags(t *testing.T) {
 	if !o.SkipIdle || o.Repeat != 1 {
 		t.Errorf("SkipIdle %v, Repeat %d; want true, 1", o.SkipIdle, o.Repeat)
 	}
+	if o.SkipRestart || o.RestartCRs != 4 {
+		t.Errorf("SkipRestart %v, RestartCRs %d; want false, 4 (the quick default)", o.SkipRestart, o.RestartCRs)
+	}
 	if diff := cmp.Diff([]string{"--zap-log-level=debug", "--ansible-verbosity=1"}, o.OperatorArgs); diff != "" {
 		t.Errorf("operator args (-want +got):\n%s", diff)
 	}
 	if _, err := parseFlags([]string{"extra"}); err == nil {
 		t.Error("a positional argument is accepted")
+	}
+	o, err = parseFlags([]string{"-restart-crs", "0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !o.SkipRestart {
+		t.Error("-restart-crs 0 does not skip the restart phase")
 	}
 }
 

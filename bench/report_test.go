@@ -68,13 +68,15 @@ func TestTargets(t *testing.T) {
 			{N: 10, RunsPerCR: 1},
 			{N: 20, RatioToFloor: 1.25, RunsPerCR: 1.1},
 		},
-		Idle: &Idle{Percent: 3},
+		Restart: &Restart{CRs: 20, AnsibleRuns: 20},
+		Idle:    &Idle{Percent: 3},
 	}
 	got := map[string]string{}
 	for _, tg := range targets(r) {
 		got[tg.Figure] = tg.Result
 	}
 	want := map[string]string{
+		"Ansible runs after an operator restart":   "fail",
 		"cold first CR → Successful":               "fail",
 		"spec change → Successful (median)":        "pass", // 1.8 ≤ 1.4 + 0.5
 		"burst of 20: wall / floor":                "pass",
@@ -106,5 +108,32 @@ func TestWarnings(t *testing.T) {
 	busy := &Report{Bare: Bare{MedianSeconds: 4.7, MedianCPUSeconds: 1.8}}
 	if w := warnings(busy); len(w) != 1 || !strings.Contains(w[0], "4.70 s wall for 1.80 s CPU") {
 		t.Errorf("busy machine: warnings %q", w)
+	}
+}
+
+func TestRestartTarget(t *testing.T) {
+	tests := []struct {
+		name    string
+		restart *Restart
+		want    Target
+	}{
+		{"no restart phase", nil, Target{Figure: restartTarget, Op: "==", Unit: "runs", Result: "n/a"}},
+		{"nothing ran", &Restart{CRs: 20, SkippedReconciles: 20, Reconciles: 20},
+			Target{Figure: restartTarget, Op: "==", Unit: "runs", Result: "pass"}},
+		{"one run per CR", &Restart{CRs: 20, AnsibleRuns: 20, Reconciles: 40},
+			Target{Figure: restartTarget, Value: 20, Op: "==", Unit: "runs", Result: "fail"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got []Target
+			for _, tg := range targets(&Report{Restart: tt.restart}) {
+				if tg.Figure == restartTarget {
+					got = append(got, tg)
+				}
+			}
+			if diff := cmp.Diff([]Target{tt.want}, got); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
 	}
 }

@@ -63,6 +63,9 @@ func rows(r *Report) []row {
 	for _, x := range r.Bursts {
 		out = append(out, burstRows(x)...)
 	}
+	if x := r.Restart; x != nil {
+		out = append(out, restartRows(*x)...)
+	}
 	if i := r.Idle; i != nil {
 		out = append(out,
 			row{fmt.Sprintf("idle: %d CRs created at once → all Successful", i.CRs), secs(i.ConvergeSeconds), ""},
@@ -94,6 +97,17 @@ func burstRows(x Burst) []row {
 			mb(x.OperatorRSSAnonBytes), mb(x.OperatorRSSFileBytes)), rssTarget},
 		{p + "peak process-tree RSS", fmt.Sprintf("%s (%d procs, %d runs; ≈ %s per run; max %d concurrent runs)",
 			mb(x.PeakTreeRSSBytes), x.PeakTreeProcs, x.RunsAtPeak, mb(x.RSSPerRunBytes), x.MaxConcurrentRuns), ""},
+	}
+}
+
+func restartRows(x Restart) []row {
+	return []row{
+		{fmt.Sprintf("restart: %d CRs created → all Successful", x.CRs), secs(x.ConvergeSeconds), ""},
+		{fmt.Sprintf("restart: Ansible runs after an operator restart with %d unchanged CRs", x.CRs),
+			fmt.Sprintf("%.0f (%.0f failed; %.0f skipped of %.0f reconciles)", x.AnsibleRuns, x.FailedRuns, x.SkippedReconciles, x.Reconciles),
+			restartTarget},
+		{"restart: new operator start → settled", fmt.Sprintf("%s (ready after %s)", secs(x.SettledSeconds), secs(x.ReadySeconds)), ""},
+		{fmt.Sprintf("restart: %s deleted → restored", x.DependentDeleted), secs(x.DependentRestoreSeconds), ""},
 	}
 }
 
