@@ -95,18 +95,7 @@ func (r *Reconciler) reconcileRun(ctx context.Context, obj *unstructured.Unstruc
 		if latest := r.lastPrimaryWrite(obj, outcome.writes); latest != nil {
 			obj = latest
 		}
-		change := outcome.status(ran.GetGeneration())
-		change.DependentKinds = r.dependents.kinds()
-		change.SetRecord = true
-		if rec != nil {
-			var err error
-			if change.Record, err = encodeRecord(rec); err != nil {
-				r.log(ctx).Error(err, "run record not kept in status")
-			} else if change.Record == nil {
-				r.log(ctx).Info("run record too large for status: kept in memory only", "dependents", len(rec.Dependents))
-			}
-		}
-		if err := r.writeStatus(ctx, obj, change); err != nil {
+		if err := r.writeStatus(ctx, obj, r.runStatus(ctx, ran, outcome, rec)); err != nil {
 			return r.statusFailed(ctx, obj, err)
 		}
 	}
@@ -123,6 +112,24 @@ func (r *Reconciler) reconcileRun(ctx context.Context, obj *unstructured.Unstruc
 		after = recheckDelay
 	}
 	return ctrl.Result{RequeueAfter: after}, nil
+}
+
+// runStatus is the status change after the run of ran: the conditions, the
+// watched dependent kinds and the run record (removed when there is none).
+func (r *Reconciler) runStatus(ctx context.Context, ran *unstructured.Unstructured, o *outcome, rec *record) statusChange {
+	change := o.status(ran.GetGeneration())
+	change.DependentKinds = r.dependents.kinds()
+	change.SetRecord = true
+	if rec == nil {
+		return change
+	}
+	var err error
+	if change.Record, err = encodeRecord(rec); err != nil {
+		r.log(ctx).Error(err, "run record not kept in status")
+	} else if change.Record == nil {
+		r.log(ctx).Info("run record too large for status: kept in memory only", "dependents", len(rec.Dependents))
+	}
+	return change
 }
 
 // lastPrimaryWrite returns the resource as the API server answered the last
