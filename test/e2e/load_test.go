@@ -165,6 +165,9 @@ func (s *concurrencySampler) stop() int {
 
 // runCounts reads ansible_operator_reconcile_result (by result) and
 // ansible_operator_skipped_runs_total from the operator's metrics endpoint.
+// A counter that has not counted yet is absent from /metrics: it reads as 0.
+// ansible_operator_build_info, always there, shows it is the operator's
+// endpoint.
 func runCounts(ctx context.Context, port int) (map[string]float64, float64, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("http://127.0.0.1:%d/metrics", port), nil)
 	if err != nil {
@@ -175,7 +178,7 @@ func runCounts(ctx context.Context, port int) (map[string]float64, float64, erro
 		return nil, 0, err
 	}
 	defer resp.Body.Close()
-	runs, skips := map[string]float64{}, 0.0
+	runs, skips, operator := map[string]float64{}, 0.0, false
 	sc := bufio.NewScanner(resp.Body)
 	for sc.Scan() {
 		line := sc.Text()
@@ -196,10 +199,12 @@ func runCounts(ctx context.Context, port int) (map[string]float64, float64, erro
 			}
 		case strings.HasPrefix(line, "ansible_operator_skipped_runs_total{"):
 			skips += v
+		case strings.HasPrefix(line, "ansible_operator_build_info{"):
+			operator = true
 		}
 	}
-	if len(runs) == 0 {
-		return nil, 0, fmt.Errorf("no ansible_operator_reconcile_result on /metrics")
+	if !operator {
+		return nil, 0, fmt.Errorf("no ansible_operator_build_info on 127.0.0.1:%d/metrics: not the operator's metrics endpoint", port)
 	}
 	return runs, skips, sc.Err()
 }
