@@ -27,6 +27,10 @@ const (
 	// message and the cleanups (stopping operators, the control plane).
 	deadlineMargin = 90 * time.Second
 	pollEvery      = 250 * time.Millisecond
+	// StopTimeout is how long Stop waits after SIGTERM before it kills an
+	// operator and reports it: the operator's default
+	// --graceful-shutdown-timeout (30 s, its own bound) and the stall window.
+	StopTimeout = 30*time.Second + StallFloor
 )
 
 // Await polls cond until it holds, and fails the test when it does not hold

@@ -162,7 +162,7 @@ func TestFaultHangingTask(t *testing.T) {
 	measure := startOperator(t, o)
 	createMcrouter(t, ns, "stuck", map[string]any{"memcached_pool_size": 1})
 	waitMcrouter(t, measure, ns, "stuck", "Successful before any hang", settled)
-	if err := measure.Stop(30 * time.Second); err != nil {
+	if err := measure.Stop(optest.StopTimeout); err != nil {
 		t.Fatal(err)
 	}
 	timeout := max(10*time.Second, 4*measure.Activity().Longest()).Round(time.Second)

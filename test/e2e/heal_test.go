@@ -42,7 +42,7 @@ func TestHealAfterRestart(t *testing.T) {
 	first := startOperator(t, o)
 	createMcrouter(t, ns, healed, map[string]any{"memcached_pool_size": healPoolSize})
 	waitMcrouter(t, first, ns, healed, "Successful", settled)
-	if err := first.Stop(30 * time.Second); err != nil {
+	if err := first.Stop(optest.StopTimeout); err != nil {
 		t.Fatal(err)
 	}
 
@@ -162,7 +162,7 @@ func TestRestartRunsNothingForUnchangedMcrouters(t *testing.T) {
 	}
 	runs, skips := reconcileCounts(t, firstPort)
 	t.Logf("first operator: %v Ansible runs, %v skipped for %d new Mcrouters", runs, skips, restartedCRs)
-	if err := first.Stop(30 * time.Second); err != nil {
+	if err := first.Stop(optest.StopTimeout); err != nil {
 		t.Fatal(err)
 	}
 

@@ -91,7 +91,7 @@ func testMain(m *testing.M) int {
 	code := m.Run()
 	fmt.Printf("e2e: tests took %s\n", time.Since(start).Round(time.Second))
 	if op := shared.op; op != nil {
-		if err := op.Stop(30 * time.Second); err != nil {
+		if err := op.Stop(optest.StopTimeout); err != nil {
 			fmt.Fprintln(os.Stderr, "stop the shared operator:", err)
 			code = 1
 		}
@@ -199,7 +199,7 @@ func startOperator(t *testing.T, o operatorOptions) *optest.Operator {
 		t.Fatalf("start operator %s: %v", o.Name, err)
 	}
 	t.Cleanup(func() {
-		if err := op.Stop(30 * time.Second); err != nil {
+		if err := op.Stop(optest.StopTimeout); err != nil {
 			t.Errorf("stop operator %s: %v", o.Name, err)
 		}
 		if t.Failed() {

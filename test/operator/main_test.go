@@ -73,7 +73,7 @@ func testMain(m *testing.M) int {
 		return 1
 	}
 	code := m.Run()
-	if err := operator.Stop(30 * time.Second); err != nil {
+	if err := operator.Stop(optest.StopTimeout); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		code = 1
 	}

@@ -21,7 +21,7 @@ func TestWatchNamespaceRestrictsReconciles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = op.Stop(30 * time.Second) })
+	t.Cleanup(func() { _ = op.Stop(optest.StopTimeout) })
 	create(t, newCR(gvkScoped, c, "s", map[string]any{}))
 	create(t, newCR(gvkScoped, a, "s", map[string]any{}))
 	create(t, newCR(gvkScoped, b, "s", map[string]any{}))
@@ -51,7 +51,7 @@ func TestLeaderElectionHandsOver(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(func() { _ = op.Stop(30 * time.Second) })
+		t.Cleanup(func() { _ = op.Stop(optest.StopTimeout) })
 		ops = append(ops, op)
 	}
 	create(t, newCR(gvkElected, ns, "before", map[string]any{}))

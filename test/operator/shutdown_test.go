@@ -24,7 +24,7 @@ func TestGracefulShutdownCancelsRuns(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = op.Stop(30 * time.Second) })
+	t.Cleanup(func() { _ = op.Stop(optest.StopTimeout) })
 	create(t, newCR(gvkHanger, ns, "h", map[string]any{"hang": true}))
 	waitFor(t, "the hanging task to start", func(context.Context) (bool, error) {
 		return strings.Contains(op.Logs(), `"task":"Hang on request"`), nil
