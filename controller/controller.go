@@ -174,12 +174,6 @@ func (m *memory) get(key string) (*record, bool) {
 	return rec, known
 }
 
-// previous returns the record, nil when there is none or it is not known.
-func (m *memory) previous(key string) *record {
-	rec, _ := m.get(key)
-	return rec
-}
-
 // set stores rec; nil records that there is nothing to skip by.
 func (m *memory) set(key string, rec *record) {
 	m.mu.Lock()
