@@ -174,10 +174,7 @@ func (r *Reconciler) run(ctx context.Context, obj *unstructured.Unstructured, op
 	defer r.opts.RunLimiter.Release()
 
 	run := proxy.Run{
-		Owner: proxy.Owner{
-			APIVersion: obj.GetAPIVersion(), Kind: obj.GetKind(),
-			Name: obj.GetName(), Namespace: obj.GetNamespace(), UID: obj.GetUID(),
-		},
+		Owner:                       proxy.OwnerOf(obj),
 		Blacklist:                   r.opts.Watch.Blacklist,
 		WatchClusterScopedResources: r.opts.Watch.WatchClusterScopedResources,
 	}

@@ -46,8 +46,8 @@ type dependentRecord struct {
 	UID        types.UID `json:"uid,omitempty"`
 	// Deleted: the run deleted it; it must stay absent.
 	Deleted bool `json:"deleted,omitempty"`
-	// Link is how it was linked to the resource (linkOwnerReference,
-	// linkAnnotation, or empty): losing the link is drift.
+	// Link is how it was linked to the resource (proxy.Owner.Link:
+	// "ownerReference", "annotation", or empty): losing the link is drift.
 	Link string `json:"link,omitempty"`
 	// Fields must all hold in the live object (see contains): what the runs
 	// wrote, or, for an object the run only read, the object as read —
@@ -67,35 +67,16 @@ func (d dependentRecord) String() string {
 	return fmt.Sprintf("%s %s", d.gvk().GroupKind(), strings.TrimPrefix(d.Namespace+"/"+d.Name, "/"))
 }
 
-// How a dependent is linked to its resource.
-const (
-	linkOwnerReference = "ownerReference"
-	linkAnnotation     = "annotation"
-)
-
-// linkOf reports how obj is linked to the resource owner: an owner reference
-// with its UID, or the primary-resource annotations naming it.
-func linkOf(obj *unstructured.Unstructured, owner *unstructured.Unstructured) string {
-	for _, ref := range obj.GetOwnerReferences() {
-		if ref.UID == owner.GetUID() {
-			return linkOwnerReference
-		}
-	}
-	a := obj.GetAnnotations()
-	gk := owner.GroupVersionKind().GroupKind()
-	if a[AnnotationPrimaryResourceType] == gk.String() && a[AnnotationPrimaryResource] == owner.GetNamespace()+"/"+owner.GetName() {
-		return linkAnnotation
-	}
-	return ""
-}
-
 // annotationsDigest is what the record keeps of the resource's annotations:
 // enough to notice a change, whatever their size.
-func annotationsDigest(a map[string]string) string {
-	keys := slices.Sorted(maps.Keys(a))
+func annotationsDigest(a map[string]string) string { return digest(a) }
+
+// digest is the SHA-256 of m's entries in key order, each length-prefixed so
+// that no two maps share one.
+func digest(m map[string]string) string {
 	h := sha256.New()
-	for _, k := range keys {
-		fmt.Fprintf(h, "%d:%s%d:%s", len(k), k, len(a[k]), a[k])
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		fmt.Fprintf(h, "%d:%s%d:%s", len(k), k, len(m[k]), m[k])
 	}
 	return hex.EncodeToString(h.Sum(nil))
 }
@@ -138,10 +119,7 @@ func newRecord(obj *unstructured.Unstructured, writes []proxy.Write, reads []pro
 			if why := recordable(w); why != "" {
 				return nil, why
 			}
-			t := step(w.GVK, w.Namespace, w.Name)
-			if why := t.applyWrite(w, obj, prev); why != "" {
-				return nil, why
-			}
+			step(w.GVK, w.Namespace, w.Name).applyWrite(w, obj, prev)
 			continue
 		}
 		t := step(e.read.GVK, e.read.Namespace, e.read.Name)
@@ -201,11 +179,11 @@ func recordable(w proxy.Write) string {
 // strategic-merge patches (kubernetes.core sends only the difference) add to
 // what was known: this run's earlier write, else the previous record's fields
 // for the same object, else the object as this run read it.
-func (t *touched) applyWrite(w proxy.Write, owner *unstructured.Unstructured, prev *record) string {
+func (t *touched) applyWrite(w proxy.Write, owner *unstructured.Unstructured, prev *record) {
 	if w.Verb == "delete" {
 		t.dep = dependentRecord{APIVersion: t.dep.APIVersion, Kind: t.dep.Kind, Namespace: t.dep.Namespace, Name: t.dep.Name, Deleted: true}
 		t.written, t.read, t.prev, t.last = true, nil, nil, nil
-		return ""
+		return
 	}
 	left := w.Object
 	t.see(left, owner, prev)
@@ -230,7 +208,6 @@ func (t *touched) applyWrite(w proxy.Write, owner *unstructured.Unstructured, pr
 		t.dep.Fields = intent(w.Body)
 	}
 	t.dep.Deleted, t.written = false, true
-	return ""
 }
 
 // applyRead notes what the run found in place.
@@ -248,7 +225,7 @@ func (t *touched) see(obj, owner *unstructured.Unstructured, prev *record) {
 	if obj.GetUID() != t.dep.UID {
 		t.prev = prev.fieldsOf(t.dep, obj.GetUID())
 	}
-	t.dep.UID, t.dep.Link = obj.GetUID(), linkOf(obj, owner)
+	t.dep.UID, t.dep.Link = obj.GetUID(), proxy.OwnerOf(owner).Link(obj.Object)
 }
 
 // result is the dependent as the run left it. An object only read keeps the
@@ -288,12 +265,11 @@ func secretDigest(obj *unstructured.Unstructured) string {
 		return "-"
 	}
 	data, _, _ := unstructured.NestedMap(obj.Object, "data")
-	h := sha256.New()
-	for _, k := range slices.Sorted(maps.Keys(data)) {
-		v := fmt.Sprint(data[k])
-		fmt.Fprintf(h, "%d:%s%d:%s", len(k), k, len(v), v)
+	values := make(map[string]string, len(data))
+	for k, v := range data {
+		values[k] = fmt.Sprint(v)
 	}
-	return "sha256:" + hex.EncodeToString(h.Sum(nil))
+	return "sha256:" + digest(values)
 }
 
 // fieldsOf returns the fields recorded for the object named like d with that

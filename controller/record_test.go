@@ -66,7 +66,7 @@ func (ts *touches) read(obj *unstructured.Unstructured) *touches {
 
 func prevWith(uid string, fields map[string]any) *record {
 	return &record{UID: ownerUID, Dependents: []dependentRecord{{APIVersion: "v1", Kind: "ConfigMap", Namespace: "ns", Name: "cm",
-		UID: types.UID(uid), Link: linkOwnerReference, Fields: fields}}}
+		UID: types.UID(uid), Link: proxy.LinkOwnerReference, Fields: fields}}}
 }
 
 func TestNewRecordFields(t *testing.T) {
@@ -111,7 +111,7 @@ func TestNewRecordFields(t *testing.T) {
 				t.Fatalf("record %+v, want one dependent of the owner at generation 3", rec)
 			}
 			d := rec.Dependents[0]
-			if d.UID != "u1" || d.Link != linkOwnerReference || d.Deleted || d.Kind != "ConfigMap" || d.Namespace != "ns" {
+			if d.UID != "u1" || d.Link != proxy.LinkOwnerReference || d.Deleted || d.Kind != "ConfigMap" || d.Namespace != "ns" {
 				t.Errorf("dependent %+v", d)
 			}
 			if diff := cmp.Diff(tt.want, d.Fields); diff != "" {
@@ -236,7 +236,7 @@ func TestRecordSizeOfFiftyDependents(t *testing.T) {
 	for i := range 50 {
 		obj := deploymentAsRead(i)
 		rec.Dependents = append(rec.Dependents, dependentRecord{APIVersion: "apps/v1", Kind: "Deployment", Namespace: "ns",
-			Name: obj.GetName(), UID: obj.GetUID(), Link: linkOwnerReference, Fields: intent(obj.Object)})
+			Name: obj.GetName(), UID: obj.GetUID(), Link: proxy.LinkOwnerReference, Fields: intent(obj.Object)})
 	}
 	enc := mustEncode(t, rec)
 	data := enc["data"].(string)
@@ -300,7 +300,7 @@ func deploymentAsRead(i int) *unstructured.Unstructured {
 func TestDependentsHold(t *testing.T) {
 	owner := testOwner()
 	rec := &record{UID: ownerUID, Dependents: []dependentRecord{{APIVersion: "v1", Kind: "ConfigMap", Namespace: "ns", Name: "cm",
-		UID: "u1", Link: linkOwnerReference, Fields: map[string]any{"data": map[string]any{"k": "v"}}}}}
+		UID: "u1", Link: proxy.LinkOwnerReference, Fields: map[string]any{"data": map[string]any{"k": "v"}}}}}
 	gone := &record{UID: ownerUID, Dependents: []dependentRecord{{APIVersion: "v1", Kind: "ConfigMap", Namespace: "ns", Name: "cm", Deleted: true}}}
 	unowned := configMap("u1", map[string]any{"k": "v"}, nil)
 	unstructured.RemoveNestedField(unowned.Object, "metadata", "ownerReferences")

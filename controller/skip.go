@@ -10,6 +10,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/mcrouter-operator/mcrouter-operator/proxy"
 )
 
 // remember records a successful run of obj for the skip-unchanged check, in
@@ -111,7 +113,7 @@ func (r *Reconciler) dependentsHold(ctx context.Context, obj *unstructured.Unstr
 			why = err.Error()
 		case live.GetUID() != d.UID:
 			why = "replaced (another UID)"
-		case d.Link != "" && linkOf(live, obj) != d.Link:
+		case d.Link != "" && proxy.OwnerOf(obj).Link(live.Object) != d.Link:
 			why = "no longer linked to its owner"
 		case !contains(live.Object, d.Fields):
 			why = "fields differ"

@@ -46,6 +46,30 @@ func (o Owner) ref() owner.Ref {
 	return owner.Ref{APIVersion: o.APIVersion, Kind: o.Kind, Name: o.Name, Namespace: o.Namespace, UID: o.UID}
 }
 
+// OwnerOf is the Owner of a run reconciling obj.
+func OwnerOf(obj *unstructured.Unstructured) Owner {
+	return Owner{APIVersion: obj.GetAPIVersion(), Kind: obj.GetKind(), Name: obj.GetName(),
+		Namespace: obj.GetNamespace(), UID: obj.GetUID()}
+}
+
+// How an object is linked to an owner (Owner.Link).
+const (
+	LinkOwnerReference = "ownerReference" // an owner reference with the owner's UID
+	LinkAnnotation     = "annotation"     // the primary-resource annotations naming the owner
+)
+
+// Link reports how obj is linked to the owner itself: LinkOwnerReference,
+// LinkAnnotation, or "" when it is not.
+func (o Owner) Link(obj map[string]any) string {
+	switch owner.Links(obj, o.ref()) {
+	case owner.Reference:
+		return LinkOwnerReference
+	case owner.Annotation:
+		return LinkAnnotation
+	}
+	return ""
+}
+
 // String names the owner in logs and errors: "Kind.group namespace/name".
 func (o Owner) String() string {
 	if o.Namespace == "" {
@@ -262,7 +286,7 @@ func (c *Credential) record(w Write, key objectKey, version string) {
 
 // recordRead appends a read of obj when it is linked to the run's owner.
 func (c *Credential) recordRead(ex *exchange, obj map[string]any) {
-	if obj == nil || !isKind(obj, ex.gvk) || owner.Links(obj, c.run.Owner.ref()) == owner.None {
+	if obj == nil || !isKind(obj, ex.gvk) || c.run.Owner.Link(obj) == "" {
 		return
 	}
 	u := &unstructured.Unstructured{Object: obj}
