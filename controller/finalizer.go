@@ -11,6 +11,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/util/retry"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
@@ -57,12 +58,42 @@ func (r *Reconciler) reconcileDeletion(ctx context.Context, obj *unstructured.Un
 		}
 		return ctrl.Result{}, reconcileError{msg}
 	}
-	kept := slices.DeleteFunc(slices.Clone(obj.GetFinalizers()), func(s string) bool { return s == f.Name })
-	if err := r.patchFinalizers(ctx, obj, kept); err != nil {
+	if err := r.removeFinalizer(ctx, obj, f.Name); err != nil {
 		return ctrl.Result{}, err
 	}
 	r.forget(ctx, obj.GetNamespace(), obj.GetName())
 	return ctrl.Result{}, nil
+}
+
+// removeFinalizer removes name from obj's finalizers after a successful
+// finalizer run. The run may have written obj (k8s_status), so the version
+// read before it is stale: on a conflict the removal is retried on the
+// latest version — never by running the finalizer again, which would
+// conflict in turn and run forever.
+func (r *Reconciler) removeFinalizer(ctx context.Context, obj *unstructured.Unstructured, name string) error {
+	return retry.RetryOnConflict(retry.DefaultBackoff, func() error {
+		if !slices.Contains(obj.GetFinalizers(), name) {
+			return nil
+		}
+		kept := slices.DeleteFunc(slices.Clone(obj.GetFinalizers()), func(s string) bool { return s == name })
+		err := r.patchFinalizers(ctx, obj, kept)
+		if !apierrors.IsConflict(err) {
+			return err
+		}
+		latest := &unstructured.Unstructured{}
+		latest.SetGroupVersionKind(r.gvk)
+		if getErr := r.apiReader.Get(ctx, client.ObjectKeyFromObject(obj), latest); getErr != nil {
+			if apierrors.IsNotFound(getErr) {
+				return nil
+			}
+			return getErr
+		}
+		if latest.GetUID() != obj.GetUID() {
+			return nil // gone and recreated: the new object is not ours to finalize
+		}
+		*obj = *latest
+		return err
+	})
 }
 
 // patchFinalizers sets metadata.finalizers with a merge patch guarded by

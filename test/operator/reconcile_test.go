@@ -278,3 +278,36 @@ func containsString(list []string, s string) bool {
 	}
 	return false
 }
+
+// A finalizer role that writes its own resource (k8s_status) leaves the
+// version read before the run stale: removing the finalizer must not run the
+// role again.
+func TestFinalizerThatWritesStatusRunsOnce(t *testing.T) {
+	t.Parallel()
+	ns := namespace(t, "finalizer-status")
+	create(t, newCR(gvkGuarded, ns, "g", map[string]any{"count_runs": true}))
+	u := waitCR(t, gvkGuarded, ns, "g", "Successful", successful)
+	if err := kube.Delete(t.Context(), u); err != nil {
+		t.Fatal(err)
+	}
+	runs := func(ctx context.Context) string {
+		var counter corev1.ConfigMap
+		_ = kube.Get(ctx, client.ObjectKey{Namespace: "markers", Name: "finalizer-runs-" + ns + "-g"}, &counter)
+		return counter.Data["runs"]
+	}
+	waitFor(t, "the CR deleted, or a second finalizer run", func(ctx context.Context) (bool, error) {
+		if n := runs(ctx); n != "" && n != "1" {
+			return true, nil
+		}
+		_, err := get(ctx, gvkGuarded, ns, "g")
+		return apierrors.IsNotFound(err), nil
+	})
+	// A second run would have started at once, on the conflict.
+	time.Sleep(optest.Quiet(operator))
+	if got := runs(t.Context()); got != "1" {
+		t.Errorf("the finalizer ran %q times, want 1\n--- operator log ---\n%s", got, operator.LogTail(30))
+	}
+	if _, err := get(t.Context(), gvkGuarded, ns, "g"); !apierrors.IsNotFound(err) {
+		t.Errorf("the CR is still there after its finalizer succeeded (%v)", err)
+	}
+}
