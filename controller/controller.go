@@ -57,7 +57,32 @@ type Options struct {
 	// Namespaces restricts reconciles to these namespaces (WATCH_NAMESPACE).
 	// Default: all.
 	Namespaces []string
+	// MinReconcilePeriod is the shortest period the reconcile-period
+	// annotation may ask for (flag --min-reconcile-period). Default:
+	// DefaultMinReconcilePeriod.
+	MinReconcilePeriod time.Duration
+	// MaxVerbosityAnnotation bounds the verbosity annotation (flag
+	// --max-verbosity-annotation, whose default is
+	// DefaultMaxVerbosityAnnotation). Default: 0, the annotation cannot
+	// raise the verbosity.
+	MaxVerbosityAnnotation int
+	// MaxArtifactsAnnotation bounds the max-runner-artifacts annotation
+	// (flag --max-artifacts-annotation). Default: DefaultMaxArtifactsAnnotation.
+	MaxArtifactsAnnotation int
 }
+
+// Defaults of the bounds on what a resource's annotations may ask for.
+const (
+	// DefaultMinReconcilePeriod keeps a resource from asking for back-to-back
+	// runs (or, with skip, a spinning worker).
+	DefaultMinReconcilePeriod = 5 * time.Second
+	// DefaultMaxVerbosityAnnotation is -vvvv: connection debugging, short of
+	// the levels that dump plugin internals.
+	DefaultMaxVerbosityAnnotation = 4
+	// DefaultMaxArtifactsAnnotation bounds the kept runs of one resource
+	// (the runner's byte caps bound their size).
+	DefaultMaxArtifactsAnnotation = 100
+)
 
 func (o *Options) setDefaults() {
 	if o.MaxConcurrentReconciles == 0 {
@@ -65,6 +90,12 @@ func (o *Options) setDefaults() {
 	}
 	if o.MaxConcurrentReconciles == 0 {
 		o.MaxConcurrentReconciles = 1
+	}
+	if o.MinReconcilePeriod == 0 {
+		o.MinReconcilePeriod = DefaultMinReconcilePeriod
+	}
+	if o.MaxArtifactsAnnotation == 0 {
+		o.MaxArtifactsAnnotation = DefaultMaxArtifactsAnnotation
 	}
 }
 
@@ -82,6 +113,15 @@ func (o *Options) Validate() error {
 	}
 	if o.MaxConcurrentReconciles < 1 {
 		errs = append(errs, fmt.Errorf("max concurrent reconciles %d < 1", o.MaxConcurrentReconciles))
+	}
+	if o.MinReconcilePeriod < 0 {
+		errs = append(errs, fmt.Errorf("min reconcile period %s < 0", o.MinReconcilePeriod))
+	}
+	if o.MaxVerbosityAnnotation < 0 || o.MaxVerbosityAnnotation > runner.MaxVerbosity {
+		errs = append(errs, fmt.Errorf("max verbosity annotation %d not in 0-%d", o.MaxVerbosityAnnotation, runner.MaxVerbosity))
+	}
+	if o.MaxArtifactsAnnotation < 1 {
+		errs = append(errs, fmt.Errorf("max artifacts annotation %d < 1", o.MaxArtifactsAnnotation))
 	}
 	return errors.Join(errs...)
 }

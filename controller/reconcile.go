@@ -195,7 +195,8 @@ func (r *Reconciler) run(ctx context.Context, obj *unstructured.Unstructured, op
 	return o
 }
 
-// runOptions maps the watch and the resource's annotations to one run.
+// runOptions maps the watch and the resource's annotations to one run. The
+// annotations are CR input: the operator's flags bound what they may ask for.
 func (r *Reconciler) runOptions(ctx context.Context, obj *unstructured.Unstructured, role, playbook string, vars map[string]any) runner.RunOptions {
 	w := r.opts.Watch
 	return runner.RunOptions{
@@ -204,8 +205,8 @@ func (r *Reconciler) runOptions(ctx context.Context, obj *unstructured.Unstructu
 		Vars:                vars,
 		SnakeCaseParameters: w.SnakeCaseParameters,
 		MarkUnsafe:          w.MarkUnsafe,
-		Verbosity:           r.intAnnotation(ctx, obj, AnnotationVerbosity, w.AnsibleVerbosity, 0, 7),
-		MaxArtifacts:        r.intAnnotation(ctx, obj, AnnotationMaxRunnerArtifacts, w.MaxRunnerArtifacts, 1, 1000),
+		Verbosity:           r.intAnnotation(ctx, obj, AnnotationVerbosity, w.AnsibleVerbosity, 0, r.opts.MaxVerbosityAnnotation),
+		MaxArtifacts:        r.intAnnotation(ctx, obj, AnnotationMaxRunnerArtifacts, w.MaxRunnerArtifacts, 1, r.opts.MaxArtifactsAnnotation),
 	}
 }
 
@@ -218,34 +219,50 @@ func (r *Reconciler) requeueAfter(ctx context.Context, obj *unstructured.Unstruc
 	return r.period(ctx, obj)
 }
 
+// period is the reconcile-period annotation, else the watch's period. The
+// annotation may disable periodic runs (0) but not ask for them more often
+// than MinReconcilePeriod.
 func (r *Reconciler) period(ctx context.Context, obj *unstructured.Unstructured) time.Duration {
 	v, ok := obj.GetAnnotations()[AnnotationReconcilePeriod]
 	if !ok {
 		return r.opts.Watch.ReconcilePeriod
 	}
 	d, err := time.ParseDuration(v)
-	if err != nil || d < 0 {
-		r.badAnnotation(ctx, obj, AnnotationReconcilePeriod, v, "a duration such as 30s or 5m")
+	switch {
+	case err != nil || d < 0:
+		r.badAnnotation(ctx, obj, AnnotationReconcilePeriod, v, "is not a duration such as 30s or 5m; using the default")
 		return r.opts.Watch.ReconcilePeriod
+	case d > 0 && d < r.opts.MinReconcilePeriod:
+		r.badAnnotation(ctx, obj, AnnotationReconcilePeriod, v,
+			fmt.Sprintf("is below the operator's minimum; using %s (flag --min-reconcile-period)", r.opts.MinReconcilePeriod))
+		return r.opts.MinReconcilePeriod
 	}
 	return d
 }
 
+// intAnnotation reads an integer annotation: def when absent or not an
+// integer of at least lo, hi when above hi.
 func (r *Reconciler) intAnnotation(ctx context.Context, obj *unstructured.Unstructured, key string, def, lo, hi int) int {
 	v, ok := obj.GetAnnotations()[key]
 	if !ok {
 		return def
 	}
 	n, err := strconv.Atoi(v)
-	if err != nil || n < lo || n > hi {
-		r.badAnnotation(ctx, obj, key, v, fmt.Sprintf("an integer from %d to %d", lo, hi))
+	switch {
+	case err != nil || n < lo:
+		r.badAnnotation(ctx, obj, key, v, fmt.Sprintf("is not an integer from %d to %d; using the default", lo, hi))
 		return def
+	case n > hi:
+		r.badAnnotation(ctx, obj, key, v, fmt.Sprintf("is above the operator's maximum; using %d", hi))
+		return hi
 	}
 	return n
 }
 
-func (r *Reconciler) badAnnotation(ctx context.Context, obj *unstructured.Unstructured, key, value, want string) {
-	msg := fmt.Sprintf("annotation %s=%q is not %s; using the default", key, value, want)
+// badAnnotation reports an annotation value not used as given: why says
+// what was used instead.
+func (r *Reconciler) badAnnotation(ctx context.Context, obj *unstructured.Unstructured, key, value, why string) {
+	msg := fmt.Sprintf("annotation %s=%q %s", key, value, why)
 	r.log(ctx).Info("invalid annotation", "annotation", key, "value", value)
 	r.recorder.Eventf(obj, nil, corev1.EventTypeWarning, EventBadAnnotation, "Reconcile", "%s", msg)
 }

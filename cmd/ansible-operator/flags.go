@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/pflag"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
+	"github.com/mcrouter-operator/mcrouter-operator/controller"
 	"github.com/mcrouter-operator/mcrouter-operator/internal/cpuquota"
 	"github.com/mcrouter-operator/mcrouter-operator/runner"
 	"github.com/mcrouter-operator/mcrouter-operator/watches"
@@ -42,6 +43,9 @@ type flags struct {
 	GracefulShutdownTimeout time.Duration
 	RunTimeout              time.Duration
 	RunnerDir               string
+	MinReconcilePeriod      time.Duration
+	MaxVerbosityAnnotation  int
+	MaxArtifactsAnnotation  int
 	Kubeconfig              string
 	Zap                     zap.Options
 }
@@ -74,6 +78,12 @@ func (f *flags) bind(fs *pflag.FlagSet) {
 		"how long to wait for running reconciles (which are cancelled) to end at shutdown")
 	fs.DurationVar(&f.RunTimeout, "run-timeout", runner.DefaultTimeout, "kill an Ansible run after this long")
 	fs.StringVar(&f.RunnerDir, "runner-dir", filepath.Join(os.TempDir(), "ansible-operator", "runner"), "where ansible-runner input and artifacts live")
+	fs.DurationVar(&f.MinReconcilePeriod, "min-reconcile-period", controller.DefaultMinReconcilePeriod,
+		"shortest period a resource's reconcile-period annotation may ask for")
+	fs.IntVar(&f.MaxVerbosityAnnotation, "max-verbosity-annotation", controller.DefaultMaxVerbosityAnnotation,
+		"highest Ansible verbosity a resource's verbosity annotation may ask for (0-7)")
+	fs.IntVar(&f.MaxArtifactsAnnotation, "max-artifacts-annotation", controller.DefaultMaxArtifactsAnnotation,
+		"most runs' artifacts a resource's max-runner-artifacts annotation may ask to keep")
 	fs.StringVar(&f.Kubeconfig, "kubeconfig", "", "kubeconfig to use (default: KUBECONFIG, ~/.kube/config, or in-cluster)")
 	gofs := flag.NewFlagSet("zap", flag.ContinueOnError)
 	f.Zap.BindFlags(gofs)
@@ -99,6 +109,15 @@ func (f *flags) validate() error {
 	}
 	if f.ReconcilePeriod < 0 {
 		errs = append(errs, fmt.Errorf("--reconcile-period must not be negative, got %s", f.ReconcilePeriod))
+	}
+	if f.MinReconcilePeriod < 0 {
+		errs = append(errs, fmt.Errorf("--min-reconcile-period must not be negative, got %s", f.MinReconcilePeriod))
+	}
+	if f.MaxVerbosityAnnotation < 0 || f.MaxVerbosityAnnotation > runner.MaxVerbosity {
+		errs = append(errs, fmt.Errorf("--max-verbosity-annotation must be 0-%d, got %d", runner.MaxVerbosity, f.MaxVerbosityAnnotation))
+	}
+	if f.MaxArtifactsAnnotation < 1 {
+		errs = append(errs, fmt.Errorf("--max-artifacts-annotation must be at least 1, got %d", f.MaxArtifactsAnnotation))
 	}
 	if _, err := runner.ParseLogEvents(f.AnsibleLogEvents); err != nil {
 		errs = append(errs, fmt.Errorf("--ansible-log-events: %w", err))

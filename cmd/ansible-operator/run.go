@@ -159,6 +159,9 @@ func addControllers(mgr manager.Manager, f *flags, ws []watches.Watch, namespace
 	for _, w := range ws {
 		if _, err := controller.Add(mgr, controller.Options{
 			Watch: w, Runner: r, Proxy: px, RunLimiter: limiter, Metrics: m, Namespaces: namespaces,
+			MinReconcilePeriod:     f.MinReconcilePeriod,
+			MaxVerbosityAnnotation: f.MaxVerbosityAnnotation,
+			MaxArtifactsAnnotation: f.MaxArtifactsAnnotation,
 		}); err != nil {
 			return err
 		}

@@ -102,6 +102,7 @@ func startOperatorEnv(dir, watchesFile string, env []string, args ...string) (*o
 			"--ansible-roles-path", roles,
 			"--runner-dir", runnerDirFor(dir, watchesFile),
 			"--reconcile-period", "1h",
+			"--min-reconcile-period", minReconcilePeriod.String(),
 			"--zap-log-level", "debug",
 		}, args...),
 		Env:     env,

@@ -1,0 +1,74 @@
+package operator_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mcrouter-operator/mcrouter-operator/internal/optest"
+)
+
+// The test operator's --min-reconcile-period (main_test.go).
+const minReconcilePeriod = 5 * time.Second
+
+// A resource cannot ask for runs more often than --min-reconcile-period: a
+// 1ns reconcile-period annotation used to run Ansible back to back.
+func TestReconcilePeriodAnnotationHasAFloor(t *testing.T) {
+	t.Parallel()
+	ns := namespace(t, "period-floor")
+	cr := newCR(gvkBasic, ns, "p", map[string]any{"message": "tick"})
+	cr.SetAnnotations(map[string]string{"ansible.sdk.operatorframework.io/reconcile-period": "1ns"})
+	start := time.Now()
+	create(t, cr)
+	waitRuns(t, gvkBasic, ns, "p", 2, "the periodic run")
+	time.Sleep(optest.Quiet(operator))
+	elapsed := time.Since(start)
+	if got, most := runs(t, gvkBasic, ns, "p"), int(elapsed/minReconcilePeriod)+1; got > most {
+		t.Fatalf("%d Ansible runs in %s, want at most %d (one per %s)", got, elapsed.Round(time.Millisecond), most, minReconcilePeriod)
+	}
+	waitFor(t, "an InvalidAnnotation event naming the minimum", func(ctx context.Context) (bool, error) {
+		ev, err := events(ctx, ns, "p", "InvalidAnnotation")
+		for _, e := range ev {
+			if strings.Contains(e.Message, "--min-reconcile-period") {
+				return true, nil
+			}
+		}
+		return false, err
+	})
+}
+
+// The verbosity annotation cannot raise Ansible's verbosity above
+// --max-verbosity-annotation (4 by default).
+func TestVerbosityAnnotationIsBounded(t *testing.T) {
+	t.Parallel()
+	ns := namespace(t, "verbosity")
+	cr := newCR(gvkBasic, ns, "v", map[string]any{})
+	cr.SetAnnotations(map[string]string{"ansible.sdk.operatorframework.io/verbosity": "7"})
+	create(t, cr)
+	waitCR(t, gvkBasic, ns, "v", "Successful", successful)
+	cmds, err := filepath.Glob(filepath.Join(runnerDir, gvkBasic.Group, gvkBasic.Version, gvkBasic.Kind, ns, "v", "artifacts", "*", "command"))
+	if err != nil || len(cmds) == 0 {
+		t.Fatalf("no artifacts/*/command of the run (%v)", err)
+	}
+	for _, path := range cmds {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(b), `"-vvvv"`) || strings.Contains(string(b), "-vvvvv") {
+			t.Errorf("%s: want verbosity -vvvv, got %s", path, b)
+		}
+	}
+	waitFor(t, "an InvalidAnnotation event naming the maximum", func(ctx context.Context) (bool, error) {
+		ev, err := events(ctx, ns, "v", "InvalidAnnotation")
+		for _, e := range ev {
+			if strings.Contains(e.Message, "maximum") {
+				return true, nil
+			}
+		}
+		return false, err
+	})
+}
