@@ -35,6 +35,15 @@
 // unusable environment overrides are errors where upstream ignores them or falls back silently. A key given with
 // no value (`vars:`) means its default.
 //
+// # Limits
+//
+// A watches file is at most MaxFileSize (1 MiB) bytes; Load and Parse refuse a larger one without reading on.
+// Anchors, aliases and merge keys (`<<: *base`) work as in YAML 1.1, but an alias inside the value of its own
+// anchor (`- &e {kind: X, <<: *e}`, directly or through other anchors) is an error at the alias's line and
+// column, and aliases may add at most MaxAliasNodes (100,000) nodes to the file once expanded, so that nested
+// anchors cannot make decoding take exponential time or memory. Vars must be representable as JSON, which is
+// how they reach Ansible: .inf, .nan and keys that read the same once turned into text (1.0 and "1") are errors.
+//
 // # Environment
 //
 // Load expands ${NAME} and $NAME when NAME is set, anywhere in the file's text before parsing, as upstream does:

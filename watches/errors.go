@@ -12,13 +12,15 @@ import (
 //
 //	watches.yaml:14: entry 1 (mcrouter.example.com/v1alpha3, Kind=Mcrouter): unknown key "reconcilePeriode"
 //	watches.yaml:9: entry 0 (mcrouter.example.com/v1alpha3, Kind=Mcrouter): finalizer.name: required
+//	watches.yaml:3:5: merge key "<<" refers to anchor "e" that encloses it
 type Error struct {
-	File  string                  // the source name given to Parse, or the path given to Load
-	Line  int                     // 1-based line in File; 0 when unknown (resolution and environment problems)
-	Index int                     // 0-based position of the entry in the list; -1 for the whole file
-	GVK   schema.GroupVersionKind // as far as it was read
-	Key   string                  // the key at fault, dotted for nested keys ("selector.matchExpressions[0].operator")
-	Err   error
+	File   string                  // the source name given to Parse, or the path given to Load
+	Line   int                     // 1-based line in File; 0 when unknown (resolution and environment problems)
+	Column int                     // 1-based column, when one node is at fault (an alias); else 0
+	Index  int                     // 0-based position of the entry in the list; -1 for the whole file
+	GVK    schema.GroupVersionKind // as far as it was read
+	Key    string                  // the key at fault, dotted for nested keys ("selector.matchExpressions[0].operator")
+	Err    error
 }
 
 func (e *Error) Error() string {
@@ -26,6 +28,9 @@ func (e *Error) Error() string {
 	b.WriteString(e.File)
 	if e.Line > 0 {
 		fmt.Fprintf(&b, ":%d", e.Line)
+		if e.Column > 0 {
+			fmt.Fprintf(&b, ":%d", e.Column)
+		}
 	}
 	if e.Index >= 0 {
 		fmt.Fprintf(&b, ": entry %d", e.Index)
@@ -46,6 +51,9 @@ func (e *Error) Unwrap() error { return e.Err }
 func unknownKeyError(key string, known []string) error {
 	best, bestDist := "", 3
 	for _, k := range known {
+		if abs(len(key)-len(k)) >= bestDist {
+			continue // the distance is at least the difference in length: skip the quadratic work on a long key
+		}
 		if d := editDistance(strings.ToLower(key), strings.ToLower(k)); d < bestDist {
 			best, bestDist = k, d
 		}
@@ -75,4 +83,11 @@ func editDistance(a, b string) int {
 		prev, cur = cur, prev
 	}
 	return prev[len(b)]
+}
+
+func abs(n int) int {
+	if n < 0 {
+		return -n
+	}
+	return n
 }

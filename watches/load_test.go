@@ -84,6 +84,12 @@ func TestLoadInvalid(t *testing.T) {
 		{file: "exists-with-values", want: "selector.matchExpressions[0].values: must be empty for operator Exists"},
 		{file: "bad-label-value", want: `bad-label-value.yaml:8: entry 0 ` + mcrouter + `: selector.matchLabels.tier: `},
 		{file: "blacklist-no-kind", want: "blacklist[1].kind: required"},
+		{file: "merge-self", want: `merge-self.yaml:7:7: merge key "<<" refers to anchor "e" that encloses it`},
+		{file: "merge-self-flow", want: `merge-self-flow.yaml:2:91: merge key "<<" refers to anchor "e" that encloses it`},
+		{file: "merge-cycle", want: `merge-cycle.yaml:10:11: merge key "<<" refers to anchor "a" that encloses it`},
+		{file: "merge-list-cycle", want: `merge-list-cycle.yaml:11:59: merge key "<<" refers to anchor "second" that encloses it`},
+		{file: "alias-self", want: `alias-self.yaml:8:12: alias *e refers to anchor "e" that encloses it`},
+		{file: "merge-laughs", want: `merge-laughs.yaml:5:452: aliases expand the file to more than 100000 extra nodes (at alias *l14)`},
 		{file: "second-entry-bad", want: `second-entry-bad.yaml:10: entry 1 (cache.example.com/v1, Kind=Memcached): unknown key "watchDependentResource" (did you mean "watchDependentResources"?)`},
 		{
 			file: "valid",

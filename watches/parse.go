@@ -1,6 +1,7 @@
 package watches
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -41,7 +42,11 @@ func entryKeys() []string {
 // mappings, unknown keys, values of the wrong type, missing version or kind, duplicate group/version/kind, both
 // or neither of role and playbook, an incomplete finalizer, bad durations, counts or selectors.
 func Parse(r io.Reader, source string) ([]Entry, error) {
-	root, err := readDocument(r, source)
+	data, err := readLimited(r, source)
+	if err != nil {
+		return nil, err
+	}
+	root, err := readDocument(data, source)
 	if err != nil {
 		return nil, err
 	}
@@ -72,9 +77,27 @@ func Parse(r io.Reader, source string) ([]Entry, error) {
 	return entries, nil
 }
 
-// readDocument reads exactly one YAML document and returns its root node (nil for an empty file).
-func readDocument(r io.Reader, source string) (*yaml.Node, error) {
-	dec := yaml.NewDecoder(r)
+// MaxFileSize bounds a watches file and what Parse reads. Real files are a few kilobytes; the bound keeps a
+// mistaken or hostile path (a log, /dev/zero) from being read into memory, along with its node tree, which
+// is several times the size of the text.
+const MaxFileSize = 1 << 20
+
+// readLimited reads r whole, refusing more than MaxFileSize bytes without reading further.
+func readLimited(r io.Reader, source string) ([]byte, error) {
+	data, err := io.ReadAll(io.LimitReader(r, MaxFileSize+1))
+	if err != nil {
+		return nil, &Error{File: source, Index: -1, Err: fmt.Errorf("read: %w", err)}
+	}
+	if len(data) > MaxFileSize {
+		return nil, &Error{File: source, Index: -1, Err: fmt.Errorf("larger than %d bytes (1 MiB): a watches file is a few kilobytes", MaxFileSize)}
+	}
+	return data, nil
+}
+
+// readDocument decodes exactly one YAML document and returns its root node (nil for an empty file), with its
+// aliases checked (see checkAliases).
+func readDocument(data []byte, source string) (*yaml.Node, error) {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var doc yaml.Node
 	if err := dec.Decode(&doc); err != nil {
 		if errors.Is(err, io.EOF) {
@@ -92,6 +115,9 @@ func readDocument(r io.Reader, source string) (*yaml.Node, error) {
 	}
 	if len(doc.Content) == 0 {
 		return nil, nil
+	}
+	if aerr := checkAliases(doc.Content[0]); aerr != nil {
+		return nil, &Error{File: source, Line: aerr.node.Line, Column: aerr.node.Column, Index: -1, Err: aerr.err}
 	}
 	return doc.Content[0], nil
 }

@@ -118,6 +118,9 @@ func TestParseRejectsWithoutDisk(t *testing.T) {
 		{"blacklist not a list", "- {version: v1, kind: Pod, role: r, blacklist: {kind: Secret}}", "blacklist: want a list, got a mapping"},
 		{"label value list", "- {version: v1, kind: Pod, role: r, selector: {matchLabels: {a: [b]}}}", "selector.matchLabels.a: want a string, got a list"},
 		{"expression without key", "- {version: v1, kind: Pod, role: r, selector: {matchExpressions: [{operator: Exists}]}}", "selector.matchExpressions[0].key: required"},
+		{"infinite var", "- {version: v1, kind: Pod, role: r, vars: {a: [1, {b: .inf}]}}", `w.yaml:1: entry 0 (/v1, Kind=Pod): vars.a[1].b: +Inf is not a number JSON can carry to Ansible`},
+		{"NaN finalizer var", "- {version: v1, kind: Pod, role: r, finalizer: {name: a.b/c, vars: {n: .nan}}}", `finalizer.vars.n: NaN is not a number JSON can carry`},
+		{"var keys that collide as text", "- {version: v1, kind: Pod, role: r, vars: {x: {1.0: a, '1': b}}}", `vars.x: keys 1 and "1" both become "1": JSON keys are strings`},
 		{"expression without operator", "- {version: v1, kind: Pod, role: r, selector: {matchExpressions: [{key: a}]}}", "selector.matchExpressions[0].operator: required"},
 	}
 	for _, tt := range tests {

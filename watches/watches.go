@@ -149,15 +149,25 @@ func Load(path string, opts Options) ([]Watch, error) {
 	if !filepath.IsAbs(file) {
 		file = filepath.Join(opts.WorkDir, file)
 	}
-	data, err := os.ReadFile(file)
+	data, err := readFile(file, path)
 	if err != nil {
-		return nil, fmt.Errorf("read watches file: %w", err)
+		return nil, err
 	}
 	entries, err := Parse(strings.NewReader(expandEnv(string(data), opts.LookupEnv)), path)
 	if err != nil {
 		return nil, err
 	}
 	return resolve(entries, opts)
+}
+
+// readFile reads the watches file at file, named source in messages, up to MaxFileSize bytes.
+func readFile(file, source string) ([]byte, error) {
+	f, err := os.Open(file)
+	if err != nil {
+		return nil, fmt.Errorf("read watches file: %w", err)
+	}
+	defer f.Close()
+	return readLimited(f, source)
 }
 
 // Resolve turns parsed entries into watches: it finds roles and playbooks on disk, applies the per-kind
