@@ -138,7 +138,12 @@ type Reconciler struct {
 
 	ctrl       crcontroller.Controller
 	dependents *dependentWatches
-	memory     *memory
+	// informers says whether a dependent kind can be read from a synced
+	// informer (dependents, or a fake in tests).
+	informers interface {
+		synced(ctx context.Context, gvk schema.GroupVersionKind) bool
+	}
+	memory *memory
 }
 
 // Name is the controller's name: unique per group, version and kind.
@@ -183,6 +188,7 @@ func Add(mgr manager.Manager, opts Options) (*Reconciler, error) {
 	}
 	r.ctrl = c
 	r.dependents = newDependentWatches(mgr, c, primary, opts.Watch)
+	r.informers = r.dependents
 	return r, nil
 }
 

@@ -9,10 +9,13 @@ import (
 	"sync"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	crcontroller "sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
@@ -33,10 +36,11 @@ const (
 // dependentWatches is the controller side of proxy.DependentWatcher: it adds
 // a watch on a dependent kind the first time a run touches it.
 type dependentWatches struct {
-	mgr   manager.Manager
-	ctrl  crcontroller.Controller
-	owner *unstructured.Unstructured // type only
-	watch watches.Watch
+	mgr    manager.Manager
+	ctrl   crcontroller.Controller
+	reader client.Reader              // uncached: proofs for restore
+	owner  *unstructured.Unstructured // type only
+	watch  watches.Watch
 
 	mu      sync.Mutex
 	started map[dependentKind]source.TypedSyncingSource[reconcile.Request]
@@ -57,7 +61,7 @@ var _ proxy.DependentWatcher = (*dependentWatches)(nil)
 const dependentSyncTimeout = 30 * time.Second
 
 func newDependentWatches(mgr manager.Manager, c crcontroller.Controller, owner *unstructured.Unstructured, w watches.Watch) *dependentWatches {
-	return &dependentWatches{mgr: mgr, ctrl: c, owner: owner, watch: w,
+	return &dependentWatches{mgr: mgr, ctrl: c, reader: mgr.GetAPIReader(), owner: owner, watch: w,
 		started: map[dependentKind]source.TypedSyncingSource[reconcile.Request]{}}
 }
 
@@ -149,28 +153,47 @@ func (d *dependentWatches) kinds() []any {
 	return out
 }
 
-// restore re-establishes the watches recorded in the resource's status by an
-// earlier process, so drift is noticed before this process's first run, and
-// waits until their informers have synced: the skip check reads the
-// dependents from them.
-func (d *dependentWatches) restore(ctx context.Context, obj *unstructured.Unstructured) {
-	list, _, _ := unstructured.NestedSlice(obj.Object, "status", "dependentKinds")
+// maxRestoredKinds bounds the dependent kinds one resource's record may ask a
+// restarted operator to watch; a record naming more restores none.
+const maxRestoredKinds = 32
+
+// restore re-establishes, before this process's first run of obj, the
+// dependent watches of the last successful run, so drift is noticed and the
+// skip check can read the dependents; it waits until their informers have
+// synced. The record sits in obj's status, which whoever may write that
+// status can forge: a kind is watched only when the watch allows it and the
+// API server confirms that an object of that kind named by the record is
+// linked to obj — never on the record's word (nor on
+// status.dependentKinds, which is informational). A kind that is not
+// restored leaves its dependents unreadable, so the skip check runs.
+func (d *dependentWatches) restore(ctx context.Context, obj *unstructured.Unstructured, deps []dependentRecord) {
+	log := ctrl.LoggerFrom(ctx)
+	proofs := map[dependentKind]dependentRecord{}
+	for _, dep := range deps {
+		if dep.Deleted || dep.Link == "" {
+			continue
+		}
+		k := dependentKind{GVK: dep.gvk(), Annotated: dep.Link == proxy.LinkAnnotation}
+		if _, seen := proofs[k]; !seen {
+			proofs[k] = dep
+		}
+	}
+	if len(proofs) > maxRestoredKinds {
+		log.Info("run record names too many dependent kinds; restoring none", "kinds", len(proofs))
+		return
+	}
 	var kinds []dependentKind
-	for _, item := range list {
-		m, ok := item.(map[string]any)
-		if !ok {
+	for k, dep := range proofs {
+		if d.watching(k) {
+			kinds = append(kinds, k)
 			continue
 		}
-		apiVersion, _ := m["apiVersion"].(string)
-		kind, _ := m["kind"].(string)
-		gv, err := schema.ParseGroupVersion(apiVersion)
-		if err != nil || kind == "" {
+		if why := d.unproven(ctx, obj, k, dep); why != "" {
+			log.V(1).Info("dependent watch not restored", "gvk", k.GVK.String(), "reason", why)
 			continue
 		}
-		link, _ := m["link"].(string)
-		k := dependentKind{GVK: gv.WithKind(kind), Annotated: link == "annotation"}
 		if err := d.WatchDependent(ctx, k.GVK, k.Annotated); err != nil {
-			ctrl.LoggerFrom(ctx).Error(err, "restore dependent watch", "gvk", k.GVK.String())
+			log.Error(err, "restore dependent watch", "gvk", k.GVK.String())
 			continue
 		}
 		kinds = append(kinds, k)
@@ -178,9 +201,57 @@ func (d *dependentWatches) restore(ctx context.Context, obj *unstructured.Unstru
 	d.waitKinds(ctx, kinds)
 }
 
+// unproven says why kind k may not be watched for obj on the evidence of
+// dep, or "" when it may: the watch allows the kind, and dep, read from the
+// API server with the operator's own credentials, is linked to obj.
+func (d *dependentWatches) unproven(ctx context.Context, obj *unstructured.Unstructured, k dependentKind, dep dependentRecord) string {
+	if !d.watch.WatchDependentResources || slices.Contains(d.watch.Blacklist, k.GVK) || k.GVK == d.watch.GroupVersionKind {
+		return "not watched by this watch"
+	}
+	mapping, err := d.mgr.GetRESTMapper().RESTMapping(k.GVK.GroupKind(), k.GVK.Version)
+	if err != nil {
+		return err.Error()
+	}
+	if mapping.Scope.Name() == meta.RESTScopeNameRoot && !d.watch.WatchClusterScopedResources {
+		return "cluster-scoped and watchClusterScopedResources is false"
+	}
+	live := &unstructured.Unstructured{}
+	live.SetGroupVersionKind(k.GVK)
+	if err := d.reader.Get(ctx, client.ObjectKey{Namespace: dep.Namespace, Name: dep.Name}, live); err != nil {
+		return err.Error()
+	}
+	if live.GetUID() != dep.UID || proxy.OwnerOf(obj).Link(live.Object) != dep.Link {
+		return "the recorded dependent is not linked to the resource"
+	}
+	return ""
+}
+
+// watching reports whether kind k is watched already.
+func (d *dependentWatches) watching(k dependentKind) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.started[k] != nil
+}
+
+// synced reports, without blocking, whether objects of gvk can be read from
+// a synced informer. Reading from one that has not synced would block until
+// it does, which for a kind that cannot be listed is forever.
+func (d *dependentWatches) synced(ctx context.Context, gvk schema.GroupVersionKind) bool {
+	d.mu.Lock()
+	watched := d.started[dependentKind{GVK: gvk}] != nil || d.started[dependentKind{GVK: gvk, Annotated: true}] != nil
+	d.mu.Unlock()
+	if !watched {
+		return false
+	}
+	obj := &unstructured.Unstructured{}
+	obj.SetGroupVersionKind(gvk)
+	inf, err := d.mgr.GetCache().GetInformer(ctx, obj, cache.BlockUntilSynced(false))
+	return err == nil && inf.HasSynced()
+}
+
 // waitKinds waits until the informers of the watched kinds among kinds have
 // synced. One that does not sync in time is logged; the skip check then finds
-// its kind uncached and runs.
+// its kind unsynced and runs.
 func (d *dependentWatches) waitKinds(ctx context.Context, kinds []dependentKind) {
 	ctx, cancel := context.WithTimeout(ctx, dependentSyncTimeout)
 	defer cancel()

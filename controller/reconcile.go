@@ -32,7 +32,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if err := r.ensureFinalizer(ctx, obj); err != nil {
 		return ctrl.Result{}, err
 	}
-	r.dependents.restore(ctx, obj)
+	if last := r.lastRecord(ctx, obj); last != nil {
+		r.dependents.restore(ctx, obj, last.Dependents)
+	}
 	if wait, skip := r.unchanged(ctx, obj); skip {
 		return ctrl.Result{RequeueAfter: wait}, nil
 	}

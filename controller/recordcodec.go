@@ -35,6 +35,9 @@ const (
 	maxRecordData = 256 << 10
 	// maxRecordJSON bounds the decompressed record read back.
 	maxRecordJSON = 8 << 20
+	// maxRecordDependents bounds the dependents of a record read back, and
+	// so the work of each skip check.
+	maxRecordDependents = 10000
 )
 
 // encodeRecord returns the status.runRecord value of rec, or nil when it is
@@ -111,6 +114,9 @@ func decodeRecord(obj *unstructured.Unstructured) (*record, error) {
 	}
 	if rec.UID != obj.GetUID() {
 		return nil, fmt.Errorf("status.%s is the record of UID %q, not of this object (%q)", statusRecordKey, rec.UID, obj.GetUID())
+	}
+	if len(rec.Dependents) > maxRecordDependents {
+		return nil, fmt.Errorf("status.%s names %d dependents, more than %d", statusRecordKey, len(rec.Dependents), maxRecordDependents)
 	}
 	for _, d := range rec.Dependents {
 		if d.Kind == "" || d.Name == "" || (!d.Deleted && d.UID == "") {

@@ -97,6 +97,10 @@ func (r *Reconciler) unchanged(ctx context.Context, obj *unstructured.Unstructur
 // changed.
 func (r *Reconciler) dependentsHold(ctx context.Context, obj *unstructured.Unstructured, rec *record) bool {
 	for _, d := range rec.Dependents {
+		if !r.informers.synced(ctx, d.gvk()) {
+			r.log(ctx).V(1).Info("dependent changed: its kind is not watched", "dependent", d.String())
+			return false
+		}
 		live := &unstructured.Unstructured{}
 		live.SetGroupVersionKind(d.gvk())
 		err := r.client.Get(ctx, client.ObjectKey{Namespace: d.Namespace, Name: d.Name}, live)

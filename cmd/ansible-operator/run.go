@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -10,7 +9,6 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/go-logr/logr"
 	"github.com/spf13/cobra"
@@ -137,7 +135,7 @@ func addRunnables(mgr manager.Manager, f *flags, ws []watches.Watch, namespaces 
 	if err := addControllers(mgr, f, ws, namespaces, r, px); err != nil {
 		return err
 	}
-	if err := addHealthChecks(mgr, px); err != nil {
+	if err := addHealthChecks(mgr, px, ws); err != nil {
 		return err
 	}
 	if !f.LeaderElect {
@@ -241,7 +239,12 @@ func leaseID(f *flags, ws []watches.Watch) string {
 	return strings.ToLower(strings.Trim(gvk.Kind+"."+gvk.Group, ".")) + "-ansible-operator"
 }
 
-func addHealthChecks(mgr manager.Manager, px *proxy.Proxy) error {
+// addHealthChecks: ready once the proxy serves and the informers of the
+// watched kinds have synced. Dependent informers do not count: a dependent
+// kind the operator cannot list (a role that may create but not list it) would
+// otherwise keep it unready for good; until its informer syncs, the skip
+// check cannot read that kind and runs.
+func addHealthChecks(mgr manager.Manager, px *proxy.Proxy, ws []watches.Watch) error {
 	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
 		return err
 	}
@@ -249,10 +252,16 @@ func addHealthChecks(mgr manager.Manager, px *proxy.Proxy) error {
 		return err
 	}
 	return mgr.AddReadyzCheck("cache", func(req *http.Request) error {
-		ctx, cancel := context.WithTimeout(req.Context(), time.Second)
-		defer cancel()
-		if !mgr.GetCache().WaitForCacheSync(ctx) {
-			return errors.New("informer caches not synced")
+		for _, w := range ws {
+			obj := &unstructured.Unstructured{}
+			obj.SetGroupVersionKind(w.GroupVersionKind)
+			inf, err := mgr.GetCache().GetInformer(req.Context(), obj, cache.BlockUntilSynced(false))
+			if err != nil {
+				return fmt.Errorf("informer of %s: %w", w.GroupVersionKind, err)
+			}
+			if !inf.HasSynced() {
+				return fmt.Errorf("informer of %s not synced", w.GroupVersionKind)
+			}
 		}
 		return nil
 	})

@@ -232,3 +232,23 @@ func (c *Cluster) logTail(names ...string) string {
 	}
 	return out
 }
+
+// AddUser provisions a client certificate for a user with no rights but
+// those RBAC grants it (and its groups), and writes a kubeconfig for it
+// into Dir. It returns the kubeconfig's path and the user's client
+// configuration.
+func (c *Cluster) AddUser(name string, groups ...string) (string, *rest.Config, error) {
+	u, err := c.env.AddUser(envtest.User{Name: name, Groups: groups}, c.Config)
+	if err != nil {
+		return "", nil, fmt.Errorf("add user %s: %w", name, err)
+	}
+	kubeconfig, err := u.KubeConfig()
+	if err != nil {
+		return "", nil, fmt.Errorf("kubeconfig of user %s: %w", name, err)
+	}
+	path := filepath.Join(c.Dir, "kubeconfig-"+name)
+	if err := os.WriteFile(path, kubeconfig, 0o600); err != nil {
+		return "", nil, fmt.Errorf("write kubeconfig of user %s: %w", name, err)
+	}
+	return path, u.Config(), nil
+}
