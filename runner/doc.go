@@ -33,7 +33,8 @@
 //	<spec keys>                       the spec, keys snake_cased when RunOptions.SnakeCaseParameters
 //	ansible_operator_meta             {"name": ..., "namespace": ...}
 //	meta                              the same, for roles written for the older SDK
-//	_<group>_<kind>                   the whole object as stored, group dots and dashes → "_", kind lower-cased
+//	_<group>_<kind>                   the whole object as stored without metadata.managedFields, group dots
+//	                                  and dashes → "_", kind lower-cased
 //	_<group>_<kind>_spec              the spec as stored (keys not converted)
 //	<RunOptions.Vars>                 watch vars (and finalizer vars), merged last, never marked unsafe
 //
@@ -41,6 +42,27 @@
 // and the raw spec is written as {"__ansible_unsafe": "..."}; Ansible loads
 // such a value as unsafe text that is never templated, so a spec value such as
 // "{{ lookup('pipe', 'id') }}" reaches the role literally.
+//
+// # Refused keys
+//
+// Keys cannot be marked unsafe, and extra vars outrank every other variable,
+// so ExtraVars refuses a resource, with a *SpecError and before anything is
+// written or started, when:
+//
+//   - a top-level spec key becomes (after snake_case conversion, when on) an
+//     ansible_* variable, a name starting with "_", meta, a variable Ansible
+//     sets itself (hostvars, groups, inventory_hostname, omit, vars,
+//     environment, …) or a plugin option variable without the ansible_
+//     prefix (passwordstore, …), compared case-insensitively;
+//   - a key anywhere in the object (spec, status, any other field; not
+//     metadata.managedFields, which the vars leave out) holds a
+//     Jinja marker "{{", "{%" or "{#", or is, or converts to, a tag of
+//     Ansible's JSON loader ("__ansible_unsafe", "__ansible_vault");
+//   - two keys of one spec map convert to the same snake_case name, or the
+//     spec is not an object.
+//
+// Watch vars are trusted: one of the same name as a spec key replaces it, so
+// an operator author can pin a variable that resources must not choose.
 //
 // # Events
 //

@@ -49,16 +49,17 @@ func TestExtraVars(t *testing.T) {
 		},
 		{
 			name: "keys kept without snake case; dashes in group; vars last",
-			obj:  object(dashed, "", "cluster-wide", map[string]any{"poolSetup": "sharded", "meta": "from spec"}),
+			obj:  object(dashed, "", "cluster-wide", map[string]any{"poolSetup": "sharded", "name": "from spec"}),
 			opts: runner.RunOptions{Vars: map[string]any{"poolSetup": "from watch", "extra": []any{1}}},
 			want: map[string]any{
 				"poolSetup":             "from watch",
+				"name":                  "from spec",
 				"extra":                 []any{1},
 				"ansible_operator_meta": map[string]any{"name": "cluster-wide", "namespace": ""},
 				"meta":                  map[string]any{"name": "cluster-wide", "namespace": ""},
 				"_cert_manager_k8s_io_issuer": map[string]any{"apiVersion": "cert-manager.k8s.io/v1", "kind": "Issuer",
-					"metadata": map[string]any{"name": "cluster-wide"}, "spec": map[string]any{"poolSetup": "sharded", "meta": "from spec"}},
-				"_cert_manager_k8s_io_issuer_spec": map[string]any{"poolSetup": "sharded", "meta": "from spec"},
+					"metadata": map[string]any{"name": "cluster-wide"}, "spec": map[string]any{"poolSetup": "sharded", "name": "from spec"}},
+				"_cert_manager_k8s_io_issuer_spec": map[string]any{"poolSetup": "sharded", "name": "from spec"},
 			},
 		},
 	}
@@ -100,7 +101,7 @@ func TestExtraVarsErrors(t *testing.T) {
 		obj     *unstructured.Unstructured
 		wantErr string
 	}{
-		{"spec not an object", object(testGVK, "ns", "n", "just a string"), "TestApp ns/n: spec is a string, want an object"},
+		{"spec not an object", object(testGVK, "ns", "n", "just a string"), "TestApp ns/n: spec: must be an object, got a string"},
 		{"keys collide", object(testGVK, "ns", "n", map[string]any{"fooBar": 1, "foo_bar": 2}),
 			`TestApp ns/n: spec: keys "fooBar" and "foo_bar" both convert to "foo_bar"`},
 	}
@@ -187,7 +188,7 @@ func TestRunRejectsBadInputBeforeStarting(t *testing.T) {
 	}{
 		{"no object", nil, runner.RunOptions{Playbook: playbook(t, "noop.yml")}, "no object"},
 		{"no playbook", object(testGVK, "ns", "n", nil), runner.RunOptions{}, "TestApp ns/n: one of role and playbook"},
-		{"bad spec", object(testGVK, "ns", "n", []any{1}), runner.RunOptions{Playbook: playbook(t, "noop.yml")}, "spec is a []interface {}"},
+		{"bad spec", object(testGVK, "ns", "n", []any{1}), runner.RunOptions{Playbook: playbook(t, "noop.yml")}, "spec: must be an object, got a []interface {}"},
 		{"no name", object(testGVK, "ns", "", nil), runner.RunOptions{Playbook: playbook(t, "noop.yml")}, `name ""`},
 	}
 	for _, tt := range tests {

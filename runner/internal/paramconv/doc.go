@@ -11,5 +11,6 @@
 // capital gets a leading underscore, and "." is kept. Unlike upstream, an
 // empty key converts to itself instead of panicking, and two keys of one map
 // that convert to the same name are reported as an error instead of one
-// silently replacing the other.
+// silently replacing the other (a *CollisionError). JoinKey and JoinIndex
+// write the paths that errors about keys show.
 package paramconv

@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // letterDigitsLetterDigits finds "a1b2"-shaped runs; the digits are split off
@@ -112,10 +113,73 @@ func isLower(c byte) bool { return c >= 'a' && c <= 'z' }
 
 // MapToSnake returns a copy of in with every key converted by ToSnake, also
 // inside nested maps and maps in lists. Values other than maps and lists are
-// shared with in, never modified. The error names the path of two keys that
-// convert to the same name; root names the map in that path (e.g. "spec").
+// shared with in, never modified. Two keys of one map that convert to the
+// same name are a *CollisionError; root names the map in its path (e.g.
+// "spec").
 func MapToSnake(root string, in map[string]any) (map[string]any, error) {
 	return convertMap(root, in)
+}
+
+// CollisionError reports two keys of one map that convert to the same name.
+type CollisionError struct {
+	// Path is the map holding both keys, in the notation of JoinKey.
+	Path string
+	// Keys are the two keys, sorted.
+	Keys [2]string
+	// Name is what both convert to.
+	Name string
+}
+
+func (e *CollisionError) Error() string { return e.Path + ": " + e.Reason() }
+
+// Reason is the error without its path.
+func (e *CollisionError) Reason() string {
+	return fmt.Sprintf("keys %q and %q both convert to %q; rename one or set snakeCaseParameters: false",
+		e.Keys[0], e.Keys[1], e.Name)
+}
+
+// maxPathKey bounds how much of one key Quote shows.
+const maxPathKey = 64
+
+// JoinKey appends a map key to a path: ".key" for a key of letters, digits,
+// "_" and "-" not starting with a digit, else "[" + Quote(key) + "]".
+func JoinKey(path, key string) string {
+	if plainKey(key) {
+		return path + "." + key
+	}
+	return path + "[" + Quote(key) + "]"
+}
+
+// Quote quotes s as in Go, shortened to its first 64 bytes and "…" when
+// longer: paths and names end up in status messages and Events, and a key
+// can be as long as the object.
+func Quote(s string) string {
+	if len(s) > maxPathKey {
+		cut := maxPathKey
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		s = s[:cut] + "…"
+	}
+	return strconv.Quote(s)
+}
+
+// JoinIndex appends a list index to a path: "[i]".
+func JoinIndex(path string, i int) string {
+	return path + "[" + strconv.Itoa(i) + "]"
+}
+
+func plainKey(key string) bool {
+	if key == "" || len(key) > maxPathKey || (key[0] >= '0' && key[0] <= '9') {
+		return false
+	}
+	for i := 0; i < len(key); i++ {
+		c := key[i]
+		if !(isUpper(c) || isLower(c) || (c >= '0' && c <= '9') || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
 }
 
 func convertMap(path string, in map[string]any) (map[string]any, error) {
@@ -129,11 +193,10 @@ func convertMap(path string, in map[string]any) (map[string]any, error) {
 	for _, k := range keys {
 		sk := ToSnake(k)
 		if prev, dup := from[sk]; dup {
-			return nil, fmt.Errorf("%s: keys %q and %q both convert to %q; rename one or set snakeCaseParameters: false",
-				path, prev, k, sk)
+			return nil, &CollisionError{Path: path, Keys: [2]string{prev, k}, Name: sk}
 		}
 		from[sk] = k
-		v, err := convertValue(path+"."+k, in[k])
+		v, err := convertValue(JoinKey(path, k), in[k])
 		if err != nil {
 			return nil, err
 		}
@@ -149,7 +212,7 @@ func convertValue(path string, v any) (any, error) {
 	case []any:
 		out := make([]any, len(v))
 		for i, item := range v {
-			c, err := convertValue(path+"["+strconv.Itoa(i)+"]", item)
+			c, err := convertValue(JoinIndex(path, i), item)
 			if err != nil {
 				return nil, err
 			}

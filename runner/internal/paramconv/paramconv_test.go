@@ -1,6 +1,7 @@
 package paramconv_test
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -122,23 +123,52 @@ func TestMapToSnakeDoesNotModifyInput(t *testing.T) {
 
 func TestMapToSnakeCollision(t *testing.T) {
 	tests := []struct {
-		name     string
-		in       map[string]any
-		wantPath string
+		name string
+		in   map[string]any
+		want paramconv.CollisionError
 	}{
-		{"top level", map[string]any{"fooBar": 1, "foo_bar": 2}, `spec: keys "fooBar" and "foo_bar"`},
+		{"top level", map[string]any{"fooBar": 1, "foo_bar": 2},
+			paramconv.CollisionError{Path: "spec", Keys: [2]string{"fooBar", "foo_bar"}, Name: "foo_bar"}},
 		{"nested in list", map[string]any{"items": []any{map[string]any{}, map[string]any{"a-b": 1, "a_b": 2}}},
-			`spec.items[1]: keys "a-b" and "a_b"`},
+			paramconv.CollisionError{Path: "spec.items[1]", Keys: [2]string{"a-b", "a_b"}, Name: "a_b"}},
+		{"under a dotted key", map[string]any{"example.com/x": map[string]any{"A": 1, "_a": 2}},
+			paramconv.CollisionError{Path: `spec["example.com/x"]`, Keys: [2]string{"A", "_a"}, Name: "_a"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := paramconv.MapToSnake("spec", tt.in)
-			if err == nil {
-				t.Fatal("MapToSnake succeeded, want a collision error")
+			var got *paramconv.CollisionError
+			if !errors.As(err, &got) {
+				t.Fatalf("MapToSnake error = %v, want a *CollisionError", err)
 			}
-			if !strings.Contains(err.Error(), tt.wantPath) {
-				t.Errorf("error %q does not contain %q", err, tt.wantPath)
+			if diff := cmp.Diff(tt.want, *got); diff != "" {
+				t.Errorf("collision (-want +got):\n%s", diff)
+			}
+			if want := "; rename one or set snakeCaseParameters: false"; !strings.HasSuffix(err.Error(), want) {
+				t.Errorf("error %q does not end with %q", err, want)
 			}
 		})
+	}
+}
+
+func TestJoinKey(t *testing.T) {
+	long := strings.Repeat("é", 40) // 80 bytes
+	tests := []struct{ key, want string }{
+		{"poolSetup", "spec.poolSetup"},
+		{"snake_case-key9", "spec.snake_case-key9"},
+		{"", `spec[""]`},
+		{"888", `spec["888"]`},
+		{"app.kubernetes.io/name", `spec["app.kubernetes.io/name"]`},
+		{"{{ lookup('pipe','id') }}", `spec["{{ lookup('pipe','id') }}"]`},
+		{"tab\there", `spec["tab\there"]`},
+		{long, `spec["` + strings.Repeat("é", 32) + `…"]`},
+	}
+	for _, tt := range tests {
+		if got := paramconv.JoinKey("spec", tt.key); got != tt.want {
+			t.Errorf("JoinKey(spec, %q) = %s, want %s", tt.key, got, tt.want)
+		}
+	}
+	if got := paramconv.JoinIndex("spec.pools", 2); got != "spec.pools[2]" {
+		t.Errorf("JoinIndex = %s", got)
 	}
 }
