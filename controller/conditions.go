@@ -16,6 +16,7 @@ const (
 	MessageAwaiting         = "Awaiting next reconciliation"
 	MessageSucceeded        = "Last reconciliation succeeded"
 	MessageFailedRetrying   = "Last reconciliation failed; retrying"
+	MessageRefused          = "Not run: the resource is refused; change it to reconcile again"
 	MessageNotYetSuccessful = "Reconciliation has not succeeded yet"
 )
 
@@ -25,6 +26,7 @@ const (
 	EventFinalizerFailed   = "FinalizerFailed"
 	EventStatusUnavailable = "StatusSubresourceMissing"
 	EventBadAnnotation     = "InvalidAnnotation"
+	EventRefused           = "InvalidSpec"
 )
 
 // Annotations read on the watched resource (upstream names).

@@ -14,6 +14,7 @@ import (
 	"k8s.io/client-go/util/retry"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 )
 
 // ensureFinalizer adds the watch's finalizer before the first run, so a
@@ -55,6 +56,10 @@ func (r *Reconciler) reconcileDeletion(ctx context.Context, obj *unstructured.Un
 			if err := r.writeStatus(ctx, obj, out.status(obj.GetGeneration())); err != nil {
 				r.log(ctx).Error(err, "write finalizer failure to status")
 			}
+		}
+		if out.refused() {
+			// The finalizer waits for a change of the resource.
+			return ctrl.Result{}, reconcile.TerminalError(reconcileError{msg})
 		}
 		return ctrl.Result{}, reconcileError{msg}
 	}

@@ -1,6 +1,7 @@
 package controller
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -21,6 +22,14 @@ type outcome struct {
 
 func (o *outcome) failed() bool {
 	return o.err != nil || o.result == nil || len(o.result.Failures) > 0
+}
+
+// refused reports that the run never started because the resource's keys
+// would have reached Ansible as its own variables or as templates: a
+// retry cannot help, a change of the resource can.
+func (o *outcome) refused() bool {
+	var spec *runner.SpecError
+	return errors.As(o.err, &spec)
 }
 
 // message names the failing task and its error, for status and Events.
@@ -69,9 +78,12 @@ func (o *outcome) status(generation int64) statusChange {
 			{Type: TypeFailure, Status: "False", Reason: ReasonSuccessful, Message: MessageSucceeded},
 		}}
 	}
-	msg := o.message()
+	msg, running := o.message(), MessageFailedRetrying
+	if o.refused() {
+		running = MessageRefused
+	}
 	return statusChange{Generation: generation, Conditions: []condition{
-		{Type: TypeRunning, Status: "False", Reason: ReasonFailed, Message: MessageFailedRetrying, AnsibleResult: o.ansibleResult()},
+		{Type: TypeRunning, Status: "False", Reason: ReasonFailed, Message: running, AnsibleResult: o.ansibleResult()},
 		{Type: TypeSuccessful, Status: "False", Reason: ReasonFailed, Message: msg},
 		{Type: TypeFailure, Status: "True", Reason: ReasonFailed, Message: msg},
 	}}

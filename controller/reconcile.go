@@ -101,6 +101,11 @@ func (r *Reconciler) reconcileRun(ctx context.Context, obj *unstructured.Unstruc
 			return r.statusFailed(ctx, obj, err)
 		}
 	}
+	if outcome.refused() {
+		r.recorder.Eventf(obj, nil, corev1.EventTypeWarning, EventRefused, "Reconcile", "%s", outcome.message())
+		// Only a change of the resource (a new event) can help.
+		return ctrl.Result{}, reconcile.TerminalError(reconcileError{outcome.message()})
+	}
 	if outcome.failed() {
 		r.recorder.Eventf(obj, nil, corev1.EventTypeWarning, EventReconcileFailed, "Reconcile", "%s", outcome.message())
 		// A returned error makes controller-runtime back off exponentially.

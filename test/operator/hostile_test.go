@@ -72,3 +72,44 @@ func TestVerbosityAnnotationIsBounded(t *testing.T) {
 		return false, err
 	})
 }
+
+// A resource whose spec keys would reach Ansible as its own variables
+// (ansible_python_interpreter is pasted into a shell command line) or as
+// templates is refused before any process starts: Failure naming the key,
+// an InvalidSpec event, no run, no retry.
+func TestHostileSpecKeysAreRefused(t *testing.T) {
+	t.Parallel()
+	ns := namespace(t, "hostile-keys")
+	marker := filepath.Join(t.TempDir(), "ran")
+	for _, tt := range []struct {
+		name, key, want string
+		spec            map[string]any
+	}{
+		{name: "interpreter", key: "spec.ansiblePythonInterpreter", want: `"ansible_python_interpreter"`,
+			spec: map[string]any{"ansiblePythonInterpreter": "touch " + marker + "; /usr/bin/python3"}},
+		{name: "template-key", key: "spec.config", want: "{{",
+			spec: map[string]any{"config": map[string]any{"{{ lookup('pipe', 'touch " + marker + "') }}": 1}}},
+		{name: "private", key: "spec.ShadowMe", want: `"_shadow_me"`,
+			spec: map[string]any{"ShadowMe": "x"}},
+	} {
+		create(t, newCR(gvkBasic, ns, tt.name, tt.spec))
+		u := waitCR(t, gvkBasic, ns, tt.name, "Failure", failed)
+		msg, _ := optest.Condition(u, "Failure")["message"].(string)
+		if !strings.Contains(msg, tt.key) || !strings.Contains(msg, tt.want) {
+			t.Errorf("%s: Failure message %q, want it to name %s and %s", tt.name, msg, tt.key, tt.want)
+		}
+		waitFor(t, tt.name+": an InvalidSpec event", func(ctx context.Context) (bool, error) {
+			ev, err := events(ctx, ns, tt.name, "InvalidSpec")
+			return len(ev) > 0, err
+		})
+	}
+	time.Sleep(optest.Quiet(operator)) // a retry would start now
+	for _, name := range []string{"interpreter", "template-key", "private"} {
+		if n := runs(t, gvkBasic, ns, name); n != 0 {
+			t.Errorf("%s: %d Ansible runs, want none", name, n)
+		}
+	}
+	if _, err := os.Stat(marker); !os.IsNotExist(err) {
+		t.Errorf("a hostile spec ran code: %s exists (%v)", marker, err)
+	}
+}
