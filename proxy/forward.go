@@ -65,12 +65,28 @@ func (b *bufferPool) Put(buf []byte) { b.pool.Put(&buf) }
 func rewrite(pr *httputil.ProxyRequest, target *url.URL) {
 	pr.SetURL(target)
 	pr.Out.Header.Del("Authorization")
+	stripImpersonation(pr.Out.Header)
 	if ex := exchangeFrom(pr.In.Context()); ex != nil && ex.inspect {
 		// Let the transport negotiate compression itself, so the body it hands
 		// back is plain and can be decoded.
 		pr.Out.Header.Del("Accept-Encoding")
 	}
 }
+
+// stripImpersonation removes every Impersonate-* header (User, Group, Uid,
+// Extra-<key>): requests go out with the operator's credentials, which may
+// hold the right to impersonate, and a role must act as the operator, never
+// as someone the operator could become. Impersonation the operator's own
+// rest.Config asks for is added later, by its transport.
+func stripImpersonation(h http.Header) {
+	for k := range h {
+		if len(k) >= len(impersonatePrefix) && strings.EqualFold(k[:len(impersonatePrefix)], impersonatePrefix) {
+			delete(h, k)
+		}
+	}
+}
+
+const impersonatePrefix = "Impersonate-"
 
 type upgradeSplitter struct {
 	plain, upgrade http.RoundTripper
