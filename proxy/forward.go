@@ -22,10 +22,7 @@ const statusClientClosed = 499
 // (exec, attach, port-forward) use their own HTTP/1.1-only transport: an
 // upgrade cannot ride on an HTTP/2 connection.
 func (p *Proxy) newForwarder() (*httputil.ReverseProxy, error) {
-	target, _, err := rest.DefaultServerUrlFor(p.opts.Upstream)
-	if err != nil {
-		return nil, fmt.Errorf("proxy upstream %q: %w", p.opts.Upstream.Host, err)
-	}
+	target := p.target
 	plain, err := rest.TransportFor(p.opts.Upstream)
 	if err != nil {
 		return nil, fmt.Errorf("proxy transport to %s: %w", target, err)
@@ -143,6 +140,13 @@ func (p *Proxy) inspectResponse(resp *http.Response) error {
 			return fmt.Errorf("read API server response: %w", err)
 		}
 		obj = p.decodeBody(mt, data)
+	}
+	if ex.linkCreated && resp.StatusCode == http.StatusCreated {
+		linked, err := p.linkCreatedObject(resp, ex, obj)
+		if err != nil {
+			return err
+		}
+		obj = linked
 	}
 	p.afterSuccess(resp.Request.Context(), ex, obj)
 	return nil
