@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -326,5 +327,49 @@ func TestLinkRaces(t *testing.T) {
 				t.Errorf("the object that appeared meanwhile was adopted: %+v", cm.OwnerReferences)
 			}
 		})
+	}
+}
+
+// TestCreatedObjectThatCannotBeLinkedIsRemoved: when the object a PUT
+// created cannot be linked (here the operator may update Roles but not patch
+// them), the proxy deletes it again and the write fails, rather than leave an
+// object of the run that its CR does not own. The operator's credentials
+// impersonate a user: the proxy strips only the run's Impersonate headers.
+func TestCreatedObjectThatCannotBeLinkedIsRemoved(t *testing.T) {
+	t.Parallel()
+	admin := adminClient(t)
+	ns := newNamespace(t, admin)
+	owner := newOwner(t, admin, ns, "owner")
+	const user = "operator-without-patch"
+	grant := &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "no-patch"}, Rules: []rbacv1.PolicyRule{{
+		APIGroups: []string{"rbac.authorization.k8s.io"}, Resources: []string{"roles"},
+		Verbs: []string{"get", "create", "update", "delete"}}}}
+	binding := &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "no-patch"},
+		RoleRef:  rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: "no-patch"},
+		Subjects: []rbacv1.Subject{{APIGroup: "rbac.authorization.k8s.io", Kind: "User", Name: user}}}
+	for _, obj := range []client.Object{grant, binding} {
+		if err := admin.Create(t.Context(), obj); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg := rest.CopyConfig(cluster.Config)
+	cfg.Impersonate = rest.ImpersonationConfig{UserName: user}
+	p := startProxy(t, proxy.Options{InjectOwnerRef: true, Upstream: cfg})
+	cred := register(t, p, proxy.Run{Owner: ownerOf(owner)})
+	e := newEndpoint(t, p, cred)
+
+	role := mustJSON(t, map[string]any{"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
+		"metadata": map[string]any{"name": "doomed"}})
+	resp, out := e.do(t, http.MethodPut, "/apis/rbac.authorization.k8s.io/v1/namespaces/"+ns+"/roles/doomed", role, nil)
+	if resp.StatusCode != http.StatusBadGateway || !strings.Contains(string(out), "could not link it") ||
+		!strings.Contains(string(out), "deleted it again") {
+		t.Errorf("status %d, want 502 saying the Role was created, not linked and deleted: %s", resp.StatusCode, out)
+	}
+	err := admin.Get(t.Context(), client.ObjectKey{Namespace: ns, Name: "doomed"}, &rbacv1.Role{})
+	if !apierrors.IsNotFound(err) {
+		t.Errorf("the Role that could not be linked is still there (get: %v)", err)
+	}
+	if w := cred.Writes(); len(w) != 0 {
+		t.Errorf("the failed write was recorded: %+v", summarize(w))
 	}
 }
