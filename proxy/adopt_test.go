@@ -181,7 +181,13 @@ func TestLinkOnlyWhatTheRunCreates(t *testing.T) {
 	for _, c := range linked {
 		checkWrite(t, e, admin, c)
 	}
-	// A Role can be created by a PUT.
+	checkRoleCreatedByReplace(t, e, admin, ns, mine)
+}
+
+// checkRoleCreatedByReplace: a PUT creates a Role (ConfigMaps cannot be
+// created so), and the Role is linked.
+func checkRoleCreatedByReplace(t *testing.T, e endpoint, admin client.Client, ns string, want []metav1.OwnerReference) {
+	t.Helper()
 	role := mustJSON(t, map[string]any{"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
 		"metadata": map[string]any{"name": "new-role"}})
 	resp, out := e.do(t, http.MethodPut, "/apis/rbac.authorization.k8s.io/v1/namespaces/"+ns+"/roles/new-role",
@@ -189,11 +195,9 @@ func TestLinkOnlyWhatTheRunCreates(t *testing.T) {
 	if resp.StatusCode != http.StatusCreated {
 		t.Fatalf("replace that creates a Role: status %d: %s", resp.StatusCode, out)
 	}
-	var got unstructured.Unstructured
-	got.SetAPIVersion("rbac.authorization.k8s.io/v1")
-	got.SetKind("Role")
-	mustGet(t, admin, key(ns, "new-role"), &got)
-	if diff := cmp.Diff(mine, got.GetOwnerReferences()); diff != "" {
+	var got rbacv1.Role
+	mustGet(t, admin, client.ObjectKey{Namespace: ns, Name: "new-role"}, &got)
+	if diff := cmp.Diff(want, got.OwnerReferences); diff != "" {
 		t.Errorf("Role created by a replace: ownerReferences (-want +got):\n%s", diff)
 	}
 }
