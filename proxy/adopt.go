@@ -112,6 +112,11 @@ func (p *Proxy) linkCreatedObject(resp *http.Response, ex *exchange, created map
 			return created, nil // deleted or replaced by someone else meanwhile
 		}
 		if owner.Links(cur, ref) != owner.None {
+			if attempt > 1 { // read back, linked meanwhile: answer with it
+				if data, err := json.Marshal(cur); err == nil {
+					replaceBody(resp, answer{contentType: "application/json", data: data})
+				}
+			}
 			return cur, nil
 		}
 		ans, err := p.patchLink(ctx, ex, resp.Request, cur)
@@ -173,7 +178,11 @@ func (p *Proxy) undoCreate(ctx context.Context, ex *exchange, uid types.UID, cau
 	if err == nil {
 		_, err = p.call(ctx, http.MethodDelete, ex.info, nil, http.Header{"Content-Type": {"application/json"}}, body)
 	}
-	if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
+	switch {
+	case apierrors.IsNotFound(err) || apierrors.IsConflict(err):
+		return fmt.Errorf("created %s but could not link it to %s (%w); it has been deleted or replaced since",
+			what, ex.cred.run.Owner, cause)
+	case err != nil:
 		return fmt.Errorf("created %s but could not link it to %s (%w), nor delete it again: %v",
 			what, ex.cred.run.Owner, cause, err)
 	}
