@@ -23,6 +23,14 @@
 //     controller and blockOwnerDeletion unset, as in operator-sdk's
 //     ansible-operator, so watchers must enqueue for any owner reference of
 //     the owner's kind, not only for the controller reference.
+//     A PUT or server-side apply can write an object that exists, so the
+//     proxy links it only if it is linked to this owner already (and then
+//     sends the object's UID, so that a replacement of it fails rather than
+//     being adopted) or if the write creates it: such a write goes out
+//     unlinked, and an answer of 201 Created is followed by a merge patch
+//     that links the new object (bound to its resourceVersion; if that fails,
+//     the object is deleted again and the write fails). An object that exists
+//     and is not linked to the owner is written but never adopted.
 //   - Dependent watches. The first time a run creates, updates or reads an
 //     object linked to an owner of its kind, the run's DependentWatcher is
 //     asked to watch that kind: once per watcher, kind and link type, never
@@ -37,6 +45,7 @@
 //     the controller to tell whether a run changed anything.
 //
 // Watches, logs and upgraded connections (exec, attach, port-forward) stream
-// through unchanged. Each request is logged once at V(1) with its method,
+// through unchanged. Impersonate-* headers are dropped: the API server sees
+// the operator, never a user the operator may impersonate. Each request is logged once at V(1) with its method,
 // path, owner, cache outcome, status and duration; bodies are never logged.
 package proxy

@@ -22,10 +22,7 @@ const statusClientClosed = 499
 // (exec, attach, port-forward) use their own HTTP/1.1-only transport: an
 // upgrade cannot ride on an HTTP/2 connection.
 func (p *Proxy) newForwarder() (*httputil.ReverseProxy, error) {
-	target, _, err := rest.DefaultServerUrlFor(p.opts.Upstream)
-	if err != nil {
-		return nil, fmt.Errorf("proxy upstream %q: %w", p.opts.Upstream.Host, err)
-	}
+	target := p.target
 	plain, err := rest.TransportFor(p.opts.Upstream)
 	if err != nil {
 		return nil, fmt.Errorf("proxy transport to %s: %w", target, err)
@@ -65,12 +62,28 @@ func (b *bufferPool) Put(buf []byte) { b.pool.Put(&buf) }
 func rewrite(pr *httputil.ProxyRequest, target *url.URL) {
 	pr.SetURL(target)
 	pr.Out.Header.Del("Authorization")
+	stripImpersonation(pr.Out.Header)
 	if ex := exchangeFrom(pr.In.Context()); ex != nil && ex.inspect {
 		// Let the transport negotiate compression itself, so the body it hands
 		// back is plain and can be decoded.
 		pr.Out.Header.Del("Accept-Encoding")
 	}
 }
+
+// stripImpersonation removes every Impersonate-* header (User, Group, Uid,
+// Extra-<key>): requests go out with the operator's credentials, which may
+// hold the right to impersonate, and a role must act as the operator, never
+// as someone the operator could become. Impersonation the operator's own
+// rest.Config asks for is added later, by its transport.
+func stripImpersonation(h http.Header) {
+	for k := range h {
+		if len(k) >= len(impersonatePrefix) && strings.EqualFold(k[:len(impersonatePrefix)], impersonatePrefix) {
+			delete(h, k)
+		}
+	}
+}
+
+const impersonatePrefix = "Impersonate-"
 
 type upgradeSplitter struct {
 	plain, upgrade http.RoundTripper
@@ -127,6 +140,13 @@ func (p *Proxy) inspectResponse(resp *http.Response) error {
 			return fmt.Errorf("read API server response: %w", err)
 		}
 		obj = p.decodeBody(mt, data)
+	}
+	if ex.linkCreated && resp.StatusCode == http.StatusCreated {
+		linked, err := p.linkCreatedObject(resp, ex, obj)
+		if err != nil {
+			return err
+		}
+		obj = linked
 	}
 	p.afterSuccess(resp.Request.Context(), ex, obj)
 	return nil

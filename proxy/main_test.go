@@ -228,18 +228,32 @@ func (e endpoint) do(t *testing.T, method, path string, body []byte, header http
 // HTTP/1.1 so that upgrade requests can be compared.
 func direct(t *testing.T, method, path string, header http.Header) (*http.Response, []byte) {
 	t.Helper()
+	return directWithBody(t, method, path, nil, header)
+}
+
+// directWithBody is direct with a request body (JSON unless header says
+// otherwise).
+func directWithBody(t *testing.T, method, path string, body []byte, header http.Header) (*http.Response, []byte) {
+	t.Helper()
 	cfg := rest.CopyConfig(cluster.Config)
 	cfg.NextProtos = []string{"http/1.1"}
 	hc, err := rest.HTTPClientFor(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	req, err := http.NewRequestWithContext(t.Context(), method, strings.TrimSuffix(cluster.Config.Host, "/")+path, nil)
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(t.Context(), method, strings.TrimSuffix(cluster.Config.Host, "/")+path, rd)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for k, vs := range header {
 		req.Header[k] = vs
+	}
+	if body != nil && req.Header.Get("Content-Type") == "" {
+		req.Header.Set("Content-Type", "application/json")
 	}
 	resp, err := hc.Do(req)
 	if err != nil {

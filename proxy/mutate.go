@@ -49,7 +49,8 @@ func (p *Proxy) resolve(ex *exchange) {
 
 // prepare decides what the proxy will do with the response and, for creates,
 // updates and server-side applies of a resource, links the body to the run's
-// owner. It returns an HTTP status with an error the client should see.
+// owner (updates and applies only as linkNow allows). It returns an HTTP
+// status with an error the client should see.
 func (p *Proxy) prepare(req *http.Request, ex *exchange) (int, error) {
 	info := ex.info
 	ex.dryRun = req.URL.Query().Has("dryRun")
@@ -83,6 +84,12 @@ func (p *Proxy) prepare(req *http.Request, ex *exchange) (int, error) {
 		return http.StatusBadRequest, fmt.Errorf("proxy: %s %s: read body: %w", req.Method, req.URL.Path, err)
 	}
 	obj := p.decodeBody(ex.contentType, data)
+	if inject && info.Verb != reqinfo.VerbCreate {
+		// A PUT or server-side apply may write an object that exists.
+		if inject, err = p.linkNow(req.Context(), ex, obj); err != nil {
+			return http.StatusBadGateway, fmt.Errorf("proxy: %s %s: %w", req.Method, req.URL.Path, err)
+		}
+	}
 	if inject {
 		if data, err = p.inject(ex, obj); err != nil {
 			code := http.StatusBadRequest

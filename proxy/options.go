@@ -42,7 +42,8 @@ type Options struct {
 	// namespaced kinds from cluster-scoped ones. Required.
 	Mapper meta.RESTMapper
 	// InjectOwnerRef links created objects to the run's owner (owner reference
-	// or primary-resource annotations). Dependent watches still follow the
+	// or primary-resource annotations); objects that existed before unlinked
+	// are never linked (see the package doc). Dependent watches still follow the
 	// links a role sets itself when it is false. Default: false; the operator
 	// sets it from --inject-owner-ref, which defaults to true.
 	InjectOwnerRef bool

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httputil"
+	"net/url"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -18,6 +19,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 
 	"github.com/mcrouter-operator/mcrouter-operator/proxy/internal/reqinfo"
@@ -29,6 +31,10 @@ type Proxy struct {
 	listener net.Listener
 	server   *http.Server
 	forward  *httputil.ReverseProxy
+	// upstream and target reach the API server with the operator's
+	// credentials for the proxy's own requests (see adopt.go).
+	upstream *http.Client
+	target   *url.URL
 	caPEM    []byte // the serving certificate, trusted by every kubeconfig
 	protobuf runtime.Decoder
 
@@ -64,11 +70,16 @@ func New(opts Options) (*Proxy, error) {
 	if err := p.registerMetrics(); err != nil {
 		return nil, err
 	}
-	fwd, err := p.newForwarder()
-	if err != nil {
+	var err error
+	if p.target, _, err = rest.DefaultServerUrlFor(opts.Upstream); err != nil {
+		return nil, fmt.Errorf("proxy upstream %q: %w", opts.Upstream.Host, err)
+	}
+	if p.upstream, err = rest.HTTPClientFor(opts.Upstream); err != nil {
+		return nil, fmt.Errorf("proxy client of %s: %w", p.target, err)
+	}
+	if p.forward, err = p.newForwarder(); err != nil {
 		return nil, err
 	}
-	p.forward = fwd
 	l, err := net.Listen("tcp", opts.Addr)
 	if err != nil {
 		return nil, fmt.Errorf("proxy listen on %s: %w; choose another address or port", opts.Addr, err)

@@ -27,8 +27,11 @@ type exchange struct {
 	namespaced bool
 
 	// inspect: the response body is decoded (writes, dependent watches).
-	inspect     bool
-	dryRun      bool
+	inspect bool
+	dryRun  bool
+	// linkCreated: the body went out without the owner link, to be linked if
+	// this write creates the object (adopt.go).
+	linkCreated bool
 	contentType string
 	body        map[string]any // decoded request body as forwarded
 	cache       string         // "hit", "miss" or "" (not a cacheable read)

@@ -81,6 +81,10 @@ func Decide(o Ref, ns string, namespaced bool) Mode {
 // UID is not added twice. It returns the mode used, or an error naming the
 // field when obj's metadata has the wrong shape.
 func Mark(obj map[string]any, o Ref, ns string, namespaced bool) (Mode, error) {
+	if md, ok := obj["metadata"]; ok && md == nil {
+		// "metadata: null": unstructured's setters would silently set nothing.
+		obj["metadata"] = map[string]any{}
+	}
 	u := &unstructured.Unstructured{Object: obj}
 	mode := Decide(o, ns, namespaced)
 	switch mode {
@@ -115,6 +119,22 @@ func Mark(obj map[string]any, o Ref, ns string, namespaced bool) (Mode, error) {
 		u.SetAnnotations(ann)
 	}
 	return mode, nil
+}
+
+// LinkPatch returns the metadata of a JSON merge patch that links the
+// stored object obj to o the way Mark would: the complete ownerReferences
+// list (obj's own with o's added), or the two annotations (a merge patch
+// keeps the other annotations).
+func LinkPatch(obj map[string]any, o Ref, ns string, namespaced bool) (map[string]any, error) {
+	md := map[string]any{}
+	if refs := (&unstructured.Unstructured{Object: obj}).GetOwnerReferences(); len(refs) > 0 &&
+		Decide(o, ns, namespaced) == Reference {
+		(&unstructured.Unstructured{Object: map[string]any{"metadata": md}}).SetOwnerReferences(refs)
+	}
+	if _, err := Mark(map[string]any{"metadata": md}, o, ns, namespaced); err != nil {
+		return nil, err
+	}
+	return md, nil
 }
 
 // metadataField returns metadata.<field> of obj, nil when absent, or an

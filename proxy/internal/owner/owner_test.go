@@ -40,6 +40,12 @@ func TestMark(t *testing.T) {
 			want:     map[string]any{"kind": "ConfigMap", "metadata": map[string]any{"ownerReferences": []any{ref()}}},
 		},
 		{
+			name: "null metadata", owner: cr, ns: "ns1", namespaced: true,
+			obj:      map[string]any{"kind": "ConfigMap", "metadata": nil},
+			wantMode: owner.Reference,
+			want:     map[string]any{"kind": "ConfigMap", "metadata": map[string]any{"ownerReferences": []any{ref()}}},
+		},
+		{
 			name: "existing references are kept", owner: cr, ns: "ns1", namespaced: true,
 			obj: map[string]any{"metadata": map[string]any{"ownerReferences": []any{
 				map[string]any{"apiVersion": "v1", "kind": "Pod", "name": "p", "uid": "u-9"}}}},
@@ -177,5 +183,37 @@ func TestLinks(t *testing.T) {
 				t.Errorf("Links = %v, want %v", got, tt.want)
 			}
 		})
+	}
+}
+
+func TestLinkPatch(t *testing.T) {
+	pod := map[string]any{"apiVersion": "v1", "kind": "Pod", "name": "p", "uid": "u-9"}
+	stored := map[string]any{"kind": "ConfigMap", "metadata": map[string]any{
+		"name": "a", "uid": "x", "ownerReferences": []any{pod}, "annotations": map[string]any{"keep": "me"}}}
+	tests := []struct {
+		name       string
+		ns         string
+		namespaced bool
+		want       map[string]any
+	}{
+		{"same namespace: the whole reference list", "ns1", true,
+			map[string]any{"ownerReferences": []any{pod, ref()}}},
+		{"other namespace: the two annotations only", "ns2", true,
+			map[string]any{"annotations": map[string]any{
+				owner.NameAnnotation: "ns1/mc", owner.TypeAnnotation: "Memcached.cache.example.com"}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := owner.LinkPatch(stored, cr, tt.ns, tt.namespaced)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("LinkPatch (-want +got):\n%s", diff)
+			}
+		})
+	}
+	if refs := stored["metadata"].(map[string]any)["ownerReferences"].([]any); len(refs) != 1 {
+		t.Errorf("LinkPatch changed the stored object: %v", refs)
 	}
 }

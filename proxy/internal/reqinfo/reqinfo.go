@@ -21,6 +21,9 @@ const (
 	VerbPatch            = "patch"
 	VerbDelete           = "delete"
 	VerbDeleteCollection = "deletecollection"
+
+	// VerbProxy is the verb of the deprecated /api/<version>/proxy/... paths.
+	VerbProxy = "proxy"
 )
 
 // Info describes one API request.
@@ -29,7 +32,8 @@ type Info struct {
 	// /openapi/..., /healthz): those carry no GVR.
 	Resource bool
 	// Verb is one of the Verb constants for resource requests, else the
-	// lower-case HTTP method.
+	// lower-case HTTP method. It is the verb the API server authorizes: a
+	// path under /watch/ is a watch whatever the method.
 	Verb        string
 	Group       string
 	Version     string
@@ -62,9 +66,11 @@ func Parse(method string, u *url.URL) Info {
 	default:
 		return info
 	}
-	watchPrefix := false
-	if len(parts) > 0 && parts[0] == "watch" {
-		watchPrefix, parts = true, parts[1:]
+	// The API server reads a leading "watch" or "proxy" segment as the verb,
+	// whatever the method.
+	var pathVerb string
+	if len(parts) > 0 && (parts[0] == VerbWatch || parts[0] == VerbProxy) {
+		pathVerb, parts = parts[0], parts[1:]
 	}
 	if len(parts) == 0 {
 		// /api/v1 and /apis/<group>/<version> are discovery documents.
@@ -81,7 +87,7 @@ func Parse(method string, u *url.URL) Info {
 	if len(parts) > 1 {
 		info.Name = parts[1]
 	}
-	if len(parts) > 2 {
+	if len(parts) > 2 && pathVerb != VerbProxy {
 		info.Subresource = parts[2]
 	}
 	if info.Group == "" && info.Plural == "namespaces" {
@@ -89,20 +95,24 @@ func Parse(method string, u *url.URL) Info {
 		// the request is made in.
 		info.Namespace = ""
 	}
-	info.Verb = verb(method, info.Name, watchPrefix || isTrue(u.Query().Get("watch")))
+	info.Verb = pathVerb
+	if info.Verb == "" {
+		info.Verb = verb(method, info.Name, u)
+	}
 	return info
 }
 
-func verb(method, name string, watch bool) string {
+func verb(method, name string, u *url.URL) string {
 	switch method {
 	case http.MethodGet, http.MethodHead:
 		switch {
-		case watch:
-			return VerbWatch
-		case name == "":
-			return VerbList
-		default:
+		case name != "":
+			// The API server ignores ?watch on a named GET: it answers the object.
 			return VerbGet
+		case watchParam(u.Query()):
+			return VerbWatch
+		default:
+			return VerbList
 		}
 	case http.MethodPost:
 		return VerbCreate
@@ -129,8 +139,21 @@ func Mutating(verb string) bool {
 	return false
 }
 
-func isTrue(s string) bool {
-	return s == "true" || s == "1"
+// watchParam reports whether the API server treats a GET of a collection
+// with query q as a watch. It reads the first "watch" value, as the API
+// server does: absent, "0" and "false" in any case are a list; anything else,
+// "" and "no" included, is a watch (k8s.io/apimachinery's
+// Convert_Slice_string_To_bool, and the request-info resolver's fallback when
+// the other list options do not decode). The one value the two paths disagree
+// on, a Unicode case-folding of "false" such as "falſe", is a watch here: a
+// list answered as a watch is only not served from the cache, a watch
+// answered as a list would be.
+func watchParam(q url.Values) bool {
+	vs := q["watch"]
+	if len(vs) == 0 {
+		return false
+	}
+	return vs[0] != "0" && strings.ToLower(vs[0]) != "false"
 }
 
 func splitPath(p string) []string {

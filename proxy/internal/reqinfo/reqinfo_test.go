@@ -34,6 +34,12 @@ func TestParse(t *testing.T) {
 			Resource: true, Verb: "watch", Version: "v1", Plural: "configmaps"}},
 		{"watch false is a list", http.MethodGet, "/api/v1/configmaps?watch=false", reqinfo.Info{
 			Resource: true, Verb: "list", Version: "v1", Plural: "configmaps"}},
+		{"watch prefix, POST", http.MethodPost, "/api/v1/watch/namespaces/ns1/configmaps", reqinfo.Info{
+			Resource: true, Verb: "watch", Version: "v1", Namespace: "ns1", Plural: "configmaps"}},
+		{"named get ignores watch", http.MethodGet, "/api/v1/namespaces/ns1/configmaps/cm1?watch=true", reqinfo.Info{
+			Resource: true, Verb: "get", Version: "v1", Namespace: "ns1", Plural: "configmaps", Name: "cm1"}},
+		{"proxy prefix", http.MethodGet, "/api/v1/proxy/namespaces/ns1/pods/p/metrics", reqinfo.Info{
+			Resource: true, Verb: "proxy", Version: "v1", Namespace: "ns1", Plural: "pods", Name: "p"}},
 		{"watch prefix", http.MethodGet, "/api/v1/watch/namespaces/ns1/configmaps/cm1", reqinfo.Info{
 			Resource: true, Verb: "watch", Version: "v1", Namespace: "ns1", Plural: "configmaps", Name: "cm1"}},
 		{"create deployment", http.MethodPost, "/apis/apps/v1/namespaces/ns1/deployments", reqinfo.Info{
@@ -76,6 +82,57 @@ func TestParse(t *testing.T) {
 			got := reqinfo.Parse(tt.method, u)
 			if diff := cmp.Diff(tt.want, got); diff != "" {
 				t.Errorf("Parse(%s %s) mismatch (-want +got):\n%s", tt.method, tt.url, diff)
+			}
+		})
+	}
+}
+
+// TestWatchParameter: every value of ?watch that the API server reads as
+// true makes a GET of a collection a watch (checked against the API server in
+// the proxy package's TestWatchParameterAsTheAPIServer).
+func TestWatchParameter(t *testing.T) {
+	tests := []struct {
+		query string
+		watch bool
+	}{
+		{"", false},
+		{"watch=false", false},
+		{"watch=False", false},
+		{"watch=FALSE", false},
+		{"watch=0", false},
+		{"watch=0&watch=1", false},
+		{"labelSelector=a%3Db", false},
+		{"watch=true", true},
+		{"watch=1", true},
+		{"watch=yes", true},
+		{"watch=True", true},
+		{"watch=t", true},
+		{"watch=y", true},
+		{"watch=on", true},
+		{"watch=", true},
+		{"watch", true},
+		{"watch=no", true},
+		{"watch=n", true},
+		{"watch=f", true},
+		{"watch=off", true},
+		{"watch=00", true},
+		{"watch=+0", true},
+		{"watch=%20false", true},
+		{"watch=fal%C5%BFe", true}, // "falſe": the decoder's false, the resolver's fallback's true
+		{"watch=1&watch=0", true},
+		{"WATCH=true", false}, // parameter names are case-sensitive
+	}
+	for _, tt := range tests {
+		t.Run(tt.query, func(t *testing.T) {
+			u := &url.URL{Path: "/api/v1/namespaces/ns1/configmaps", RawQuery: tt.query}
+			want := reqinfo.VerbList
+			if tt.watch {
+				want = reqinfo.VerbWatch
+			}
+			for _, method := range []string{http.MethodGet, http.MethodHead} {
+				if got := reqinfo.Parse(method, u).Verb; got != want {
+					t.Errorf("%s ?%s: verb %q, want %q", method, tt.query, got, want)
+				}
 			}
 		})
 	}
