@@ -43,8 +43,13 @@ func ParseLogEvents(s string) (LogEvents, error) {
 
 // Options configure a Runner; they apply to every run of the process.
 type Options struct {
-	// RootDir holds the per-resource input directories.
-	// Default: filepath.Join(os.TempDir(), "ansible-operator", "runner").
+	// RootDir holds the per-resource input directories (flag --runner-dir).
+	// New creates it and the missing dirs above it with mode 0700, and refuses
+	// a RootDir that is a symlink, is not owned by this process's uid or is
+	// writable by group or others, and one with a dir above it owned by
+	// another uid (other than root), so that no other user can plant files
+	// the runs would execute. Default: filepath.Join(os.TempDir(),
+	// "ansible-operator", "runner").
 	RootDir string
 	// AnsibleArgs are extra ansible-playbook arguments (flag --ansible-args),
 	// written to env/cmdline. Default: "".

@@ -46,8 +46,8 @@ func New(opts Options) (*Runner, error) {
 			return nil, fmt.Errorf("ansible python interpreter: %w; install the Debian package python3", err)
 		}
 	}
-	if err := os.MkdirAll(opts.RootDir, 0o700); err != nil {
-		return nil, fmt.Errorf("create runner root dir: %w", err)
+	if err := ensureRootDir(opts.RootDir, os.Geteuid()); err != nil {
+		return nil, err
 	}
 	if n := reapOrphans(opts.RootDir); n > 0 {
 		opts.Log.Info("killed Ansible runs left behind by an earlier operator process", "runs", n)
