@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
+	"k8s.io/apimachinery/pkg/api/resource"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/mcrouter-operator/mcrouter-operator/internal/cpuquota"
@@ -18,7 +19,8 @@ import (
 )
 
 // flags are `ansible-operator run`'s flags: upstream's names and defaults,
-// plus ours (--run-timeout, --kubeconfig, --runner-dir, --max-concurrent-runs).
+// plus ours (--run-timeout, --kubeconfig, --runner-dir, --max-concurrent-runs,
+// --max-runner-artifacts-bytes, --max-total-runner-artifacts-bytes).
 type flags struct {
 	WatchesFile             string
 	ReconcilePeriod         time.Duration
@@ -42,6 +44,8 @@ type flags struct {
 	GracefulShutdownTimeout time.Duration
 	RunTimeout              time.Duration
 	RunnerDir               string
+	MaxArtifactBytes        byteSize
+	MaxTotalArtifactBytes   byteSize
 	Kubeconfig              string
 	Zap                     zap.Options
 }
@@ -74,6 +78,12 @@ func (f *flags) bind(fs *pflag.FlagSet) {
 		"how long to wait for running reconciles (which are cancelled) to end at shutdown")
 	fs.DurationVar(&f.RunTimeout, "run-timeout", runner.DefaultTimeout, "kill an Ansible run after this long")
 	fs.StringVar(&f.RunnerDir, "runner-dir", filepath.Join(os.TempDir(), "ansible-operator", "runner"), "where ansible-runner input and artifacts live")
+	f.MaxArtifactBytes = byteSize(runner.DefaultMaxArtifactBytes)
+	fs.Var(&f.MaxArtifactBytes, "max-runner-artifacts-bytes",
+		"disk space the artifacts of one resource may take (bytes or a quantity such as 20Mi); a run whose output passes half of it is killed")
+	f.MaxTotalArtifactBytes = byteSize(runner.DefaultMaxTotalArtifactBytes)
+	fs.Var(&f.MaxTotalArtifactBytes, "max-total-runner-artifacts-bytes",
+		"disk space the artifacts of all resources under --runner-dir may take (bytes or a quantity such as 256Mi)")
 	fs.StringVar(&f.Kubeconfig, "kubeconfig", "", "kubeconfig to use (default: KUBECONFIG, ~/.kube/config, or in-cluster)")
 	gofs := flag.NewFlagSet("zap", flag.ContinueOnError)
 	f.Zap.BindFlags(gofs)
@@ -100,11 +110,42 @@ func (f *flags) validate() error {
 	if f.ReconcilePeriod < 0 {
 		errs = append(errs, fmt.Errorf("--reconcile-period must not be negative, got %s", f.ReconcilePeriod))
 	}
+	if int64(f.MaxArtifactBytes) < runner.MinArtifactBytes {
+		errs = append(errs, fmt.Errorf("--max-runner-artifacts-bytes must be at least %s, got %s",
+			byteSize(runner.MinArtifactBytes), f.MaxArtifactBytes))
+	}
+	if f.MaxTotalArtifactBytes < f.MaxArtifactBytes {
+		errs = append(errs, fmt.Errorf("--max-total-runner-artifacts-bytes (%s) must not be below --max-runner-artifacts-bytes (%s)",
+			f.MaxTotalArtifactBytes, f.MaxArtifactBytes))
+	}
 	if _, err := runner.ParseLogEvents(f.AnsibleLogEvents); err != nil {
 		errs = append(errs, fmt.Errorf("--ansible-log-events: %w", err))
 	}
 	return errors.Join(errs...)
 }
+
+// byteSize is a flag value in bytes, written as a number or a Kubernetes
+// quantity ("20Mi", "1Gi", "500M").
+type byteSize int64
+
+func (b byteSize) String() string {
+	return resource.NewQuantity(int64(b), resource.BinarySI).String()
+}
+
+func (b *byteSize) Set(s string) error {
+	q, err := resource.ParseQuantity(s)
+	if err != nil {
+		return fmt.Errorf("%q is not a size such as 20Mi, 1Gi or 1048576", s)
+	}
+	v, ok := q.AsInt64()
+	if !ok || v < 0 {
+		return fmt.Errorf("%q is not a whole, non-negative number of bytes", s)
+	}
+	*b = byteSize(v)
+	return nil
+}
+
+func (b *byteSize) Type() string { return "bytes" }
 
 // watchNamespaces parses WATCH_NAMESPACE: empty means all namespaces.
 func watchNamespaces(v string) []string {
