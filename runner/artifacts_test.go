@@ -48,15 +48,7 @@ func fakeRun(t *testing.T, inputDir, ident string, age time.Duration, files map[
 
 func runNames(t *testing.T, inputDir string) []string {
 	t.Helper()
-	entries, err := os.ReadDir(filepath.Join(inputDir, artifactsDir))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var names []string
-	for _, e := range entries {
-		names = append(names, e.Name())
-	}
-	return names
+	return dirNames(t, filepath.Join(inputDir, artifactsDir))
 }
 
 func usage(t *testing.T, path string) int64 {

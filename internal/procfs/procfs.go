@@ -105,16 +105,13 @@ func ReadStat(root string, pid int) (Stat, error) {
 // ReadAll reads the stat of every process under root. Processes that end
 // while being read are left out; a stat that does not parse is an error.
 func ReadAll(root string) ([]Stat, error) {
-	entries, err := os.ReadDir(root)
+	pids, err := PIDs(root)
 	if err != nil {
-		return nil, fmt.Errorf("list processes in %s: %w", root, err)
+		return nil, err
 	}
-	out := make([]Stat, 0, len(entries))
-	for _, e := range entries {
-		if _, err := strconv.Atoi(e.Name()); err != nil {
-			continue
-		}
-		b, err := os.ReadFile(filepath.Join(root, e.Name(), "stat"))
+	out := make([]Stat, 0, len(pids))
+	for _, pid := range pids {
+		b, err := os.ReadFile(filepath.Join(root, strconv.Itoa(pid), "stat"))
 		if err != nil {
 			continue // ENOENT, ESRCH: the process just ended
 		}
