@@ -42,6 +42,13 @@ type collector struct {
 	sawStats bool
 	tail     *lineTail
 	badLines int
+
+	// maxBytes bounds the stream read (0: unbounded); past it onLimit is
+	// called once and later lines are dropped unread, so that what the
+	// Result and the log take stays bounded too.
+	maxBytes  int64
+	onLimit   func()
+	readBytes int64
 }
 
 func newCollector(ident, artifactDir string, log eventLogger) *collector {
@@ -52,6 +59,18 @@ func newCollector(ident, artifactDir string, log eventLogger) *collector {
 	}
 }
 
+// overLimit counts n more bytes read and reports whether the stream has
+// passed maxBytes, calling onLimit the first time.
+func (c *collector) overLimit(n int) bool {
+	was := c.maxBytes > 0 && c.readBytes > c.maxBytes
+	c.readBytes += int64(n)
+	now := c.maxBytes > 0 && c.readBytes > c.maxBytes
+	if now && !was && c.onLimit != nil {
+		c.onLimit()
+	}
+	return now
+}
+
 // read consumes r line by line until EOF or a read error, such as the
 // deadline set once the process exited.
 func (c *collector) read(r io.Reader) error {
@@ -60,7 +79,10 @@ func (c *collector) read(r io.Reader) error {
 	tooLong := false
 	for {
 		chunk, err := br.ReadSlice('\n')
+		over := c.overLimit(len(chunk))
 		switch {
+		case over:
+			tooLong, line = false, line[:0] // dropped unread
 		case tooLong:
 		case len(line)+len(chunk) > maxLineBytes:
 			tooLong, line = true, line[:0]
@@ -70,10 +92,12 @@ func (c *collector) read(r io.Reader) error {
 		if errors.Is(err, bufio.ErrBufferFull) {
 			continue
 		}
-		if tooLong {
+		switch {
+		case over:
+		case tooLong:
 			c.tail.add(fmt.Sprintf("[a line longer than %d bytes was dropped]", maxLineBytes))
 			c.badLines++
-		} else if len(bytes.TrimSpace(line)) > 0 {
+		case len(bytes.TrimSpace(line)) > 0:
 			c.handleLine(line)
 		}
 		if cap(line) > 4*readBufferBytes {

@@ -56,7 +56,8 @@ func TestOptionsDefaultsAndValidate(t *testing.T) {
 	var o Options
 	o.setDefaults()
 	if o.RunnerPath != "ansible-runner" || o.PythonPath != "/usr/bin/python3" || o.LogEvents != LogTasks ||
-		!strings.HasSuffix(o.RootDir, "/ansible-operator/runner") {
+		!strings.HasSuffix(o.RootDir, "/ansible-operator/runner") ||
+		o.MaxArtifactBytes != DefaultMaxArtifactBytes || o.MaxTotalArtifactBytes != DefaultMaxTotalArtifactBytes {
 		t.Errorf("defaults = %+v", o)
 	}
 	tests := []struct {
@@ -71,6 +72,9 @@ func TestOptionsDefaultsAndValidate(t *testing.T) {
 		{"relative root", func(o *Options) { o.RootDir = "tmp/runner" }, "must be an absolute path"},
 		{"python with space", func(o *Options) { o.PythonPath = "/usr/bin/python3 -u" }, "must not contain spaces"},
 		{"env without =", func(o *Options) { o.Env = []string{"A=1", "BROKEN"} }, `runner env entry 1 "BROKEN"`},
+		{"artifact cap below 1 MiB", func(o *Options) { o.MaxArtifactBytes = 4096 }, "per-resource artifact cap 4096 bytes is below"},
+		{"total below per-resource", func(o *Options) { o.MaxTotalArtifactBytes = 10 << 20 },
+			"total artifact cap 10485760 bytes is below the per-resource cap of 20971520"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -18,6 +18,28 @@
 //	inventory/hosts  localhost, ansible_connection=local, ansible_python_interpreter
 //	kubeconfig       RunOptions.Kubeconfig, mode 0600
 //	artifacts/<job>  written by ansible-runner, rotated to RunOptions.MaxArtifacts
+//	                 and to the byte caps of Options (see below)
+//	tmp              the run's TMPDIR, removed after the run
+//
+// New creates the root dir (and the dirs above it it has to create) with mode
+// 0700 and refuses a root dir that another user owns or can write to, or a
+// symlink: such a user could plant an inventory script that runs as the
+// operator.
+//
+// # Artifacts
+//
+// ansible-runner keeps at most RunOptions.MaxArtifacts artifact dirs per
+// resource. The Runner also caps them in bytes of disk (allocated blocks, as
+// a size-limited emptyDir counts them): after every run, however it ended,
+// the resource's oldest artifact dirs are deleted until the rest fits
+// Options.MaxArtifactBytes, and the run's own artifacts, kept always, are cut
+// down to it (stdout to its end, then the oldest job events) when they alone
+// pass it; then the oldest artifact dirs of all resources are deleted (the
+// newest of each resource last, never those of a resource whose run is in
+// progress) until all fit Options.MaxTotalArtifactBytes. A run whose event
+// stream passes half of MaxArtifactBytes (ansible-runner writes it twice,
+// to job_events and to stdout) is killed and fails with ErrOutputLimit, which
+// also bounds what Run holds in memory for it.
 //
 // Files are replaced atomically (write to a temporary file, then rename).
 // Runs for the same resource are serialized by the Runner: a second Run for a
@@ -92,5 +114,15 @@
 // own; so on timeout or cancellation the Runner stops ansible-runner's group,
 // kills the process group of every descendant, then ansible-runner's group,
 // and waits until none of those processes is alive before Run returns.
-// Processes that deliberately detach (Ansible async tasks) are not followed.
+//
+// Every process of a run inherits two environment variables,
+// ANSIBLE_OPERATOR_RUN (the run, and the operator process that owns it) and
+// ANSIBLE_OPERATOR_RUN_DIR (its input dir). Once ansible-runner has exited,
+// however the run ended, every process still carrying the run's mark is
+// killed: what a role left in the background (`cmd &`, nohup, setsid, async
+// tasks with poll: 0) does not outlive its run. New kills the processes of
+// runs under the root dir whose owner has died (an operator killed with
+// SIGKILL); it never touches a process without the mark, such as a tail -f
+// of an artifact. A process that clears its environment before exec, or that
+// is not dumpable, escapes the mark: the role author is trusted not to do so.
 package runner

@@ -17,6 +17,20 @@ const DefaultTimeout = 10 * time.Minute
 // MaxVerbosity is the highest Ansible verbosity (-vvvvvvv).
 const MaxVerbosity = 7
 
+// Byte caps of the artifacts (flags --max-runner-artifacts-bytes and
+// --max-total-runner-artifacts-bytes). The shipped Deployment gives /tmp,
+// which holds the runner dir, a 1 GiB emptyDir: the total cap takes a quarter
+// of it, and even with 8 runs in progress each writing up to the
+// per-resource cap before their rotation (416 MiB) the rest leaves room for
+// the runs' temp files and Ansible's own files under HOME=/tmp.
+const (
+	DefaultMaxArtifactBytes      int64 = 20 << 20
+	DefaultMaxTotalArtifactBytes int64 = 256 << 20
+	// MinArtifactBytes is the smallest cap accepted: a run of an empty
+	// playbook takes about 40 KiB of disk.
+	MinArtifactBytes int64 = 1 << 20
+)
+
 // LogEvents selects which Ansible events a run logs (flag --ansible-log-events).
 type LogEvents string
 
@@ -43,8 +57,13 @@ func ParseLogEvents(s string) (LogEvents, error) {
 
 // Options configure a Runner; they apply to every run of the process.
 type Options struct {
-	// RootDir holds the per-resource input directories.
-	// Default: filepath.Join(os.TempDir(), "ansible-operator", "runner").
+	// RootDir holds the per-resource input directories (flag --runner-dir).
+	// New creates it and the missing dirs above it with mode 0700, and refuses
+	// a RootDir that is a symlink, is not owned by this process's uid or is
+	// writable by group or others, and one with a dir above it owned by
+	// another uid (other than root), so that no other user can plant files
+	// the runs would execute. Default: filepath.Join(os.TempDir(),
+	// "ansible-operator", "runner").
 	RootDir string
 	// AnsibleArgs are extra ansible-playbook arguments (flag --ansible-args),
 	// written to env/cmdline. Default: "".
@@ -63,6 +82,24 @@ type Options struct {
 	// override the process environment (ANSIBLE_ROLES_PATH,
 	// ANSIBLE_COLLECTIONS_PATH, ANSIBLE_GATHERING…). Default: none.
 	Env []string
+	// MaxArtifactBytes caps the disk space of one resource's artifacts
+	// (<input dir>/artifacts; flag --max-runner-artifacts-bytes). After each
+	// run, however it ended, its oldest artifact dirs are deleted until the
+	// rest fits; the run's own artifacts are kept, cut down to the cap (oldest
+	// events first) when they alone pass it. A run whose event stream passes
+	// half of it (ansible-runner keeps the stream twice: job_events and
+	// stdout) is killed and fails with ErrOutputLimit. This also bounds the
+	// events Run keeps in memory. Default: DefaultMaxArtifactBytes; at least
+	// MinArtifactBytes.
+	MaxArtifactBytes int64
+	// MaxTotalArtifactBytes caps the disk space of the artifacts of all
+	// resources under RootDir (flag --max-total-runner-artifacts-bytes):
+	// after each run, and when New finds artifacts of an earlier process,
+	// runs are deleted oldest first (each resource's newest run last) until
+	// the rest fits, leaving alone the resources with a run in progress.
+	// Default: DefaultMaxTotalArtifactBytes, or MaxArtifactBytes when that is
+	// larger; at least MaxArtifactBytes.
+	MaxTotalArtifactBytes int64
 	// LogEvents selects what a run logs. Default: LogTasks.
 	LogEvents LogEvents
 	// Log receives the run logs when the ctx given to Run carries no logger.
@@ -83,6 +120,12 @@ func (o *Options) setDefaults() {
 	if o.LogEvents == "" {
 		o.LogEvents = LogTasks
 	}
+	if o.MaxArtifactBytes == 0 {
+		o.MaxArtifactBytes = DefaultMaxArtifactBytes
+	}
+	if o.MaxTotalArtifactBytes == 0 {
+		o.MaxTotalArtifactBytes = max(DefaultMaxTotalArtifactBytes, o.MaxArtifactBytes)
+	}
 }
 
 // Validate checks the options after defaults are applied.
@@ -94,6 +137,14 @@ func (o *Options) Validate() error {
 	}
 	if _, err := ParseLogEvents(string(o.LogEvents)); err != nil {
 		errs = append(errs, err)
+	}
+	if o.MaxArtifactBytes < MinArtifactBytes {
+		errs = append(errs, fmt.Errorf("per-resource artifact cap %d bytes is below the minimum of %d (1 MiB)",
+			o.MaxArtifactBytes, MinArtifactBytes))
+	}
+	if o.MaxTotalArtifactBytes < o.MaxArtifactBytes {
+		errs = append(errs, fmt.Errorf("total artifact cap %d bytes is below the per-resource cap of %d bytes",
+			o.MaxTotalArtifactBytes, o.MaxArtifactBytes))
 	}
 	if !filepath.IsAbs(o.RootDir) {
 		errs = append(errs, fmt.Errorf("runner root dir %q must be an absolute path", o.RootDir))

@@ -1,13 +1,175 @@
 package runner
 
 import (
+	"context"
 	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
 
+	"github.com/go-logr/logr"
+
 	"github.com/mcrouter-operator/mcrouter-operator/internal/procfs"
 )
+
+// process is one ansible-runner process and the reading of its events.
+type process struct {
+	path, dir string
+	args, env []string
+	marker    runMarker // in env: marks every process of the run
+	timeout   time.Duration
+	// maxArtifactBytes is Options.MaxArtifactBytes: the run is killed when
+	// its event stream passes half of it.
+	maxArtifactBytes int64
+	col              *collector
+	log              logr.Logger
+}
+
+const (
+	// pipeDrain bounds the reading of stdout after ansible-runner exited, in
+	// case a detached grandchild still holds the pipe open. ansible-playbook
+	// itself never holds it: it runs on a pseudo-terminal.
+	pipeDrain = 10 * time.Second
+	// stderrDrain is exec.Cmd.WaitDelay, the same bound for stderr.
+	stderrDrain = 5 * time.Second
+)
+
+// errOutputCause is the cancel cause of a run killed for its output.
+var errOutputCause = errors.New("output limit")
+
+// ended is what run learned about how the process ended.
+type ended struct {
+	waitErr, readErr error
+	killer           *treeKiller
+	leftover, strays []int // groups and marked processes alive after the kill
+	stderr           *lineTail
+}
+
+func (p *process) run(ctx context.Context) (*Result, error) {
+	timed, cancelTimeout := context.WithTimeout(ctx, p.timeout)
+	defer cancelTimeout()
+	runCtx, stop := context.WithCancelCause(timed)
+	defer stop(nil)
+	p.col.maxBytes = p.maxArtifactBytes / 2
+	p.col.onLimit = func() { stop(errOutputCause) }
+
+	stdoutR, stdoutW, err := os.Pipe()
+	if err != nil {
+		return nil, fmt.Errorf("start ansible-runner: %w", err)
+	}
+	defer stdoutR.Close()
+	e := ended{killer: &treeKiller{}, stderr: newLineTail(tailLines, tailLineBytes)}
+	cmd := exec.CommandContext(runCtx, p.path, p.args...)
+	cmd.Dir, cmd.Env = p.dir, p.env
+	cmd.Stdout, cmd.Stderr = stdoutW, e.stderr
+	cmd.SysProcAttr = newProcessGroup()
+	cmd.Cancel = func() error { return e.killer.kill(cmd.Process.Pid) }
+	cmd.WaitDelay = stderrDrain
+	err = cmd.Start()
+	stdoutW.Close() // the child holds its own copy
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("start %s: %w; install the Debian package python3-ansible-runner", p.path, err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("start %s: %w", p.path, err)
+	}
+
+	readDone := make(chan error, 1)
+	go func() { readDone <- p.col.read(stdoutR) }()
+	e.waitErr = cmd.Wait()
+	e.strays = p.killStrays()
+	_ = stdoutR.SetReadDeadline(time.Now().Add(pipeDrain))
+	e.readErr = <-readDone
+	e.leftover = e.killer.waitGone()
+	return p.col.result(), p.runError(ctx, runCtx, &e)
+}
+
+// runError is the error of a run that ended as e says; nil for a run that
+// reached its stats and left nothing alive.
+func (p *process) runError(ctx, runCtx context.Context, e *ended) error {
+	task := p.col.runningTask()
+	var err error
+	switch {
+	case p.col.sawStats && len(e.strays) == 0:
+		return nil
+	case p.col.sawStats:
+	case errors.Is(context.Cause(runCtx), errOutputCause):
+		err = fmt.Errorf("%w %s: its event stream passed %d bytes, and ansible-runner keeps it twice: "+
+			"its artifacts would pass the per-resource cap of %d bytes (flag --max-runner-artifacts-bytes)",
+			ErrOutputLimit, task, p.col.maxBytes, p.maxArtifactBytes)
+	case !e.killer.used():
+		err = fmt.Errorf("%w: %s %s%s", ErrIncomplete, exitText(e.waitErr), task, p.outputText(e.stderr))
+	case ctx.Err() != nil:
+		err = fmt.Errorf("%w %s: %w", ErrCanceled, task, context.Cause(ctx))
+	default:
+		err = fmt.Errorf("%w after %s %s", ErrTimeout, p.timeout, task)
+	}
+	var errs []error
+	if err != nil {
+		errs = append(errs, err)
+	}
+	if len(e.leftover) > 0 {
+		errs = append(errs, fmt.Errorf("process groups %v still alive %s after the kill", e.leftover, killWait))
+	}
+	if len(e.strays) > 0 {
+		errs = append(errs, fmt.Errorf("processes %v the run left behind still alive %s after the kill", e.strays, killWait))
+	}
+	if e.readErr != nil {
+		errs = append(errs, fmt.Errorf("reading the event stream: %w", e.readErr))
+	}
+	return joinSemicolon(errs)
+}
+
+// joinSemicolon joins errors on one line, each kept for errors.Is.
+func joinSemicolon(errs []error) error {
+	if len(errs) == 0 {
+		return nil
+	}
+	err := errs[0]
+	for _, e := range errs[1:] {
+		err = fmt.Errorf("%w; %w", err, e)
+	}
+	return err
+}
+
+// killStrays kills what the run left running once ansible-runner has exited,
+// however the run ended: background jobs (`cmd &`, nohup, setsid, async tasks
+// with poll: 0), found by the run's marker wherever they moved in the
+// process tree. It returns the processes still alive after killWait.
+func (p *process) killStrays() []int {
+	n, alive := killMatching(p.marker.marks)
+	if n > 0 {
+		p.log.Info("killed processes the run left running", "processes", n)
+	}
+	return alive
+}
+
+func exitText(err error) string {
+	var exitErr *exec.ExitError
+	if errors.As(err, &exitErr) {
+		return "ansible-runner " + exitErr.ProcessState.String()
+	}
+	if err == nil {
+		return "ansible-runner exited with status 0"
+	}
+	return "ansible-runner: " + err.Error()
+}
+
+func (p *process) outputText(stderr *lineTail) string {
+	var b strings.Builder
+	if out := p.col.tail.String(); out != "" {
+		b.WriteString("; last output:\n" + out)
+	}
+	if errOut := stderr.String(); errOut != "" {
+		b.WriteString("\nstderr:\n" + errOut)
+	}
+	return b.String()
+}
 
 // killWait bounds how long Run waits for killed processes to disappear.
 const killWait = 10 * time.Second

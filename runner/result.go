@@ -15,6 +15,9 @@ var (
 	// without a playbook_on_stats event (a crash, a syntax error, a kill from
 	// outside).
 	ErrIncomplete = errors.New("run ended without a playbook_on_stats event")
+	// ErrOutputLimit is wrapped by the error of a run killed because its
+	// event stream passed half of Options.MaxArtifactBytes.
+	ErrOutputLimit = errors.New("run killed for its output")
 )
 
 // Result is what one run produced. Run returns a Result whenever

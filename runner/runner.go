@@ -6,9 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"time"
@@ -22,7 +20,9 @@ import (
 type Runner struct {
 	opts       Options
 	runnerPath string // resolved ansible-runner executable
+	owner      owner  // this process, named in the marker of every run
 	locks      dirLocks
+	artifacts  *artifactStore
 }
 
 // New checks the options and that ansible-runner, ansible-playbook and the
@@ -46,13 +46,17 @@ func New(opts Options) (*Runner, error) {
 			return nil, fmt.Errorf("ansible python interpreter: %w; install the Debian package python3", err)
 		}
 	}
-	if err := os.MkdirAll(opts.RootDir, 0o700); err != nil {
-		return nil, fmt.Errorf("create runner root dir: %w", err)
+	if err := ensureRootDir(opts.RootDir, os.Geteuid()); err != nil {
+		return nil, err
 	}
 	if n := reapOrphans(opts.RootDir); n > 0 {
 		opts.Log.Info("killed Ansible runs left behind by an earlier operator process", "runs", n)
 	}
-	return &Runner{opts: opts, runnerPath: runnerPath}, nil
+	artifacts := newArtifactStore(opts.MaxArtifactBytes, opts.MaxTotalArtifactBytes)
+	if err := artifacts.load(opts.RootDir); err != nil {
+		opts.Log.Error(err, "could not bring the artifacts of earlier runs under their byte caps")
+	}
+	return &Runner{opts: opts, runnerPath: runnerPath, owner: selfOwner(), artifacts: artifacts}, nil
 }
 
 // lookPath finds an executable like exec.LookPath, but in the given PATH
@@ -112,6 +116,15 @@ func (r *Runner) Run(ctx context.Context, obj *unstructured.Unstructured, opts R
 		return nil, fmt.Errorf("%w before the run of %s %s started: %w", ErrCanceled, gvk.Kind, objectName(obj), err)
 	}
 	defer unlock()
+	r.artifacts.begin(dir)
+	defer r.artifacts.end(dir)
+	defer func() {
+		// However the run ended: a failing resource retried with backoff
+		// must not grow the disk run after run.
+		if err := r.artifacts.afterRun(dir, filepath.Join(dir, artifactsDir, ident)); err != nil {
+			log.Error(err, "could not bring the artifacts under their byte caps")
+		}
+	}()
 
 	files := inputFiles{extraVars: extraVars, kubeconfig: opts.Kubeconfig,
 		ansibleArgs: r.opts.AnsibleArgs, python: r.opts.PythonPath}
@@ -136,13 +149,16 @@ func (r *Runner) process(dir, ident string, opts RunOptions, log logr.Logger) *p
 	if opts.Kubeconfig != nil {
 		kubeconfig = filepath.Join(dir, kubeconfigFile)
 	}
-	env := runEnv(os.Environ(), r.opts.Env, kubeconfig, filepath.Join(dir, tmpDir))
+	marker := newMarker(r.owner, dir)
+	env := append(runEnv(withoutMarkers(os.Environ()), r.opts.Env, kubeconfig, filepath.Join(dir, tmpDir)),
+		marker.env()...)
 	events := eventLogger{log: log, mode: r.opts.LogEvents, verbosity: opts.Verbosity}
 	return &process{
-		path: r.runnerPath, dir: dir, env: env,
-		args:    commandArgs(dir, ident, opts, env),
-		timeout: r.opts.Timeout,
-		col:     newCollector(ident, filepath.Join(dir, "artifacts", ident), events),
+		path: r.runnerPath, dir: dir, env: env, marker: marker, log: log,
+		args:             commandArgs(dir, ident, opts, env),
+		timeout:          r.opts.Timeout,
+		maxArtifactBytes: r.opts.MaxArtifactBytes,
+		col:              newCollector(ident, filepath.Join(dir, artifactsDir, ident), events),
 	}
 }
 
@@ -158,6 +174,9 @@ func (r *Runner) Remove(gvk schema.GroupVersionKind, namespace, name string) err
 		return err
 	}
 	defer unlock()
+	r.artifacts.begin(dir)
+	defer r.artifacts.end(dir)
+	defer r.artifacts.forget(dir)
 	if err := os.RemoveAll(dir); err != nil {
 		return fmt.Errorf("remove input dir of %s %s/%s: %w", gvk.Kind, namespace, name, err)
 	}
@@ -176,98 +195,4 @@ func newIdent() string {
 	var b [4]byte
 	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails on Linux
 	return time.Now().UTC().Format("20060102T150405.000000Z") + "-" + hex.EncodeToString(b[:])
-}
-
-// process is one ansible-runner process and the reading of its events.
-type process struct {
-	path, dir string
-	args, env []string
-	timeout   time.Duration
-	col       *collector
-}
-
-const (
-	// pipeDrain bounds the reading of stdout after ansible-runner exited, in
-	// case a detached grandchild still holds the pipe open. ansible-playbook
-	// itself never holds it: it runs on a pseudo-terminal.
-	pipeDrain = 10 * time.Second
-	// stderrDrain is exec.Cmd.WaitDelay, the same bound for stderr.
-	stderrDrain = 5 * time.Second
-)
-
-func (p *process) run(ctx context.Context) (*Result, error) {
-	runCtx, cancel := context.WithTimeout(ctx, p.timeout)
-	defer cancel()
-
-	stdoutR, stdoutW, err := os.Pipe()
-	if err != nil {
-		return nil, fmt.Errorf("start ansible-runner: %w", err)
-	}
-	defer stdoutR.Close()
-	stderr := newLineTail(tailLines, tailLineBytes)
-	killer := &treeKiller{}
-	cmd := exec.CommandContext(runCtx, p.path, p.args...)
-	cmd.Dir, cmd.Env = p.dir, p.env
-	cmd.Stdout, cmd.Stderr = stdoutW, stderr
-	cmd.SysProcAttr = newProcessGroup()
-	cmd.Cancel = func() error { return killer.kill(cmd.Process.Pid) }
-	cmd.WaitDelay = stderrDrain
-	err = cmd.Start()
-	stdoutW.Close() // the child holds its own copy
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("start %s: %w; install the Debian package python3-ansible-runner", p.path, err)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("start %s: %w", p.path, err)
-	}
-
-	readDone := make(chan error, 1)
-	go func() { readDone <- p.col.read(stdoutR) }()
-	waitErr := cmd.Wait()
-	_ = stdoutR.SetReadDeadline(time.Now().Add(pipeDrain))
-	readErr := <-readDone
-	leftover := killer.waitGone()
-
-	res := p.col.result()
-	if p.col.sawStats {
-		return res, nil
-	}
-	task := p.col.runningTask()
-	switch {
-	case !killer.used():
-		err = fmt.Errorf("%w: %s %s%s", ErrIncomplete, exitText(waitErr), task, p.outputText(stderr))
-	case ctx.Err() != nil:
-		err = fmt.Errorf("%w %s: %w", ErrCanceled, task, context.Cause(ctx))
-	default:
-		err = fmt.Errorf("%w after %s %s", ErrTimeout, p.timeout, task)
-	}
-	if len(leftover) > 0 {
-		err = fmt.Errorf("%w; process groups %v still alive %s after the kill", err, leftover, killWait)
-	}
-	if readErr != nil {
-		err = fmt.Errorf("%w; reading the event stream: %w", err, readErr)
-	}
-	return res, err
-}
-
-func exitText(err error) string {
-	var exitErr *exec.ExitError
-	if errors.As(err, &exitErr) {
-		return "ansible-runner " + exitErr.ProcessState.String()
-	}
-	if err == nil {
-		return "ansible-runner exited with status 0"
-	}
-	return "ansible-runner: " + err.Error()
-}
-
-func (p *process) outputText(stderr *lineTail) string {
-	var b strings.Builder
-	if out := p.col.tail.String(); out != "" {
-		b.WriteString("; last output:\n" + out)
-	}
-	if errOut := stderr.String(); errOut != "" {
-		b.WriteString("\nstderr:\n" + errOut)
-	}
-	return b.String()
 }

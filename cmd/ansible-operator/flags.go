@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
+	"k8s.io/apimachinery/pkg/api/resource"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/mcrouter-operator/mcrouter-operator/controller"
@@ -19,7 +20,8 @@ import (
 )
 
 // flags are `ansible-operator run`'s flags: upstream's names and defaults,
-// plus ours (--run-timeout, --kubeconfig, --runner-dir, --max-concurrent-runs).
+// plus ours (--run-timeout, --kubeconfig, --runner-dir, --max-concurrent-runs,
+// --max-runner-artifacts-bytes, --max-total-runner-artifacts-bytes).
 type flags struct {
 	WatchesFile             string
 	ReconcilePeriod         time.Duration
@@ -46,6 +48,8 @@ type flags struct {
 	MinReconcilePeriod      time.Duration
 	MaxVerbosityAnnotation  int
 	MaxArtifactsAnnotation  int
+	MaxArtifactBytes        byteSize
+	MaxTotalArtifactBytes   byteSize
 	Kubeconfig              string
 	Zap                     zap.Options
 }
@@ -84,6 +88,12 @@ func (f *flags) bind(fs *pflag.FlagSet) {
 		"highest Ansible verbosity a resource's verbosity annotation may ask for (0-7)")
 	fs.IntVar(&f.MaxArtifactsAnnotation, "max-artifacts-annotation", controller.DefaultMaxArtifactsAnnotation,
 		"most runs' artifacts a resource's max-runner-artifacts annotation may ask to keep")
+	f.MaxArtifactBytes = byteSize(runner.DefaultMaxArtifactBytes)
+	fs.Var(&f.MaxArtifactBytes, "max-runner-artifacts-bytes",
+		"disk space the artifacts of one resource may take (bytes or a quantity such as 20Mi); a run whose output passes half of it is killed")
+	f.MaxTotalArtifactBytes = byteSize(runner.DefaultMaxTotalArtifactBytes)
+	fs.Var(&f.MaxTotalArtifactBytes, "max-total-runner-artifacts-bytes",
+		"disk space the artifacts of all resources under --runner-dir may take (bytes or a quantity such as 256Mi)")
 	fs.StringVar(&f.Kubeconfig, "kubeconfig", "", "kubeconfig to use (default: KUBECONFIG, ~/.kube/config, or in-cluster)")
 	gofs := flag.NewFlagSet("zap", flag.ContinueOnError)
 	f.Zap.BindFlags(gofs)
@@ -119,11 +129,42 @@ func (f *flags) validate() error {
 	if f.MaxArtifactsAnnotation < 1 {
 		errs = append(errs, fmt.Errorf("--max-artifacts-annotation must be at least 1, got %d", f.MaxArtifactsAnnotation))
 	}
+	if int64(f.MaxArtifactBytes) < runner.MinArtifactBytes {
+		errs = append(errs, fmt.Errorf("--max-runner-artifacts-bytes must be at least %s, got %s",
+			byteSize(runner.MinArtifactBytes), f.MaxArtifactBytes))
+	}
+	if f.MaxTotalArtifactBytes < f.MaxArtifactBytes {
+		errs = append(errs, fmt.Errorf("--max-total-runner-artifacts-bytes (%s) must not be below --max-runner-artifacts-bytes (%s)",
+			f.MaxTotalArtifactBytes, f.MaxArtifactBytes))
+	}
 	if _, err := runner.ParseLogEvents(f.AnsibleLogEvents); err != nil {
 		errs = append(errs, fmt.Errorf("--ansible-log-events: %w", err))
 	}
 	return errors.Join(errs...)
 }
+
+// byteSize is a flag value in bytes, written as a number or a Kubernetes
+// quantity ("20Mi", "1Gi", "500M").
+type byteSize int64
+
+func (b byteSize) String() string {
+	return resource.NewQuantity(int64(b), resource.BinarySI).String()
+}
+
+func (b *byteSize) Set(s string) error {
+	q, err := resource.ParseQuantity(s)
+	if err != nil {
+		return fmt.Errorf("%q is not a size such as 20Mi, 1Gi or 1048576", s)
+	}
+	v, ok := q.AsInt64()
+	if !ok || v < 0 {
+		return fmt.Errorf("%q is not a whole, non-negative number of bytes", s)
+	}
+	*b = byteSize(v)
+	return nil
+}
+
+func (b *byteSize) Type() string { return "bytes" }
 
 // watchNamespaces parses WATCH_NAMESPACE: empty means all namespaces.
 func watchNamespaces(v string) []string {

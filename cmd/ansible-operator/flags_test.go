@@ -63,6 +63,9 @@ func TestFlagValidation(t *testing.T) {
 		{args: []string{"--run-timeout", "0s"}, want: "--run-timeout"},
 		{args: []string{"--reconcile-period", "-1s"}, want: "--reconcile-period"},
 		{args: []string{"--ansible-log-events", "some"}, want: "--ansible-log-events"},
+		{args: []string{"--max-runner-artifacts-bytes", "5Mi", "--max-total-runner-artifacts-bytes", "1Gi"}},
+		{args: []string{"--max-runner-artifacts-bytes", "512Ki"}, want: "--max-runner-artifacts-bytes must be at least 1Mi"},
+		{args: []string{"--max-runner-artifacts-bytes", "300Mi"}, want: "must not be below --max-runner-artifacts-bytes (300Mi)"},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
@@ -113,5 +116,26 @@ func TestStripManagedFields(t *testing.T) {
 	}
 	if out.(*unstructured.Unstructured).GetName() != "x" {
 		t.Errorf("other metadata lost: %v", out)
+	}
+}
+
+func TestByteSizeFlags(t *testing.T) {
+	f, err := parse(t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.MaxArtifactBytes != 20<<20 || f.MaxTotalArtifactBytes != 256<<20 {
+		t.Errorf("defaults %d, %d; want 20 MiB and 256 MiB", f.MaxArtifactBytes, f.MaxTotalArtifactBytes)
+	}
+	if f, _ = parse(t, "--max-runner-artifacts-bytes=1048576", "--max-total-runner-artifacts-bytes=1G"); f.MaxArtifactBytes != 1<<20 ||
+		f.MaxTotalArtifactBytes != 1e9 {
+		t.Errorf("parsed %d, %d; want 1048576 and 1e9", f.MaxArtifactBytes, f.MaxTotalArtifactBytes)
+	}
+	for _, bad := range []string{"lots", "-1Mi", "1.5"} {
+		fs := pflag.NewFlagSet("run", pflag.ContinueOnError)
+		(&flags{}).bind(fs)
+		if err := fs.Parse([]string{"--max-runner-artifacts-bytes", bad}); err == nil || !strings.Contains(err.Error(), bad) {
+			t.Errorf("--max-runner-artifacts-bytes %s: %v, want an error naming the value", bad, err)
+		}
 	}
 }

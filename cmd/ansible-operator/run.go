@@ -69,11 +69,13 @@ func run(ctx context.Context, f *flags) error {
 	}
 	logEv, _ := runner.ParseLogEvents(f.AnsibleLogEvents)
 	run, err := runner.New(runner.Options{
-		RootDir:     f.RunnerDir,
-		AnsibleArgs: f.AnsibleArgs,
-		Timeout:     f.RunTimeout,
-		LogEvents:   logEv,
-		Log:         ctrl.Log.WithName("runner"),
+		RootDir:               f.RunnerDir,
+		AnsibleArgs:           f.AnsibleArgs,
+		Timeout:               f.RunTimeout,
+		MaxArtifactBytes:      int64(f.MaxArtifactBytes),
+		MaxTotalArtifactBytes: int64(f.MaxTotalArtifactBytes),
+		LogEvents:             logEv,
+		Log:                   ctrl.Log.WithName("runner"),
 	})
 	if err != nil {
 		return err

@@ -105,16 +105,13 @@ func ReadStat(root string, pid int) (Stat, error) {
 // ReadAll reads the stat of every process under root. Processes that end
 // while being read are left out; a stat that does not parse is an error.
 func ReadAll(root string) ([]Stat, error) {
-	entries, err := os.ReadDir(root)
+	pids, err := PIDs(root)
 	if err != nil {
-		return nil, fmt.Errorf("list processes in %s: %w", root, err)
+		return nil, err
 	}
-	out := make([]Stat, 0, len(entries))
-	for _, e := range entries {
-		if _, err := strconv.Atoi(e.Name()); err != nil {
-			continue
-		}
-		b, err := os.ReadFile(filepath.Join(root, e.Name(), "stat"))
+	out := make([]Stat, 0, len(pids))
+	for _, pid := range pids {
+		b, err := os.ReadFile(filepath.Join(root, strconv.Itoa(pid), "stat"))
 		if err != nil {
 			continue // ENOENT, ESRCH: the process just ended
 		}
@@ -179,4 +176,43 @@ func ReadMemory(root string, pid int) (Memory, error) {
 		return m, fmt.Errorf("process %d: %w", pid, err)
 	}
 	return m, nil
+}
+
+// ReadEnviron reads the environment pid was started with (what execve
+// received; later changes inside the process do not show), as "KEY=value"
+// entries. Reading another user's process, or a non-dumpable one, fails
+// with a permission error.
+func ReadEnviron(root string, pid int) ([]string, error) {
+	b, err := os.ReadFile(filepath.Join(root, strconv.Itoa(pid), "environ"))
+	if err != nil {
+		return nil, err
+	}
+	return ParseEnviron(b), nil
+}
+
+// ParseEnviron splits the content of /proc/<pid>/environ, NUL-separated
+// entries, leaving out empty ones.
+func ParseEnviron(b []byte) []string {
+	var out []string
+	for _, e := range strings.Split(string(b), "\x00") {
+		if e != "" {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// PIDs lists the process IDs under root.
+func PIDs(root string) ([]int, error) {
+	entries, err := os.ReadDir(root)
+	if err != nil {
+		return nil, fmt.Errorf("list processes in %s: %w", root, err)
+	}
+	out := make([]int, 0, len(entries))
+	for _, e := range entries {
+		if pid, err := strconv.Atoi(e.Name()); err == nil {
+			out = append(out, pid)
+		}
+	}
+	return out, nil
 }

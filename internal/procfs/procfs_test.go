@@ -1,9 +1,12 @@
 package procfs
 
 import (
+	"bufio"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -172,5 +175,50 @@ func writeFile(t *testing.T, path, data string) {
 	}
 	if err := os.WriteFile(path, []byte(data), 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestParseEnviron(t *testing.T) {
+	got := ParseEnviron([]byte("A=1\x00B=two words\x00\x00EMPTY=\x00"))
+	if diff := cmp.Diff([]string{"A=1", "B=two words", "EMPTY="}, got); diff != "" {
+		t.Errorf("entries (-want +got):\n%s", diff)
+	}
+	if got := ParseEnviron(nil); got != nil {
+		t.Errorf("empty environ = %q, want nil", got)
+	}
+}
+
+// ReadEnviron sees what a child was started with.
+func TestReadEnviron(t *testing.T) {
+	cmd := exec.Command("/bin/sh", "-c", "echo started; read line")
+	cmd.Env = []string{"PROCFS_TEST_MARK=here", "OTHER=x"}
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		stdin.Close()
+		_ = cmd.Wait()
+	}()
+	// Until the shell runs, the child is a copy of this process.
+	if _, err := bufio.NewReader(stdout).ReadString('\n'); err != nil {
+		t.Fatal(err)
+	}
+	env, err := ReadEnviron(Root, cmd.Process.Pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(env, "PROCFS_TEST_MARK=here") {
+		t.Errorf("environ of the child = %q, want PROCFS_TEST_MARK=here in it", env)
+	}
+	if _, err := ReadEnviron(t.TempDir(), 1); err == nil {
+		t.Error("ReadEnviron of a missing process: no error")
 	}
 }
