@@ -85,7 +85,8 @@ func lookPath(name, path string) (string, error) {
 // playbook_on_stats event; it then wraps ErrTimeout, ErrCanceled or
 // ErrIncomplete and names the task that was running, and the Result (non-nil
 // whenever ansible-runner started) carries what was seen. A failed task is not
-// an error: see Result.Failures.
+// an error: see Result.Failures. A resource whose keys are refused (see
+// ExtraVars) gets a *SpecError before anything is written or started.
 //
 // The logger in ctx (logr.FromContext) receives the run's log lines with the
 // key job; without one, Options.Log is used with namespace and name added.

@@ -2,6 +2,7 @@ package operator_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -29,15 +30,7 @@ func TestReconcilePeriodAnnotationHasAFloor(t *testing.T) {
 	if got, most := runs(t, gvkBasic, ns, "p"), int(elapsed/minReconcilePeriod)+1; got > most {
 		t.Fatalf("%d Ansible runs in %s, want at most %d (one per %s)", got, elapsed.Round(time.Millisecond), most, minReconcilePeriod)
 	}
-	waitFor(t, "an InvalidAnnotation event naming the minimum", func(ctx context.Context) (bool, error) {
-		ev, err := events(ctx, ns, "p", "InvalidAnnotation")
-		for _, e := range ev {
-			if strings.Contains(e.Message, "--min-reconcile-period") {
-				return true, nil
-			}
-		}
-		return false, err
-	})
+	waitEvent(t, ns, "p", "InvalidAnnotation", "--min-reconcile-period")
 }
 
 // The verbosity annotation cannot raise Ansible's verbosity above
@@ -62,15 +55,7 @@ func TestVerbosityAnnotationIsBounded(t *testing.T) {
 			t.Errorf("%s: want verbosity -vvvv, got %s", path, b)
 		}
 	}
-	waitFor(t, "an InvalidAnnotation event naming the maximum", func(ctx context.Context) (bool, error) {
-		ev, err := events(ctx, ns, "v", "InvalidAnnotation")
-		for _, e := range ev {
-			if strings.Contains(e.Message, "maximum") {
-				return true, nil
-			}
-		}
-		return false, err
-	})
+	waitEvent(t, ns, "v", "InvalidAnnotation", "maximum")
 }
 
 // A resource whose spec keys would reach Ansible as its own variables
@@ -98,10 +83,7 @@ func TestHostileSpecKeysAreRefused(t *testing.T) {
 		if !strings.Contains(msg, tt.key) || !strings.Contains(msg, tt.want) {
 			t.Errorf("%s: Failure message %q, want it to name %s and %s", tt.name, msg, tt.key, tt.want)
 		}
-		waitFor(t, tt.name+": an InvalidSpec event", func(ctx context.Context) (bool, error) {
-			ev, err := events(ctx, ns, tt.name, "InvalidSpec")
-			return len(ev) > 0, err
-		})
+		waitEvent(t, ns, tt.name, "InvalidSpec", tt.want)
 	}
 	time.Sleep(optest.Quiet(operator)) // a retry would start now
 	for _, name := range []string{"interpreter", "template-key", "private"} {
@@ -112,4 +94,19 @@ func TestHostileSpecKeysAreRefused(t *testing.T) {
 	if _, err := os.Stat(marker); !os.IsNotExist(err) {
 		t.Errorf("a hostile spec ran code: %s exists (%v)", marker, err)
 	}
+}
+
+// waitEvent waits for an Event of reason about the named object whose message
+// contains text.
+func waitEvent(t *testing.T, ns, name, reason, text string) {
+	t.Helper()
+	waitFor(t, fmt.Sprintf("%s/%s: a %s event with %q", ns, name, reason, text), func(ctx context.Context) (bool, error) {
+		ev, err := events(ctx, ns, name, reason)
+		for _, e := range ev {
+			if strings.Contains(e.Message, text) {
+				return true, nil
+			}
+		}
+		return false, err
+	})
 }
