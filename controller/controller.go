@@ -138,12 +138,7 @@ type Reconciler struct {
 
 	ctrl       crcontroller.Controller
 	dependents *dependentWatches
-	// informers says whether a dependent kind can be read from a synced
-	// informer (dependents, or a fake in tests).
-	informers interface {
-		synced(ctx context.Context, gvk schema.GroupVersionKind) bool
-	}
-	memory *memory
+	memory     *memory
 }
 
 // Name is the controller's name: unique per group, version and kind.
@@ -188,7 +183,6 @@ func Add(mgr manager.Manager, opts Options) (*Reconciler, error) {
 	}
 	r.ctrl = c
 	r.dependents = newDependentWatches(mgr, c, primary, opts.Watch)
-	r.informers = r.dependents
 	return r, nil
 }
 

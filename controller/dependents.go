@@ -14,7 +14,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	crcontroller "sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
@@ -233,25 +232,9 @@ func (d *dependentWatches) watching(k dependentKind) bool {
 	return d.started[k] != nil
 }
 
-// synced reports, without blocking, whether objects of gvk can be read from
-// a synced informer. Reading from one that has not synced would block until
-// it does, which for a kind that cannot be listed is forever.
-func (d *dependentWatches) synced(ctx context.Context, gvk schema.GroupVersionKind) bool {
-	d.mu.Lock()
-	watched := d.started[dependentKind{GVK: gvk}] != nil || d.started[dependentKind{GVK: gvk, Annotated: true}] != nil
-	d.mu.Unlock()
-	if !watched {
-		return false
-	}
-	obj := &unstructured.Unstructured{}
-	obj.SetGroupVersionKind(gvk)
-	inf, err := d.mgr.GetCache().GetInformer(ctx, obj, cache.BlockUntilSynced(false))
-	return err == nil && inf.HasSynced()
-}
-
 // waitKinds waits until the informers of the watched kinds among kinds have
 // synced. One that does not sync in time is logged; the skip check then finds
-// its kind unsynced and runs.
+// its dependents unreadable and runs.
 func (d *dependentWatches) waitKinds(ctx context.Context, kinds []dependentKind) {
 	ctx, cancel := context.WithTimeout(ctx, dependentSyncTimeout)
 	defer cancel()

@@ -3,7 +3,6 @@ package controller
 import (
 	"bytes"
 	"compress/gzip"
-	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -325,7 +324,7 @@ func TestDependentsHold(t *testing.T) {
 			if tt.live != nil {
 				b = b.WithObjects(tt.live)
 			}
-			r := &Reconciler{client: b.Build(), informers: allSynced{}}
+			r := &Reconciler{client: b.Build()}
 			if got := r.dependentsHold(t.Context(), owner, tt.rec); got != tt.want {
 				t.Errorf("dependentsHold = %v, want %v", got, tt.want)
 			}
@@ -355,7 +354,7 @@ func TestSecretDataIsADigest(t *testing.T) {
 		t.Fatalf("the record holds the Secret's value: %s", raw)
 	}
 	for live, want := range map[*unstructured.Unstructured]bool{answer("s1", "hunter2"): true, answer("s1", "changed"): false} {
-		r := &Reconciler{client: fake.NewClientBuilder().WithObjects(live).Build(), informers: allSynced{}}
+		r := &Reconciler{client: fake.NewClientBuilder().WithObjects(live).Build()}
 		u := owner.DeepCopy()
 		u.Object["status"] = map[string]any{statusRecordKey: normalize(enc)}
 		dec, err := decodeRecord(u)
@@ -367,8 +366,3 @@ func TestSecretDataIsADigest(t *testing.T) {
 		}
 	}
 }
-
-// allSynced has a synced informer for every kind.
-type allSynced struct{}
-
-func (allSynced) synced(context.Context, schema.GroupVersionKind) bool { return true }

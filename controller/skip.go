@@ -95,15 +95,18 @@ func (r *Reconciler) unchanged(ctx context.Context, obj *unstructured.Unstructur
 // same object (UID), still linked to obj as it was, with every recorded field;
 // a deleted one still absent. A dependent that cannot be read counts as
 // changed.
+//
+// The reads never wait: the cache holds a read until the kind's informer has
+// synced, which for a kind the operator cannot list is forever. With a done
+// context it answers at once — the object, NotFound, or an error (kind not
+// cached, informer not synced) that counts as changed.
 func (r *Reconciler) dependentsHold(ctx context.Context, obj *unstructured.Unstructured, rec *record) bool {
+	noWait, cancel := context.WithCancel(ctx)
+	cancel()
 	for _, d := range rec.Dependents {
-		if !r.informers.synced(ctx, d.gvk()) {
-			r.log(ctx).V(1).Info("dependent changed: its kind is not watched", "dependent", d.String())
-			return false
-		}
 		live := &unstructured.Unstructured{}
 		live.SetGroupVersionKind(d.gvk())
-		err := r.client.Get(ctx, client.ObjectKey{Namespace: d.Namespace, Name: d.Name}, live)
+		err := r.client.Get(noWait, client.ObjectKey{Namespace: d.Namespace, Name: d.Name}, live)
 		if d.Deleted {
 			if !apierrors.IsNotFound(err) {
 				r.log(ctx).V(1).Info("dependent changed: deleted by the last run, present now", "dependent", d.String())
