@@ -194,6 +194,7 @@ func TestRecordRoundTripsThroughStatus(t *testing.T) {
 		"not an object":           withStatus("x"),
 		"a decompression bomb":    withStatus(map[string]any{"format": 1, "data": bomb}),
 		"a dependent without UID": withStatus(mustEncode(t, &record{UID: ownerUID, Dependents: []dependentRecord{{Kind: "ConfigMap", Name: "cm"}}})),
+		"too many dependents":     withStatus(mustEncode(t, &record{UID: ownerUID, Dependents: manyDependents(maxRecordDependents + 1)})),
 	}
 	bad["another object's record"].(*unstructured.Unstructured).SetUID("someone-else")
 	for name, u := range bad {
@@ -365,4 +366,14 @@ func TestSecretDataIsADigest(t *testing.T) {
 			t.Errorf("dependentsHold with data %v = %v, want %v", live.Object["data"], got, want)
 		}
 	}
+}
+
+// manyDependents is n alike dependents, which compress well: a record whose
+// size alone would pass.
+func manyDependents(n int) []dependentRecord {
+	out := make([]dependentRecord, n)
+	for i := range out {
+		out[i] = dependentRecord{APIVersion: "v1", Kind: "ConfigMap", Namespace: "ns", Name: "cm", UID: "u"}
+	}
+	return out
 }
