@@ -66,7 +66,7 @@ func newDependentWatches(mgr manager.Manager, c crcontroller.Controller, owner *
 
 // WatchDependent makes the controller watch gvk, once.
 func (d *dependentWatches) WatchDependent(ctx context.Context, gvk schema.GroupVersionKind, annotated bool) error {
-	if !d.watch.WatchDependentResources || slices.Contains(d.watch.Blacklist, gvk) || gvk == d.watch.GroupVersionKind {
+	if !d.allows(gvk) {
 		return nil
 	}
 	k := dependentKind{GVK: gvk, Annotated: annotated}
@@ -92,6 +92,12 @@ func (d *dependentWatches) WatchDependent(ctx context.Context, gvk schema.GroupV
 	// afterwards (waitSynced), so a change made before the sync is not missed.
 	d.syncing = append(d.syncing, src)
 	return nil
+}
+
+// allows reports whether the watch lets gvk be watched as a dependent: it
+// watches dependents, gvk is not blacklisted and is not the watch's own kind.
+func (d *dependentWatches) allows(gvk schema.GroupVersionKind) bool {
+	return d.watch.WatchDependentResources && !slices.Contains(d.watch.Blacklist, gvk) && gvk != d.watch.GroupVersionKind
 }
 
 // waitSynced waits for the informers of watches added since the last call
@@ -204,7 +210,7 @@ func (d *dependentWatches) restore(ctx context.Context, obj *unstructured.Unstru
 // dep, or "" when it may: the watch allows the kind, and dep, read from the
 // API server with the operator's own credentials, is linked to obj.
 func (d *dependentWatches) unproven(ctx context.Context, obj *unstructured.Unstructured, k dependentKind, dep dependentRecord) string {
-	if !d.watch.WatchDependentResources || slices.Contains(d.watch.Blacklist, k.GVK) || k.GVK == d.watch.GroupVersionKind {
+	if !d.allows(k.GVK) {
 		return "not watched by this watch"
 	}
 	mapping, err := d.mgr.GetRESTMapper().RESTMapping(k.GVK.GroupKind(), k.GVK.Version)
