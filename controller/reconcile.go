@@ -214,6 +214,7 @@ func (r *Reconciler) runOptions(ctx context.Context, obj *unstructured.Unstructu
 		MarkUnsafe:          w.MarkUnsafe,
 		Verbosity:           r.intAnnotation(ctx, obj, AnnotationVerbosity, w.AnsibleVerbosity, 0, r.opts.MaxVerbosityAnnotation),
 		MaxArtifacts:        r.intAnnotation(ctx, obj, AnnotationMaxRunnerArtifacts, w.MaxRunnerArtifacts, 1, r.opts.MaxArtifactsAnnotation),
+		Executor:            runner.Executor(w.AnsibleExecutor),
 	}
 }
 

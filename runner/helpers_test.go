@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -33,8 +34,9 @@ func newRunner(t *testing.T, mods ...func(*runner.Options)) (*runner.Runner, run
 		RootDir: t.TempDir(),
 		// The production default: a bound for a hung run, not a guess of
 		// how fast Ansible is here.
-		Timeout: runner.DefaultTimeout,
-		Log:     testLogger(t, nil),
+		Timeout:  runner.DefaultTimeout,
+		Log:      testLogger(t, nil),
+		Executor: runner.Executor(optest.Executor()),
 	}
 	for _, m := range mods {
 		m(&opts)
@@ -43,6 +45,7 @@ func newRunner(t *testing.T, mods ...func(*runner.Options)) (*runner.Runner, run
 	if err != nil {
 		t.Fatalf("runner.New: %v (run `make deps` to install ansible and ansible-runner)", err)
 	}
+	t.Cleanup(r.Close)
 	return r, opts
 }
 
@@ -123,6 +126,8 @@ func assertTreeGone(t *testing.T, pidFile string) {
 		t.Fatalf("sleeper recorded %v, want itself and at least two ancestors", chain)
 	}
 	own := os.Getpid()
+	// The warm executor's server is the parent of the run, not part of it.
+	chain = slices.DeleteFunc(chain, func(pg [2]int) bool { return isWarmServer(pg[0]) })
 	groups := map[int]bool{}
 	for _, pg := range chain {
 		if pg[1] != own && pg[1] != syscall.Getpgrp() {
@@ -151,6 +156,12 @@ func assertTreeGone(t *testing.T, pidFile string) {
 			t.Errorf("process %d is still alive in process group %d of the run", pid, pgrp)
 		}
 	}
+}
+
+// isWarmServer reports whether pid is the server of a warm executor.
+func isWarmServer(pid int) bool {
+	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	return err == nil && strings.HasSuffix(strings.TrimRight(string(cmdline), "\x00"), "/.warm/server.py")
 }
 
 func procState(pid int) (state string, pgrp int, err error) {

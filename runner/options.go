@@ -55,6 +55,31 @@ func ParseLogEvents(s string) (LogEvents, error) {
 	return "", fmt.Errorf("ansible log events %q: want one of Tasks, Everything, Nothing", s)
 }
 
+// Executor names how a run starts ansible-runner (flag --ansible-executor,
+// watches.yaml key ansibleExecutor).
+type Executor string
+
+// Executor values.
+const (
+	// ExecutorRunner execs ansible-runner for every run, which execs
+	// ansible-playbook, which execs a python3 per module: the reference.
+	ExecutorRunner Executor = "runner"
+	// ExecutorWarm forks ansible-runner, the playbook and the Python
+	// modules of local tasks from a warm Python process (package
+	// runner/internal/warm); what it cannot run warm runs the ordinary way.
+	ExecutorWarm Executor = "warm"
+)
+
+// ParseExecutor parses an --ansible-executor value.
+func ParseExecutor(s string) (Executor, error) {
+	for _, v := range []Executor{ExecutorRunner, ExecutorWarm} {
+		if s == string(v) {
+			return v, nil
+		}
+	}
+	return "", fmt.Errorf("ansible executor %q: want runner or warm", s)
+}
+
 // Options configure a Runner; they apply to every run of the process.
 type Options struct {
 	// RootDir holds the per-resource input directories (flag --runner-dir).
@@ -102,6 +127,9 @@ type Options struct {
 	MaxTotalArtifactBytes int64
 	// LogEvents selects what a run logs. Default: LogTasks.
 	LogEvents LogEvents
+	// Executor is how runs start ansible-runner unless RunOptions.Executor
+	// says otherwise. Default: ExecutorRunner.
+	Executor Executor
 	// Log receives the run logs when the ctx given to Run carries no logger.
 	// Default: the zero Logger, which discards.
 	Log logr.Logger
@@ -120,6 +148,9 @@ func (o *Options) setDefaults() {
 	if o.LogEvents == "" {
 		o.LogEvents = LogTasks
 	}
+	if o.Executor == "" {
+		o.Executor = ExecutorRunner
+	}
 	if o.MaxArtifactBytes == 0 {
 		o.MaxArtifactBytes = DefaultMaxArtifactBytes
 	}
@@ -136,6 +167,9 @@ func (o *Options) Validate() error {
 			o.Timeout, DefaultTimeout))
 	}
 	if _, err := ParseLogEvents(string(o.LogEvents)); err != nil {
+		errs = append(errs, err)
+	}
+	if _, err := ParseExecutor(string(o.Executor)); err != nil {
 		errs = append(errs, err)
 	}
 	if o.MaxArtifactBytes < MinArtifactBytes {
@@ -184,6 +218,9 @@ type RunOptions struct {
 	// MaxArtifacts is the number of artifact directories kept
 	// (--rotate-artifacts); 0 keeps all, as in ansible-runner. Default: 0.
 	MaxArtifacts int
+	// Executor overrides Options.Executor for this run. Default: "", the
+	// Options' executor.
+	Executor Executor
 	// Ident names the ansible-runner job and its artifact directory: letters,
 	// digits, ".", "_" and "-". Default: generated from the time and random
 	// bytes.
@@ -221,6 +258,11 @@ func (o *RunOptions) validate() error {
 	}
 	if o.MaxArtifacts < 0 {
 		errs = append(errs, fmt.Errorf("max artifacts %d must not be negative", o.MaxArtifacts))
+	}
+	if o.Executor != "" {
+		if _, err := ParseExecutor(string(o.Executor)); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if o.Ident != "" && !validIdent(o.Ident) {
 		errs = append(errs, fmt.Errorf("ident %q: use letters, digits, '.', '_' and '-', not starting with '.'", o.Ident))

@@ -15,6 +15,7 @@ import (
 	"github.com/go-logr/logr"
 
 	"github.com/mcrouter-operator/mcrouter-operator/internal/procfs"
+	"github.com/mcrouter-operator/mcrouter-operator/runner/internal/warm"
 )
 
 // process is one ansible-runner process and the reading of its events.
@@ -28,6 +29,9 @@ type process struct {
 	maxArtifactBytes int64
 	col              *collector
 	log              logr.Logger
+	// warm, when set, forks ansible-runner from the warm executor; a run
+	// it cannot start is exec'd.
+	warm *warm.Executor
 }
 
 const (
@@ -64,29 +68,48 @@ func (p *process) run(ctx context.Context) (*Result, error) {
 	}
 	defer stdoutR.Close()
 	e := ended{killer: &treeKiller{}, stderr: newLineTail(tailLines, tailLineBytes)}
+	var wait func() error
+	if p.warm != nil {
+		wait, err = p.startWarm(runCtx, stdoutW, &e)
+		if errors.Is(err, warm.ErrUnavailable) {
+			p.log.Info("run starts ansible-runner the ordinary way", "reason", err.Error())
+		}
+	}
+	if wait == nil {
+		wait, err = p.startExec(runCtx, stdoutW, &e)
+	}
+	stdoutW.Close() // the child holds its own copy
+	if err != nil {
+		return nil, err
+	}
+
+	readDone := make(chan error, 1)
+	go func() { readDone <- p.col.read(stdoutR) }()
+	e.waitErr = wait()
+	e.strays = p.killStrays()
+	_ = stdoutR.SetReadDeadline(time.Now().Add(pipeDrain))
+	e.readErr = <-readDone
+	e.leftover = e.killer.waitGone()
+	return p.col.result(), p.runError(ctx, runCtx, &e)
+}
+
+// startExec starts ansible-runner as a child of this process. wait waits
+// for it; runCtx's end kills its tree.
+func (p *process) startExec(runCtx context.Context, stdout *os.File, e *ended) (wait func() error, err error) {
 	cmd := exec.CommandContext(runCtx, p.path, p.args...)
 	cmd.Dir, cmd.Env = p.dir, p.env
-	cmd.Stdout, cmd.Stderr = stdoutW, e.stderr
+	cmd.Stdout, cmd.Stderr = stdout, e.stderr
 	cmd.SysProcAttr = newProcessGroup()
 	cmd.Cancel = func() error { return e.killer.kill(cmd.Process.Pid) }
 	cmd.WaitDelay = stderrDrain
 	err = cmd.Start()
-	stdoutW.Close() // the child holds its own copy
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("start %s: %w; install the Debian package python3-ansible-runner", p.path, err)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("start %s: %w", p.path, err)
 	}
-
-	readDone := make(chan error, 1)
-	go func() { readDone <- p.col.read(stdoutR) }()
-	e.waitErr = cmd.Wait()
-	e.strays = p.killStrays()
-	_ = stdoutR.SetReadDeadline(time.Now().Add(pipeDrain))
-	e.readErr = <-readDone
-	e.leftover = e.killer.waitGone()
-	return p.col.result(), p.runError(ctx, runCtx, &e)
+	return cmd.Wait, nil
 }
 
 // runError is the error of a run that ended as e says; nil for a run that
@@ -102,6 +125,8 @@ func (p *process) runError(ctx, runCtx context.Context, e *ended) error {
 		err = fmt.Errorf("%w %s: its event stream passed %d bytes, and ansible-runner keeps it twice: "+
 			"its artifacts would pass the per-resource cap of %d bytes (flag --max-runner-artifacts-bytes)",
 			ErrOutputLimit, task, p.col.maxBytes, p.maxArtifactBytes)
+	case errors.Is(e.waitErr, warm.ErrDied):
+		err = fmt.Errorf("%w: %w %s%s", ErrIncomplete, e.waitErr, task, p.outputText(e.stderr))
 	case !e.killer.used():
 		err = fmt.Errorf("%w: %s %s%s", ErrIncomplete, exitText(e.waitErr), task, p.outputText(e.stderr))
 	case ctx.Err() != nil:
@@ -153,6 +178,10 @@ func exitText(err error) string {
 	var exitErr *exec.ExitError
 	if errors.As(err, &exitErr) {
 		return "ansible-runner " + exitErr.ProcessState.String()
+	}
+	var forked forkedExit
+	if errors.As(err, &forked) {
+		return "ansible-runner " + forked.Error()
 	}
 	if err == nil {
 		return "ansible-runner exited with status 0"

@@ -14,6 +14,8 @@ import (
 	"github.com/go-logr/logr"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/mcrouter-operator/mcrouter-operator/runner/internal/warm"
 )
 
 // Runner runs Ansible for custom resources. It is safe for concurrent use.
@@ -23,6 +25,8 @@ type Runner struct {
 	owner      owner  // this process, named in the marker of every run
 	locks      dirLocks
 	artifacts  *artifactStore
+	warm       *warm.Executor // started on first use, or by New when Options.Executor is warm
+	prestarted chan struct{}  // closed when New's prestart of warm returned
 }
 
 // New checks the options and that ansible-runner, ansible-playbook and the
@@ -56,7 +60,45 @@ func New(opts Options) (*Runner, error) {
 	if err := artifacts.load(opts.RootDir); err != nil {
 		opts.Log.Error(err, "could not bring the artifacts of earlier runs under their byte caps")
 	}
-	return &Runner{opts: opts, runnerPath: runnerPath, owner: selfOwner(), artifacts: artifacts}, nil
+	r := &Runner{opts: opts, runnerPath: runnerPath, owner: selfOwner(), artifacts: artifacts,
+		prestarted: make(chan struct{})}
+	if r.warm, err = r.newWarm(); err != nil {
+		return nil, err
+	}
+	if opts.Executor == ExecutorWarm {
+		go func() {
+			defer close(r.prestarted)
+			_ = r.warm.Prestart(context.Background()) // logged; runs fall back until it starts
+		}()
+	} else {
+		close(r.prestarted)
+	}
+	return r, nil
+}
+
+// newWarm prepares the warm executor: its server runs with the environment
+// ansible-runner gets, under its own marker (so that New of a later
+// operator kills it if this one dies), and keeps its own temp files in
+// <RootDir>/.warm.
+func (r *Runner) newWarm() (*warm.Executor, error) {
+	dir := filepath.Join(r.opts.RootDir, warmDir)
+	marker := newMarker(r.owner, dir)
+	env := append(runEnv(withoutMarkers(os.Environ()), r.opts.Env, "", filepath.Join(dir, tmpDir)), marker.env()...)
+	if err := os.MkdirAll(filepath.Join(dir, tmpDir), 0o700); err != nil {
+		return nil, fmt.Errorf("warm executor dir: %w", err)
+	}
+	return warm.New(warm.Options{Python: r.opts.PythonPath, Dir: dir, Env: env, Log: r.opts.Log})
+}
+
+// warmDir, under the root dir, holds the warm executor's script and temp
+// files. Its leading dot keeps it apart from group names.
+const warmDir = ".warm"
+
+// Close stops the warm executor, killing runs it still has; call it once
+// no Run is in progress.
+func (r *Runner) Close() {
+	<-r.prestarted
+	r.warm.Close()
 }
 
 // lookPath finds an executable like exec.LookPath, but in the given PATH
@@ -154,8 +196,16 @@ func (r *Runner) process(dir, ident string, opts RunOptions, log logr.Logger) *p
 	env := append(runEnv(withoutMarkers(os.Environ()), r.opts.Env, kubeconfig, filepath.Join(dir, tmpDir)),
 		marker.env()...)
 	events := eventLogger{log: log, mode: r.opts.LogEvents, verbosity: opts.Verbosity}
+	executor := opts.Executor
+	if executor == "" {
+		executor = r.opts.Executor
+	}
+	var forks *warm.Executor
+	if executor == ExecutorWarm {
+		forks = r.warm
+	}
 	return &process{
-		path: r.runnerPath, dir: dir, env: env, marker: marker, log: log,
+		path: r.runnerPath, dir: dir, env: env, marker: marker, log: log, warm: forks,
 		args:             commandArgs(dir, ident, opts, env),
 		timeout:          r.opts.Timeout,
 		maxArtifactBytes: r.opts.MaxArtifactBytes,

@@ -34,6 +34,8 @@
 // last successful run does not start Ansible. Unknown keys, bare numbers as durations, both role and playbook, and
 // unusable environment overrides are errors where upstream ignores them or falls back silently. A key given with
 // no value (`vars:`) means its default.
+// ansibleExecutor ("runner" or "warm"; default: the --ansible-executor flag) is this runtime's own key too: it
+// chooses how the entry's runs start Ansible (see the runner package).
 //
 // # Limits
 //

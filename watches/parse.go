@@ -32,7 +32,7 @@ func entryKeys() []string {
 	return []string{
 		"group", "version", "kind", "role", "playbook", "vars", "reconcilePeriod", "manageStatus",
 		"watchDependentResources", "watchClusterScopedResources", "watchAnnotationsChanges", "snakeCaseParameters",
-		"markUnsafe", "maxRunnerArtifacts", "skipUnchangedResync", "finalizer", "blacklist", "selector",
+		"markUnsafe", "maxRunnerArtifacts", "skipUnchangedResync", "ansibleExecutor", "finalizer", "blacklist", "selector",
 	}
 }
 
@@ -272,6 +272,11 @@ func setEntryKey(e *Entry, p pair) error {
 		e.MaxRunnerArtifacts, err = decodeInt(v, key)
 		if err == nil && e.MaxRunnerArtifacts < 1 {
 			err = errAt(v, key, "%d is less than 1", e.MaxRunnerArtifacts)
+		}
+	case "ansibleExecutor":
+		e.AnsibleExecutor, err = decodeString(v, key)
+		if err == nil && e.AnsibleExecutor != "runner" && e.AnsibleExecutor != "warm" {
+			err = errAt(v, key, "%q: want runner or warm", e.AnsibleExecutor)
 		}
 	case "finalizer":
 		e.Finalizer, err = decodeFinalizer(v)

@@ -48,6 +48,9 @@ type Watch struct {
 	// SkipUnchangedResync is this runtime's own key `skipUnchangedResync` (default false): a periodic resync that
 	// finds the resource and its dependents unchanged since the last successful run does not start Ansible.
 	SkipUnchangedResync bool
+	// AnsibleExecutor is this runtime's own key `ansibleExecutor`: "runner" or "warm" (see the runner package);
+	// "" (absent) leaves it to the --ansible-executor flag.
+	AnsibleExecutor string
 
 	Finalizer     *Finalizer                // `finalizer`; nil when not configured
 	Blacklist     []schema.GroupVersionKind // `blacklist`: dependent kinds never watched

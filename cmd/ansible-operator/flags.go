@@ -32,6 +32,7 @@ type flags struct {
 	AnsibleRolesPath        string
 	AnsibleCollectionsPath  string
 	AnsibleLogEvents        string
+	AnsibleExecutor         string
 	InjectOwnerRef          bool
 	ProxyPort               int
 	MetricsBindAddress      string
@@ -67,6 +68,9 @@ func (f *flags) bind(fs *pflag.FlagSet) {
 	fs.StringVar(&f.AnsibleRolesPath, "ansible-roles-path", "", "roles search path; overrides ANSIBLE_ROLES_PATH")
 	fs.StringVar(&f.AnsibleCollectionsPath, "ansible-collections-path", "", "collections search path; overrides ANSIBLE_COLLECTIONS_PATH")
 	fs.StringVar(&f.AnsibleLogEvents, "ansible-log-events", "tasks", "which Ansible events to log: tasks, everything or nothing")
+	fs.StringVar(&f.AnsibleExecutor, "ansible-executor", string(runner.ExecutorRunner),
+		"how runs start Ansible: runner (exec ansible-runner for each run) or warm (fork it from a warm Python process); "+
+			"watches.yaml key ansibleExecutor overrides it per watch")
 	fs.BoolVar(&f.InjectOwnerRef, "inject-owner-ref", true, "inject owner references into objects the roles create")
 	fs.IntVar(&f.ProxyPort, "proxy-port", 8888, "loopback port of the Kubernetes API proxy the roles use (0 picks a free port)")
 	fs.StringVar(&f.MetricsBindAddress, "metrics-bind-address", ":8080", `metrics endpoint address ("0" disables)`)
@@ -139,6 +143,9 @@ func (f *flags) validate() error {
 	}
 	if _, err := runner.ParseLogEvents(f.AnsibleLogEvents); err != nil {
 		errs = append(errs, fmt.Errorf("--ansible-log-events: %w", err))
+	}
+	if _, err := runner.ParseExecutor(f.AnsibleExecutor); err != nil {
+		errs = append(errs, fmt.Errorf("--ansible-executor: %w", err))
 	}
 	return errors.Join(errs...)
 }

@@ -68,6 +68,7 @@ func run(ctx context.Context, f *flags) error {
 		return err
 	}
 	logEv, _ := runner.ParseLogEvents(f.AnsibleLogEvents)
+	executor, _ := runner.ParseExecutor(f.AnsibleExecutor)
 	run, err := runner.New(runner.Options{
 		RootDir:               f.RunnerDir,
 		AnsibleArgs:           f.AnsibleArgs,
@@ -75,11 +76,13 @@ func run(ctx context.Context, f *flags) error {
 		MaxArtifactBytes:      int64(f.MaxArtifactBytes),
 		MaxTotalArtifactBytes: int64(f.MaxTotalArtifactBytes),
 		LogEvents:             logEv,
+		Executor:              executor,
 		Log:                   ctrl.Log.WithName("runner"),
 	})
 	if err != nil {
 		return err
 	}
+	defer run.Close()
 	cfg, err := restConfig(f.Kubeconfig)
 	if err != nil {
 		return err

@@ -235,3 +235,16 @@ func (o *Operator) LogTail(n int) string {
 	}
 	return string(bytes.Join(lines, []byte("\n")))
 }
+
+// ExecutorEnv names the environment variable that selects how the runners
+// and operators started by tests start Ansible: "runner" (the default) or
+// "warm". `make test` runs the Ansible suites once with each.
+const ExecutorEnv = "TEST_ANSIBLE_EXECUTOR"
+
+// Executor is the executor selected by ExecutorEnv.
+func Executor() string {
+	if v := os.Getenv(ExecutorEnv); v != "" {
+		return v
+	}
+	return "runner"
+}

@@ -1,0 +1,373 @@
+package warm
+
+import (
+	"bufio"
+	"context"
+	_ "embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/go-logr/logr"
+)
+
+//go:embed server.py
+var serverSource []byte
+
+// protocol is the version of the messages server.py speaks.
+const protocol = 1
+
+// maxMessage bounds one message from the server.
+const maxMessage = 1 << 20
+
+// ErrDied is the error of the processes of a server that died or was
+// closed before they ended; the caller kills what is left of them.
+var ErrDied = errors.New("warm executor died")
+
+// Request is one ansible-runner process to start.
+type Request struct {
+	// Argv is the ansible-runner command line, its executable first.
+	Argv []string
+	// Env is the environment of the process, "KEY=value" entries.
+	Env []string
+	// Dir is its working dir.
+	Dir string
+	// Stdin, Stdout and Stderr become its fds 0, 1 and 2. The caller
+	// keeps them: the server holds its own copies until the fork.
+	Stdin, Stdout, Stderr *os.File
+}
+
+// Proc is a process forked by the server, leader of its own session and
+// process group. It is not a child of this process: it is signalled by
+// pid and its end is reported by the server.
+type Proc struct {
+	Pid    int
+	done   chan struct{}
+	status syscall.WaitStatus
+	err    error
+}
+
+// Done is closed when the process has ended or its server died.
+func (p *Proc) Done() <-chan struct{} { return p.done }
+
+// Wait waits for the process to end and returns its wait status, or
+// ErrDied when the server died first.
+func (p *Proc) Wait() (syscall.WaitStatus, error) {
+	<-p.done
+	return p.status, p.err
+}
+
+// server is one warm python3 process running server.py.
+type server struct {
+	cmd     *exec.Cmd
+	conn    *net.UnixConn
+	log     logr.Logger
+	ready   chan readyMsg
+	// readDone and stderrDone are closed when the reader of the socket
+	// and the logger of the server's stderr have returned.
+	readDone, stderrDone chan struct{}
+
+	mu      sync.Mutex
+	nextID  int64
+	calls   map[int64]chan reply
+	procs   map[int64]*Proc
+	runs    int
+	dead    bool
+	deadErr error
+	idle    *sync.Cond // signalled when procs shrinks or the server dies
+}
+
+type readyMsg struct {
+	Ready   int     `json:"ready"`
+	Pid     int     `json:"pid"`
+	LoadCPU float64 `json:"load_cpu"`
+}
+
+type reply struct {
+	ID     int64  `json:"id"`
+	Pid    int    `json:"pid"`
+	Status *int   `json:"status"`
+	Error  string `json:"error"`
+	Ready  int    `json:"ready"`
+}
+
+// startServer starts server.py and waits until it has imported everything
+// or ctx ends.
+func startServer(ctx context.Context, o Options) (*server, error) {
+	script := filepath.Join(o.Dir, "server.py")
+	if err := writeFile(script, serverSource); err != nil {
+		return nil, err
+	}
+	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_SEQPACKET|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("warm executor socket: %w", err)
+	}
+	ours, theirs := os.NewFile(uintptr(fds[0]), "warm"), os.NewFile(uintptr(fds[1]), "warm-server")
+	defer theirs.Close()
+	fc, err := net.FileConn(ours)
+	ours.Close()
+	if err != nil {
+		return nil, fmt.Errorf("warm executor socket: %w", err)
+	}
+	conn := fc.(*net.UnixConn)
+
+	stderrR, stderrW, err := os.Pipe()
+	if err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("warm executor stderr: %w", err)
+	}
+	cmd := exec.Command(o.Python, script)
+	cmd.Dir = o.Dir
+	cmd.Env = o.Env
+	cmd.ExtraFiles = []*os.File{theirs} // fd 3
+	cmd.Stderr = stderrW
+	// Its own group, so that a signal to the operator's group spares it;
+	// killed with the operator even when the operator cannot stop it.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	err = cmd.Start()
+	stderrW.Close()
+	if err != nil {
+		conn.Close()
+		stderrR.Close()
+		return nil, fmt.Errorf("start warm executor %s: %w", o.Python, err)
+	}
+	s := &server{cmd: cmd, conn: conn, log: o.Log, ready: make(chan readyMsg, 1),
+		readDone: make(chan struct{}), stderrDone: make(chan struct{}),
+		calls: map[int64]chan reply{}, procs: map[int64]*Proc{}}
+	s.idle = sync.NewCond(&s.mu)
+	go s.logStderr(stderrR)
+	go s.read()
+
+	select {
+	case r := <-s.ready:
+		if r.Ready != protocol {
+			s.kill()
+			return nil, fmt.Errorf("warm executor speaks protocol %d, want %d", r.Ready, protocol)
+		}
+		s.log.V(1).Info("warm executor ready", "pid", r.Pid, "cpu", r.LoadCPU)
+		return s, nil
+	case <-s.readDone:
+		s.kill()
+		return nil, fmt.Errorf("warm executor did not start: %w", s.err())
+	case <-ctx.Done():
+		s.kill()
+		return nil, fmt.Errorf("warm executor did not start: %w", context.Cause(ctx))
+	}
+}
+
+func writeFile(path string, data []byte) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o600); err != nil {
+		return fmt.Errorf("write warm executor: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("write warm executor: %w", err)
+	}
+	return nil
+}
+
+// logStderr logs what the server itself writes (a traceback when it fails).
+func (s *server) logStderr(r io.ReadCloser) {
+	defer close(s.stderrDone)
+	defer r.Close()
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		s.log.Info("warm executor", "output", sc.Text())
+	}
+}
+
+// read dispatches the server's messages until the connection ends.
+func (s *server) read() {
+	defer close(s.readDone)
+	buf := make([]byte, maxMessage)
+	for {
+		n, _, _, _, err := s.conn.ReadMsgUnix(buf, nil)
+		if err == nil && n == 0 {
+			err = io.EOF
+		}
+		if err != nil {
+			s.die(err)
+			return
+		}
+		var r reply
+		if err := json.Unmarshal(buf[:n], &r); err != nil {
+			s.die(fmt.Errorf("bad message from the warm executor: %w", err))
+			return
+		}
+		if r.Ready != 0 {
+			var m readyMsg
+			_ = json.Unmarshal(buf[:n], &m) // decoded once already
+			s.ready <- m
+			continue
+		}
+		s.deliver(r)
+	}
+}
+
+func (s *server) deliver(r reply) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if r.Status != nil {
+		if p, ok := s.procs[r.ID]; ok {
+			p.status = syscall.WaitStatus(*r.Status)
+			close(p.done)
+			delete(s.procs, r.ID)
+			s.idle.Broadcast()
+		}
+		return
+	}
+	if c, ok := s.calls[r.ID]; ok {
+		c <- r
+		delete(s.calls, r.ID)
+	}
+}
+
+// die marks the server dead: waiting calls and processes end with ErrDied.
+func (s *server) die(cause error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.dead {
+		return
+	}
+	s.dead = true
+	s.deadErr = fmt.Errorf("%w: %w", ErrDied, cause)
+	for id, c := range s.calls {
+		c <- reply{ID: id, Error: s.deadErr.Error()}
+		delete(s.calls, id)
+	}
+	for id, p := range s.procs {
+		p.err = s.deadErr
+		close(p.done)
+		delete(s.procs, id)
+	}
+	s.idle.Broadcast()
+}
+
+// start asks the server to fork req; it waits for the fork at most until
+// ctx ends.
+func (s *server) start(ctx context.Context, req Request) (*Proc, error) {
+	s.mu.Lock()
+	if s.dead {
+		err := s.deadErr
+		s.mu.Unlock()
+		return nil, err
+	}
+	s.nextID++
+	id := s.nextID
+	c := make(chan reply, 1)
+	s.calls[id] = c
+	p := &Proc{done: make(chan struct{})}
+	s.procs[id] = p
+	s.runs++
+	s.mu.Unlock()
+
+	msg, err := json.Marshal(map[string]any{"id": id, "argv": req.Argv, "env": req.Env, "cwd": req.Dir})
+	if err == nil && len(msg) > maxMessage {
+		err = fmt.Errorf("request of %d bytes passes the limit of %d", len(msg), maxMessage)
+	}
+	if err == nil {
+		oob := syscall.UnixRights(int(req.Stdin.Fd()), int(req.Stdout.Fd()), int(req.Stderr.Fd()))
+		_, _, err = s.conn.WriteMsgUnix(msg, oob, nil)
+	}
+	if err != nil {
+		s.forget(id)
+		return nil, fmt.Errorf("send run to the warm executor: %w", err)
+	}
+	select {
+	case r := <-c:
+		if r.Error != "" {
+			s.forget(id)
+			return nil, fmt.Errorf("warm executor: %s", r.Error)
+		}
+		p.Pid = r.Pid
+		return p, nil
+	case <-ctx.Done():
+		// The fork may still happen: the server is no longer trusted.
+		s.kill()
+		return nil, fmt.Errorf("warm executor did not fork in time: %w", context.Cause(ctx))
+	}
+}
+
+func (s *server) forget(id int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.calls, id)
+	delete(s.procs, id)
+	s.idle.Broadcast()
+}
+
+// alive reports whether the server takes runs, and how many it forked.
+func (s *server) alive() (bool, int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return !s.dead, s.runs
+}
+
+// closeWhenIdle waits until the processes of the server have ended, then
+// closes it: the server exits when its socket closes.
+func (s *server) closeWhenIdle() {
+	s.mu.Lock()
+	for len(s.procs) > 0 && !s.dead {
+		s.idle.Wait()
+	}
+	s.mu.Unlock()
+	s.close()
+}
+
+// close closes the socket (the server kills the processes it still has and
+// exits) and waits for the server to exit.
+func (s *server) close() {
+	s.conn.Close()
+	<-s.readDone
+	exited := make(chan struct{})
+	go func() { _ = s.cmd.Wait(); close(exited) }()
+	select {
+	case <-exited:
+	case <-time.After(killWait):
+		_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
+		<-exited
+	}
+	<-s.stderrDone
+}
+
+// err is why the server died.
+func (s *server) err() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.deadErr
+}
+
+// kill kills the server and waits for it.
+func (s *server) kill() {
+	_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
+	s.close()
+}
+
+// killWait bounds the wait for a closed server to exit.
+const killWait = 10 * time.Second
+
+// rssKiB is the server's resident memory, 0 when unknown.
+func (s *server) rssKiB() int64 {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", s.cmd.Process.Pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			var kib int64
+			_, _ = fmt.Sscanf(strings.TrimSpace(v), "%d", &kib)
+			return kib
+		}
+	}
+	return 0
+}
