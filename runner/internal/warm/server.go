@@ -68,10 +68,10 @@ func (p *Proc) Wait() (syscall.WaitStatus, error) {
 
 // server is one warm python3 process running server.py.
 type server struct {
-	cmd     *exec.Cmd
-	conn    *net.UnixConn
-	log     logr.Logger
-	ready   chan readyMsg
+	cmd   *exec.Cmd
+	conn  *net.UnixConn
+	log   logr.Logger
+	ready chan readyMsg
 	// readDone and stderrDone are closed when the reader of the socket
 	// and the logger of the server's stderr have returned.
 	readDone, stderrDone chan struct{}
