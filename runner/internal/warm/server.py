@@ -85,6 +85,7 @@ class Image:
             import ansible.constants as C
             self.settings = _settings(C)
             self.playbook_path = _which("ansible-playbook", os.environ.get("PATH", ""))
+            collection_roots = _collection_roots(C)
         import ansible.cli.playbook  # noqa: F401
         import ansible.executor.playbook_executor  # noqa: F401
         import ansible.executor.task_queue_manager  # noqa: F401
@@ -107,6 +108,8 @@ class Image:
         except ImportError:
             pass  # modules that need it will say so, as without the warm image
         local.Connection.exec_command = _warm_exec_command(local.Connection.exec_command, self)
+        _prime_module_syntax(collection_roots)
+        _cache_template_code(os.path.join(os.getcwd(), TEMPLATE_CACHE))
         return time.process_time() - started
 
 
@@ -133,6 +136,108 @@ def _run_environment():
         os.environ.update(saved_env)
         os.chdir(saved_cwd)
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+# Collections on Python's path (the Debian ansible package's) whose modules an
+# operator's roles run: their syntax trees are primed too.
+SYSTEM_COLLECTIONS = ("kubernetes/core", "cloud/common")
+MAX_PRIMED_FILES = 2000
+MAX_PRIMED_BYTES = 1 << 20
+
+
+def _collection_roots(C):
+    """Plugin dirs of the collections a run finds on COLLECTIONS_PATHS, and
+    of SYSTEM_COLLECTIONS on Python's path."""
+    roots = []
+    for base in C.COLLECTIONS_PATHS or []:
+        roots.extend(sorted(_glob(os.path.join(base, "ansible_collections", "*", "*", "plugins"))))
+    for entry in sys.path:
+        for name in SYSTEM_COLLECTIONS:
+            p = os.path.join(entry or ".", "ansible_collections", name, "plugins")
+            if os.path.isdir(p):
+                roots.append(p)
+    return roots
+
+
+def _glob(pattern):
+    import glob
+    return glob.glob(pattern)
+
+
+def _prime_module_syntax(collection_roots):
+    """Ansible parses every module and module_util it bundles into a payload,
+    in each worker, for each task: parse those the image can find once.
+    Trees are keyed by the file's bytes, so an edited file is parsed anew."""
+    import ast
+    import builtins
+    import ansible
+    import ansible.executor.module_common as module_common
+    roots = [os.path.join(os.path.dirname(ansible.__file__), "module_utils")]
+    roots += [os.path.join(r, d) for r in collection_roots for d in ("modules", "module_utils")]
+    trees = {}    # file bytes → syntax tree
+    finders = {}  # (id(tree), fqn, is package) → ModuleDepFinder, for primed trees only
+    finder_class = module_common.ModuleDepFinder
+    for root in roots:
+        for dirpath, _, files in os.walk(root):
+            for name in files:
+                if not name.endswith(".py") or len(trees) >= MAX_PRIMED_FILES:
+                    continue
+                path = os.path.join(dirpath, name)
+                try:
+                    with open(path, "rb") as f:
+                        data = f.read(MAX_PRIMED_BYTES + 1)
+                    if len(data) > MAX_PRIMED_BYTES:
+                        continue
+                    tree = trees[data] = builtins.compile(data, "<unknown>", "exec", ast.PyCF_ONLY_AST)
+                    fqn, is_pkg = _python_name(path)
+                    if fqn:
+                        finder = finder_class(fqn, tree, is_pkg)
+                        finder._warm_primed = True
+                        finders[(id(tree), fqn, is_pkg)] = finder
+                except Exception:
+                    continue  # Ansible reports it when a run bundles the file
+
+    def compile(source, filename, mode, flags=0, *args, **kwargs):
+        if flags == ast.PyCF_ONLY_AST and not args and not kwargs and isinstance(source, bytes):
+            tree = trees.get(source)
+            if tree is not None:
+                return tree
+        return builtins.compile(source, filename, mode, flags, *args, **kwargs)
+
+    # recursive_finder only reads a finder's submodules and optional_imports:
+    # a primed one is handed out as it is, and not walked again.
+    init = finder_class.__init__
+
+    def new(cls, module_fqn=None, tree=None, is_pkg_init=False, *args, **kwargs):
+        found = None
+        if cls is finder_class and not args and not kwargs:
+            found = finders.get((id(tree), module_fqn, bool(is_pkg_init)))
+        if found is not None and found._tree is tree:
+            return found
+        return object.__new__(cls)
+
+    def init_once(self, *args, **kwargs):
+        if not getattr(self, "_warm_primed", False):
+            init(self, *args, **kwargs)
+    module_common.compile = compile
+    finder_class.__new__ = new
+    finder_class.__init__ = init_once
+
+
+def _python_name(path):
+    """The dotted name Ansible gives a module or module_util file in a
+    payload, and whether it is a package's __init__."""
+    parts = os.path.normpath(path)[:-3].split(os.sep)
+    for top in ("ansible_collections", "ansible"):
+        if top in parts:
+            parts = parts[len(parts) - 1 - parts[::-1].index(top):]
+            break
+    else:
+        return None, False
+    is_pkg = parts[-1] == "__init__"
+    if is_pkg:
+        parts = parts[:-1]
+    return ".".join(parts), is_pkg
 
 
 def _memoize_definitions(cls):
@@ -280,6 +385,7 @@ def run_child(req):
 
     import pexpect
     import ansible_runner.__main__ as runner_main
+    importlib.reload(runner_main)  # its default ident is drawn at import
     pexpect.spawn = _warm_spawn(pexpect.spawn)
     _run_main(lambda: sys.exit(runner_main.main(sys.argv[1:])))
 
@@ -355,9 +461,169 @@ def _plan_playbook(command, args, cwd, env):
         _fresh_stdio()
         import ansible.utils.color
         importlib.reload(ansible.utils.color)  # stdout is a terminal now
+        import ansible.utils.vars
+        importlib.reload(ansible.utils.vars)  # ids unique to this process
+        _poll_interval()
         from ansible.cli.playbook import main
         _run_main(lambda: main(list(argv)))
     return run_playbook
+
+
+# ---------------------------------------------------------------------------
+# Compiled templates, kept across runs.
+#
+# Ansible makes a new Jinja environment for each templating and compiles
+# every template anew: a fifth to a third of a reconcile's CPU. The code
+# Jinja generates depends on the template's text, the environment's syntax
+# settings and on which filters and tests exist and what they are passed;
+# and, through constant folding, on what a filter returns for constants.
+# So a compiled template is kept (in files under the server's dir, written
+# atomically by the runs) with the filters and tests its compilation looked
+# up, and used again only when those still resolve the same way; a
+# compilation that called a filter or test (folding) is never kept, so
+# `{{ 100 | random }}` still draws a new number in every run.
+
+TEMPLATE_CACHE = "templates"
+TEMPLATE_CACHE_TAG = "ansible-operator-template-cache-1"
+MAX_TEMPLATE_FILES = 10000
+MAX_TEMPLATE_SOURCE = 256 << 10
+
+
+def _cache_template_code(cache_dir):
+    import hashlib
+    import marshal
+    import jinja2
+    from jinja2.environment import Environment
+    from jinja2.utils import _PassArg
+    os.makedirs(cache_dir, mode=0o700, exist_ok=True)
+    compile_template = Environment.compile
+
+    def state(func):
+        if func is None:
+            return None
+        return repr(_PassArg.from_obj(func))
+
+    def signature(env):
+        if callable(env.autoescape):
+            return None
+        finalize = env.finalize
+        return (TEMPLATE_CACHE_TAG, jinja2.__version__, type(env).__module__, type(env).__qualname__,
+                env.block_start_string, env.block_end_string, env.variable_start_string,
+                env.variable_end_string, env.comment_start_string, env.comment_end_string,
+                env.line_statement_prefix, env.line_comment_prefix, env.trim_blocks, env.lstrip_blocks,
+                env.newline_sequence, env.keep_trailing_newline, env.optimized, env.is_async,
+                env.autoescape, env.code_generator_class.__module__, env.code_generator_class.__qualname__,
+                None if finalize is None else (getattr(finalize, "__module__", ""),
+                                               getattr(finalize, "__qualname__", repr(finalize)), state(finalize)),
+                tuple(sorted(type(e).__module__ + "." + type(e).__qualname__ for e in env.extensions.values())))
+
+    def compile(self, source, name=None, filename=None, raw=False, defer_init=False):
+        sig = None if raw or not isinstance(source, str) or len(source) > MAX_TEMPLATE_SOURCE \
+            else signature(self)
+        if sig is None:
+            return compile_template(self, source, name, filename, raw, defer_init)
+        key = hashlib.sha256(repr((sig, source, name, filename, defer_init)).encode("utf-8", "surrogatepass"))
+        path = os.path.join(cache_dir, key.hexdigest())
+        try:
+            with open(path, "rb") as f:
+                tag, lookups, code = marshal.loads(f.read())
+            if tag == TEMPLATE_CACHE_TAG and all(
+                    state((self.filters if kind == "filter" else self.tests).get(n)) == st
+                    for kind, n, st in lookups):
+                return code
+        except (OSError, ValueError, EOFError, TypeError):
+            pass
+        lookups, called = [], []
+        filters, tests = self.filters, self.tests
+        self.filters = _Recorder(filters, "filter", lookups, called, state)
+        self.tests = _Recorder(tests, "test", lookups, called, state)
+        try:
+            code = compile_template(self, source, name, filename, raw, defer_init)
+        finally:
+            self.filters, self.tests = filters, tests
+        if not called:
+            _write_atomic(path, marshal.dumps((TEMPLATE_CACHE_TAG, lookups, code)))
+        return code
+    Environment.compile = compile
+
+
+class _Recorder:
+    """A filters or tests mapping that records what compiling looks up, and
+    whether it calls any of it."""
+
+    def __init__(self, mapping, kind, lookups, called, state):
+        self._mapping, self._kind, self._lookups, self._called, self._state = mapping, kind, lookups, called, state
+
+    def get(self, name, default=None):
+        func = self._mapping.get(name)
+        self._lookups.append((self._kind, name, self._state(func)))
+        if func is None:
+            return default
+        called = self._called
+
+        def record(*args, **kwargs):
+            called.append(name)
+            return func(*args, **kwargs)
+        for attr in ("jinja_pass_arg", "jinja_async_variant"):
+            if hasattr(func, attr):
+                setattr(record, attr, getattr(func, attr))
+        return record
+
+    def __getitem__(self, name):
+        func = self.get(name)
+        if func is None:
+            raise KeyError(name)
+        return func
+
+    def __contains__(self, name):
+        return self.get(name) is not None
+
+    def __getattr__(self, attr):
+        return getattr(self._mapping, attr)
+
+
+def _write_atomic(path, data):
+    tmp = "%s.%d.tmp" % (path, os.getpid())
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except OSError:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+
+
+def _prune_template_cache(cache_dir):
+    """Keep the newest MAX_TEMPLATE_FILES compiled templates."""
+    try:
+        entries = [e for e in os.scandir(cache_dir) if e.is_file()]
+    except OSError:
+        return
+    if len(entries) <= MAX_TEMPLATE_FILES:
+        return
+    entries.sort(key=lambda e: e.stat().st_mtime)
+    for e in entries[: len(entries) - MAX_TEMPLATE_FILES // 2]:
+        try:
+            os.unlink(e.path)
+        except OSError:
+            pass
+
+
+# The interval at which the playbook process polls its workers' results when
+# ansible.cfg does not set internal_poll_interval. Ansible's default, 1 ms,
+# costs the playbook process a fifth of a reconcile's CPU in polls; its own
+# documentation advises higher values for automation. A result waits at most
+# this long longer to be noticed.
+POLL_INTERVAL = 0.005
+
+
+def _poll_interval():
+    import ansible.constants as C
+    _, origin = C.config.get_config_value_and_origin("DEFAULT_INTERNAL_POLL_INTERVAL")
+    if origin == "default":
+        C.DEFAULT_INTERNAL_POLL_INTERVAL = POLL_INTERVAL
 
 
 # ---------------------------------------------------------------------------
@@ -434,7 +700,7 @@ def _payload(source):
     import zipfile
     if isinstance(source, str):
         source = source.encode()
-    m = re.search(rb'\nZIPDATA = """([A-Za-z0-9+/=\s]*)"""', source)
+    m = re.search(rb'\n[ \t]*ZIPDATA = """([A-Za-z0-9+/=\s]*)"""', source)
     if m is None:
         return None
     try:
@@ -664,6 +930,8 @@ def _handle(sock, wake_r, wake_w, data, fds, children):
     for fd in fds:
         os.close(fd)
     IMAGE.runs += 1
+    if IMAGE.runs % 100 == 0:
+        _prune_template_cache(os.path.join(os.getcwd(), TEMPLATE_CACHE))
     children[pid] = rid
     _send(sock, {"id": rid, "pid": pid})
 
