@@ -73,6 +73,7 @@ class Image:
         self.playbook_path = None
         self.python = os.path.realpath(sys.executable)
         self.runs = 0
+        self.payload_code = {}
 
     def load(self):
         started = time.process_time()
@@ -86,6 +87,7 @@ class Image:
             self.settings = _settings(C)
             self.playbook_path = _which("ansible-playbook", os.environ.get("PATH", ""))
             collection_roots = _collection_roots(C)
+            _prime_plugin_docs()
         import ansible.cli.playbook  # noqa: F401
         import ansible.executor.playbook_executor  # noqa: F401
         import ansible.executor.task_queue_manager  # noqa: F401
@@ -174,6 +176,7 @@ def _prime_module_syntax(collection_roots):
     import ansible.executor.module_common as module_common
     roots = [os.path.join(os.path.dirname(ansible.__file__), "module_utils")]
     roots += [os.path.join(r, d) for r in collection_roots for d in ("modules", "module_utils")]
+    codes = {}    # collection file bytes → code, for modules importing their payload
     trees = {}    # file bytes → syntax tree
     finders = {}  # (id(tree), fqn, is package) → ModuleDepFinder, for primed trees only
     finder_class = module_common.ModuleDepFinder
@@ -189,6 +192,9 @@ def _prime_module_syntax(collection_roots):
                     if len(data) > MAX_PRIMED_BYTES:
                         continue
                     tree = trees[data] = builtins.compile(data, "<unknown>", "exec", ast.PyCF_ONLY_AST)
+                    if root not in roots[:1]:
+                        codes[_normalized(data)] = builtins.compile(_normalized(data), "<warm>", "exec",
+                                                                    dont_inherit=True)
                     fqn, is_pkg = _python_name(path)
                     if fqn:
                         finder = finder_class(fqn, tree, is_pkg)
@@ -222,6 +228,71 @@ def _prime_module_syntax(collection_roots):
     module_common.compile = compile
     finder_class.__new__ = new
     finder_class.__init__ = init_once
+    IMAGE.payload_code = codes
+
+
+def _normalized(source):
+    return source.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+
+
+def _compiled_payloads():
+    """Modules import their collection's module_utils from the payload zip,
+    which Python compiles from source on every import: code compiled by the
+    image from the same bytes is used instead, named after the zip's file."""
+    import zipimport
+    codes = IMAGE.payload_code
+    compile_source = zipimport._compile_source
+
+    def compile_cached(pathname, source):
+        code = codes.get(_normalized(source)) if isinstance(source, bytes) else None
+        if code is None:
+            return compile_source(pathname, source)
+        return _renamed(code, pathname)
+    zipimport._compile_source = compile_cached
+
+
+def _renamed(code, filename):
+    consts = tuple(_renamed(c, filename) if isinstance(c, type(code)) else c for c in code.co_consts)
+    return code.replace(co_filename=filename, co_consts=consts)
+
+
+# Kinds of Ansible's own plugins that every run lists and loads, each one's
+# documentation parsed to learn its options (connection, shell and become
+# plugins by the playbook executor, callbacks by the task queue manager).
+PRIMED_PLUGIN_KINDS = ("connection", "shell", "become", "callback", "vars", "cache", "strategy")
+
+
+def _prime_plugin_docs():
+    """Import Ansible's own plugins of PRIMED_PLUGIN_KINDS and parse their
+    documentation once; a run parses it again only for another text."""
+    import ansible.plugins.loader as loader
+    real = loader.AnsibleLoader
+    base = os.path.dirname(loader.__file__)
+    docs = {}
+    for kind in PRIMED_PLUGIN_KINDS:
+        for path in sorted(_glob(os.path.join(base, kind, "*.py"))):
+            name = os.path.basename(path)[:-3]
+            if name == "__init__":
+                continue
+            try:
+                module = importlib.import_module("ansible.plugins.%s.%s" % (kind, name))
+                doc = getattr(module, "DOCUMENTATION", "")
+                if isinstance(doc, str) and doc:
+                    docs[(doc, path)] = real(doc, file_name=path).get_single_data()
+            except Exception:
+                continue  # the run loads it itself, and reports what is wrong
+
+    class AnsibleLoader:
+        def __init__(self, stream, *args, **kwargs):
+            self._stream, self._args, self._kwargs = stream, args, kwargs
+
+        def get_single_data(self):
+            key = (self._stream, self._kwargs.get("file_name"))
+            if isinstance(self._stream, str) and not self._args and set(self._kwargs) <= {"file_name"} \
+                    and key in docs:
+                return copy.deepcopy(docs[key])
+            return real(self._stream, *self._args, **self._kwargs).get_single_data()
+    loader.AnsibleLoader = AnsibleLoader
 
 
 def _python_name(path):
@@ -779,6 +850,7 @@ def _module_child(env, script, source, payload):
     import logging
     logging.root.handlers[:] = []
     _payload_first(payload)
+    _compiled_payloads()
     import runpy
     if script is not None:
         _run_main(lambda: runpy.run_path(script, run_name="__main__"))
