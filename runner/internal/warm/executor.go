@@ -27,9 +27,12 @@ type Options struct {
 	// MaxGrowth recycles a server whose resident memory grew by more than
 	// this factor since it was ready. Default: 2.
 	MaxGrowth float64
-	// StartTimeout bounds the start of a server (imports included) and,
-	// once it runs, the wait for each fork. Default: DefaultStartTimeout.
+	// StartTimeout bounds the start of a server, imports included.
+	// Default: DefaultStartTimeout.
 	StartTimeout time.Duration
+	// ForkTimeout bounds the wait for the server to fork a run; a server
+	// that does not is replaced. Default: DefaultForkTimeout.
+	ForkTimeout time.Duration
 	// Retry is how long the Executor waits after a server failed to start
 	// before it starts another. Default: 30s.
 	Retry time.Duration
@@ -41,6 +44,7 @@ type Options struct {
 const (
 	DefaultMaxRuns      = 500
 	DefaultStartTimeout = 2 * time.Minute
+	DefaultForkTimeout  = 30 * time.Second
 )
 
 func (o *Options) setDefaults() {
@@ -52,6 +56,9 @@ func (o *Options) setDefaults() {
 	}
 	if o.StartTimeout <= 0 {
 		o.StartTimeout = DefaultStartTimeout
+	}
+	if o.ForkTimeout <= 0 {
+		o.ForkTimeout = DefaultForkTimeout
 	}
 	if o.Retry <= 0 {
 		o.Retry = 30 * time.Second
@@ -106,8 +113,8 @@ func (e *Executor) Start(ctx context.Context, req Request) (*Proc, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
-	forkCtx, cancel := context.WithTimeoutCause(ctx, e.opts.StartTimeout,
-		fmt.Errorf("no fork within %s", e.opts.StartTimeout))
+	forkCtx, cancel := context.WithTimeoutCause(ctx, e.opts.ForkTimeout,
+		fmt.Errorf("no fork within %s", e.opts.ForkTimeout))
 	defer cancel()
 	p, err := s.start(forkCtx, req)
 	if err != nil {
