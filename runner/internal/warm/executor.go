@@ -113,12 +113,11 @@ func (e *Executor) Start(ctx context.Context, req Request) (*Proc, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
-	forkCtx, cancel := context.WithTimeoutCause(ctx, e.opts.ForkTimeout,
-		fmt.Errorf("no fork within %s", e.opts.ForkTimeout))
-	defer cancel()
-	p, err := s.start(forkCtx, req)
+	p, err := s.start(ctx, req, e.opts.ForkTimeout)
 	if err != nil {
-		e.opts.Log.Error(err, "warm executor failed; replacing it")
+		if ctx.Err() == nil {
+			e.opts.Log.Error(err, "warm executor failed; replacing it")
+		}
 		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
 	return p, nil

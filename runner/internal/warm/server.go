@@ -76,14 +76,17 @@ type server struct {
 	// and the logger of the server's stderr have returned.
 	readDone, stderrDone chan struct{}
 
-	mu      sync.Mutex
-	nextID  int64
-	calls   map[int64]chan reply
-	procs   map[int64]*Proc
-	runs    int
-	dead    bool
-	deadErr error
-	idle    *sync.Cond // signalled when procs shrinks or the server dies
+	writeMu sync.Mutex // one request written at a time
+
+	mu        sync.Mutex
+	nextID    int64
+	abandoned map[int64]bool // calls whose fork is killed when reported
+	calls     map[int64]chan reply
+	procs     map[int64]*Proc
+	runs      int
+	dead      bool
+	deadErr   error
+	idle      *sync.Cond // signalled when procs shrinks or the server dies
 }
 
 type readyMsg struct {
@@ -142,7 +145,7 @@ func startServer(ctx context.Context, o Options) (*server, error) {
 	}
 	s := &server{cmd: cmd, conn: conn, log: o.Log, ready: make(chan readyMsg, 1),
 		readDone: make(chan struct{}), stderrDone: make(chan struct{}),
-		calls: map[int64]chan reply{}, procs: map[int64]*Proc{}}
+		calls: map[int64]chan reply{}, procs: map[int64]*Proc{}, abandoned: map[int64]bool{}}
 	s.idle = sync.NewCond(&s.mu)
 	go s.logStderr(stderrR)
 	go s.read()
@@ -226,6 +229,14 @@ func (s *server) deliver(r reply) {
 		}
 		return
 	}
+	if s.abandoned[r.ID] {
+		delete(s.abandoned, r.ID)
+		delete(s.calls, r.ID)
+		if r.Pid > 0 {
+			_ = syscall.Kill(-r.Pid, syscall.SIGKILL) // its end is reported, and ends its Proc
+		}
+		return
+	}
 	if c, ok := s.calls[r.ID]; ok {
 		c <- r
 		delete(s.calls, r.ID)
@@ -253,9 +264,10 @@ func (s *server) die(cause error) {
 	s.idle.Broadcast()
 }
 
-// start asks the server to fork req; it waits for the fork at most until
-// ctx ends.
-func (s *server) start(ctx context.Context, req Request) (*Proc, error) {
+// start asks the server to fork req and waits for the fork, at most
+// forkWait: a server that does not fork in time is killed. When ctx ends
+// first, the fork, if it happens, is killed.
+func (s *server) start(ctx context.Context, req Request, forkWait time.Duration) (*Proc, error) {
 	s.mu.Lock()
 	if s.dead {
 		err := s.deadErr
@@ -271,18 +283,12 @@ func (s *server) start(ctx context.Context, req Request) (*Proc, error) {
 	s.runs++
 	s.mu.Unlock()
 
-	msg, err := json.Marshal(map[string]any{"id": id, "argv": req.Argv, "env": req.Env, "cwd": req.Dir})
-	if err == nil && len(msg) > maxMessage {
-		err = fmt.Errorf("request of %d bytes passes the limit of %d", len(msg), maxMessage)
-	}
-	if err == nil {
-		oob := syscall.UnixRights(int(req.Stdin.Fd()), int(req.Stdout.Fd()), int(req.Stderr.Fd()))
-		_, _, err = s.conn.WriteMsgUnix(msg, oob, nil)
-	}
-	if err != nil {
+	if err := s.send(id, req, forkWait); err != nil {
 		s.forget(id)
 		return nil, fmt.Errorf("send run to the warm executor: %w", err)
 	}
+	timer := time.NewTimer(forkWait)
+	defer timer.Stop()
 	select {
 	case r := <-c:
 		if r.Error != "" {
@@ -291,10 +297,48 @@ func (s *server) start(ctx context.Context, req Request) (*Proc, error) {
 		}
 		p.Pid = r.Pid
 		return p, nil
-	case <-ctx.Done():
-		// The fork may still happen: the server is no longer trusted.
+	case <-timer.C:
 		s.kill()
-		return nil, fmt.Errorf("warm executor did not fork in time: %w", context.Cause(ctx))
+		return nil, fmt.Errorf("warm executor did not fork within %s", forkWait)
+	case <-ctx.Done():
+		s.abandon(id, c)
+		return nil, fmt.Errorf("run ended before the warm executor forked it: %w", context.Cause(ctx))
+	}
+}
+
+// send writes the request of a run. Writes are serialized so that each
+// has its own deadline: a server that does not read is not waited for.
+func (s *server) send(id int64, req Request, wait time.Duration) error {
+	msg, err := json.Marshal(map[string]any{"id": id, "argv": req.Argv, "env": req.Env, "cwd": req.Dir})
+	if err != nil {
+		return err
+	}
+	if len(msg) > maxMessage {
+		return fmt.Errorf("request of %d bytes passes the limit of %d", len(msg), maxMessage)
+	}
+	oob := syscall.UnixRights(int(req.Stdin.Fd()), int(req.Stdout.Fd()), int(req.Stderr.Fd()))
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	_ = s.conn.SetWriteDeadline(time.Now().Add(wait))
+	_, _, err = s.conn.WriteMsgUnix(msg, oob, nil)
+	return err
+}
+
+// abandon gives up waiting for the fork of call id: a fork reported later
+// is killed at once.
+func (s *server) abandon(id int64, c chan reply) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, pending := s.calls[id]; pending {
+		s.abandoned[id] = true
+		return
+	}
+	select {
+	case r := <-c: // reported just before
+		if r.Pid > 0 {
+			_ = syscall.Kill(-r.Pid, syscall.SIGKILL)
+		}
+	default:
 	}
 }
 
