@@ -83,11 +83,9 @@ func New(opts Options) (*Runner, error) {
 func (r *Runner) newWarm() (*warm.Executor, error) {
 	dir := filepath.Join(r.opts.RootDir, warmDir)
 	marker := newMarker(r.owner, dir)
-	env := append(runEnv(withoutMarkers(os.Environ()), r.opts.Env, "", filepath.Join(dir, tmpDir)), marker.env()...)
-	if err := os.MkdirAll(filepath.Join(dir, tmpDir), 0o700); err != nil {
-		return nil, fmt.Errorf("warm executor dir: %w", err)
-	}
-	return warm.New(warm.Options{Python: r.opts.PythonPath, Dir: dir, Env: env, Log: r.opts.Log})
+	tmp := filepath.Join(dir, tmpDir)
+	env := append(runEnv(withoutMarkers(os.Environ()), r.opts.Env, "", tmp), marker.env()...)
+	return warm.New(warm.Options{Python: r.opts.PythonPath, Dir: dir, TempDir: tmp, Env: env, Log: r.opts.Log})
 }
 
 // warmDir, under the root dir, holds the warm executor's script and temp

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"sync"
 	"time"
 
@@ -16,9 +15,13 @@ type Options struct {
 	// Python is the interpreter of the server; it must be the one that
 	// runs ansible-runner and ansible-playbook. Required.
 	Python string
-	// Dir holds the server's script and is its working dir; created with
-	// mode 0700. Required.
+	// Dir holds the server's script and compiled templates and is its
+	// working dir; created with mode 0700 when a server starts. Required.
 	Dir string
+	// TempDir is emptied and created (mode 0700) before each server
+	// starts, for Env to name as its temp dir: what a server killed with
+	// SIGKILL leaves there goes with the next start. Default: none.
+	TempDir string
 	// Env is the server's environment. Default: none.
 	Env []string
 	// MaxRuns recycles a server after it forked that many runs. Default:
@@ -91,9 +94,6 @@ func New(opts Options) (*Executor, error) {
 	opts.setDefaults()
 	if opts.Python == "" || opts.Dir == "" {
 		return nil, errors.New("warm executor: python and dir are required")
-	}
-	if err := os.MkdirAll(opts.Dir, 0o700); err != nil {
-		return nil, fmt.Errorf("warm executor dir: %w", err)
 	}
 	return &Executor{opts: opts}, nil
 }

@@ -106,6 +106,17 @@ type reply struct {
 // startServer starts server.py and waits until it has imported everything
 // or ctx ends.
 func startServer(ctx context.Context, o Options) (*server, error) {
+	if err := os.MkdirAll(o.Dir, 0o700); err != nil {
+		return nil, fmt.Errorf("warm executor dir: %w", err)
+	}
+	if o.TempDir != "" {
+		if err := os.RemoveAll(o.TempDir); err != nil {
+			return nil, fmt.Errorf("warm executor temp dir: %w", err)
+		}
+		if err := os.MkdirAll(o.TempDir, 0o700); err != nil {
+			return nil, fmt.Errorf("warm executor temp dir: %w", err)
+		}
+	}
 	script := filepath.Join(o.Dir, "server.py")
 	if err := writeFile(script, serverSource); err != nil {
 		return nil, err
