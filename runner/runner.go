@@ -87,7 +87,8 @@ func (r *Runner) newWarm() (*warm.Executor, error) {
 	if err := os.MkdirAll(filepath.Join(dir, tmpDir), 0o700); err != nil {
 		return nil, fmt.Errorf("warm executor dir: %w", err)
 	}
-	return warm.New(warm.Options{Python: r.opts.PythonPath, Dir: dir, Env: env, Log: r.opts.Log})
+	return warm.New(warm.Options{Python: r.opts.PythonPath, Dir: dir, Env: env,
+		MaxRuns: r.opts.WarmMaxRuns, Log: r.opts.Log})
 }
 
 // warmDir, under the root dir, holds the warm executor's script and temp
