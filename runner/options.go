@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+
+	"github.com/mcrouter-operator/mcrouter-operator/runner/internal/warm"
 )
 
 // DefaultTimeout is the default of the --run-timeout flag.
@@ -130,6 +132,10 @@ type Options struct {
 	// Executor is how runs start ansible-runner unless RunOptions.Executor
 	// says otherwise. Default: ExecutorRunner.
 	Executor Executor
+	// WarmMaxRuns is how many runs the warm executor's server forks before
+	// a fresh server replaces it (the runs in flight finish on the old one).
+	// Default: 500 (the warm package's DefaultMaxRuns).
+	WarmMaxRuns int
 	// Log receives the run logs when the ctx given to Run carries no logger.
 	// Default: the zero Logger, which discards.
 	Log logr.Logger
@@ -151,6 +157,9 @@ func (o *Options) setDefaults() {
 	if o.Executor == "" {
 		o.Executor = ExecutorRunner
 	}
+	if o.WarmMaxRuns == 0 {
+		o.WarmMaxRuns = warm.DefaultMaxRuns
+	}
 	if o.MaxArtifactBytes == 0 {
 		o.MaxArtifactBytes = DefaultMaxArtifactBytes
 	}
@@ -171,6 +180,9 @@ func (o *Options) Validate() error {
 	}
 	if _, err := ParseExecutor(string(o.Executor)); err != nil {
 		errs = append(errs, err)
+	}
+	if o.WarmMaxRuns < 0 {
+		errs = append(errs, fmt.Errorf("warm executor max runs %d must not be negative", o.WarmMaxRuns))
 	}
 	if o.MaxArtifactBytes < MinArtifactBytes {
 		errs = append(errs, fmt.Errorf("per-resource artifact cap %d bytes is below the minimum of %d (1 MiB)",

@@ -85,7 +85,8 @@ func (r *Runner) newWarm() (*warm.Executor, error) {
 	marker := newMarker(r.owner, dir)
 	tmp := filepath.Join(dir, tmpDir)
 	env := append(runEnv(withoutMarkers(os.Environ()), r.opts.Env, "", tmp), marker.env()...)
-	return warm.New(warm.Options{Python: r.opts.PythonPath, Dir: dir, TempDir: tmp, Env: env, Log: r.opts.Log})
+	return warm.New(warm.Options{Python: r.opts.PythonPath, Dir: dir, TempDir: tmp, Env: env,
+		MaxRuns: r.opts.WarmMaxRuns, Log: r.opts.Log})
 }
 
 // warmDir, under the root dir, holds the warm executor's script and temp

@@ -59,7 +59,10 @@ func (p *process) startWarm(runCtx context.Context, stdout *os.File, e *ended) (
 		}
 		status, err := proc.Wait()
 		if err != nil {
-			_ = (&treeKiller{}).kill(proc.Pid)
+			// The server died first: its fork lives on, orphaned. Killed
+			// with the run's killer, so that run waits for its tree to be
+			// gone, as after a timeout.
+			_ = e.killer.kill(proc.Pid)
 		}
 		// A detached grandchild may hold stderr open: bounded, as exec's
 		// WaitDelay bounds it.

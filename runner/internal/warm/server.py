@@ -344,6 +344,9 @@ def _which(name, path):
 # Fresh-process state, applied in every fork that stands for a new process.
 
 def _reset_signals():
+    """The dispositions a new python3 would start with: exec resets caught
+    signals to the default and keeps ignored ones ignored (pexpect's
+    SIGHUP, for one), then python3 sets its own."""
     for sig in range(1, signal.NSIG):
         if sig in (signal.SIGKILL, signal.SIGSTOP):
             continue
@@ -351,17 +354,16 @@ def _reset_signals():
             handler = signal.getsignal(sig)
         except ValueError:
             continue
-        if handler in (None, signal.SIG_DFL):
+        if handler in (None, signal.SIG_DFL, signal.SIG_IGN):
             continue
-        want = signal.SIG_DFL
-        if sig == signal.SIGINT:
-            want = signal.default_int_handler
-        elif sig in (signal.SIGPIPE, signal.SIGXFSZ):
-            want = signal.SIG_IGN
         try:
-            signal.signal(sig, want)
+            signal.signal(sig, signal.SIG_DFL)
         except (OSError, ValueError):
             pass
+    if signal.getsignal(signal.SIGINT) == signal.SIG_DFL:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    for sig in (signal.SIGPIPE, signal.SIGXFSZ):
+        signal.signal(sig, signal.SIG_IGN)
     signal.set_wakeup_fd(-1)
 
 
@@ -702,22 +704,26 @@ def _poll_interval():
 
 def _warm_exec_command(exec_command, image):
     def warm(self, cmd, in_data=None, sudoable=True):
-        plan = _plan_module(cmd, in_data, image)
+        plan = _plan_module(cmd, in_data, image, self.cwd)
         if plan is None:
             return exec_command(self, cmd, in_data=in_data, sudoable=sudoable)
         # What the connection's own exec_command does before it runs a
-        # command: the base checks, logged the same way.
+        # command: the base checks, and its -vvv line.
+        from ansible.module_utils.common.text.converters import to_text
         from ansible.plugins.connection import ConnectionBase
+        from ansible.utils.display import Display
         ConnectionBase.exec_command(self, cmd, in_data=in_data, sudoable=sudoable)
+        Display().vvv("EXEC {0}".format(to_text(cmd)), host=self._play_context.remote_addr)
         return _run_module(plan, in_data)
     warm.__wrapped__ = exec_command
     return warm
 
 
-def _plan_module(cmd, in_data, image):
-    """(env assignments, script path or None for stdin, source, zip) when
-    cmd is exactly `/bin/sh -c '[VAR=value ...] <this python>
-    [AnsiballZ_x.py] && sleep 0'` and the module can run on the image."""
+def _plan_module(cmd, in_data, image, cwd):
+    """(env assignments, script path or None for stdin, source, zip, cwd)
+    when cmd is exactly `/bin/sh -c '[VAR=value ...] <this python>
+    [AnsiballZ_x.py] && sleep 0'`, /bin/sh is dash and the module can run on
+    the image. cwd is where the connection would run cmd (the task's dir)."""
     import ansible.constants as C
     if not isinstance(cmd, str) or os.environ.get("ANSIBLE_OPERATOR_WARM_MODULES") == "0":
         return None
@@ -726,8 +732,13 @@ def _plan_module(cmd, in_data, image):
     except ValueError:
         return None
     shell = (C.DEFAULT_EXECUTABLE or "/bin/sh").split()[0]
-    if len(outer) != 3 or outer[0] != shell or outer[1] != "-c" or os.path.basename(shell) not in ("sh", "bash"):
+    # dash adds nothing to the module's environment but PWD (bash adds
+    # SHLVL and _): _module_env gives what dash gives.
+    if len(outer) != 3 or outer[0] != shell or outer[1] != "-c" or \
+            os.path.basename(os.path.realpath(shell)) != "dash":
         return None
+    if cwd is not None and not os.path.isdir(cwd):
+        return None  # the connection's Popen fails there, as it should
     try:
         words = shlex.split(outer[2])
     except ValueError:
@@ -757,7 +768,7 @@ def _plan_module(cmd, in_data, image):
     payload = _payload(source)
     if payload is None:
         return None
-    return assigns, script, source, payload
+    return assigns, script, source, payload, cwd
 
 
 def _payload(source):
@@ -806,7 +817,7 @@ STUB_INITS = ("ansible/__init__.py", "ansible/module_utils/__init__.py")
 
 
 def _run_module(plan, in_data):
-    assigns, script, source, payload = plan
+    assigns, script, source, payload, cwd = plan
     # A python3 reading its program from stdin reads it all: the module
     # finds stdin at its end.
     in_data = b"" if script is None else None
@@ -821,14 +832,31 @@ def _run_module(plan, in_data):
             os.dup2(w_err, 2)
             _close_fds_from(3)
             _reset_signals()
-            env = dict(os.environ)
-            env.update(assigns)
-            _module_child(env, script, source, payload)
+            _module_child(_module_env(cwd, assigns), script, source, payload)
         finally:
             os._exit(1)
     for fd in (r_in, w_out, w_err):
         os.close(fd)
     return _collect(pid, w_in, in_data, r_out, r_err)
+
+
+def _module_env(cwd, assigns):
+    """Go to cwd and return the environment the module would get from
+    `/bin/sh -c` run there: the worker's, with PWD as dash exports it (the
+    inherited one when it names the dir, else the physical path), then the
+    command's assignments."""
+    if cwd is not None:
+        os.chdir(cwd)
+    env = dict(os.environ)
+    pwd = env.get("PWD", "")
+    try:
+        same = os.path.isabs(pwd) and os.path.samefile(pwd, ".")
+    except OSError:
+        same = False
+    if not same:
+        env["PWD"] = os.getcwd()
+    env.update(assigns)
+    return env
 
 
 def _module_child(env, script, source, payload):
@@ -919,7 +947,12 @@ def _collect(pid, w_in, in_data, r_out, r_err):
         os.close(w_in)
     _, status = os.waitpid(pid, 0)
     if os.WIFSIGNALED(status):
-        rc = 128 + os.WTERMSIG(status)  # as /bin/sh reports it
+        # As dash reports it: the exit status, and the signal on stderr.
+        sig = os.WTERMSIG(status)
+        rc = 128 + sig
+        if sig not in (signal.SIGINT, signal.SIGPIPE):
+            why = signal.strsignal(sig) or "Signal %d" % sig
+            err.append((why + (" (core dumped)" if os.WCOREDUMP(status) else "") + "\n").encode())
     else:
         rc = os.WEXITSTATUS(status)
     return rc, b"".join(out), b"".join(err)
