@@ -1,7 +1,8 @@
 // Package warm starts ansible-runner processes as forks of a warm Python
 // process instead of new interpreters.
 //
-// The server (server.py, embedded) imports ansible-runner, Ansible's
+// The server (py/server.py and its package py/ansible_operator_warm,
+// embedded and written to Options.Dir) imports ansible-runner, Ansible's
 // playbook executor and the kubernetes client once; each run is a fork of
 // it that becomes `ansible-runner <argv>` with the run's environment,
 // working dir and fds, in a session of its own. Inside that fork

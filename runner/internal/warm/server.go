@@ -3,11 +3,12 @@ package warm
 import (
 	"bufio"
 	"context"
-	_ "embed"
+	"embed"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"os"
 	"os/exec"
@@ -20,8 +21,11 @@ import (
 	"github.com/go-logr/logr"
 )
 
-//go:embed server.py
-var serverSource []byte
+// serverFiles is the server: py/server.py and its package
+// ansible_operator_warm, written to Options.Dir at each start.
+//
+//go:embed py/server.py py/ansible_operator_warm/*.py
+var serverFiles embed.FS
 
 // protocol is the version of the messages server.py speaks.
 const protocol = 1
@@ -117,10 +121,10 @@ func startServer(ctx context.Context, o Options) (*server, error) {
 			return nil, fmt.Errorf("warm executor temp dir: %w", err)
 		}
 	}
-	script := filepath.Join(o.Dir, "server.py")
-	if err := writeFile(script, serverSource); err != nil {
+	if err := writeServer(o.Dir); err != nil {
 		return nil, err
 	}
+	script := filepath.Join(o.Dir, "server.py")
 	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_SEQPACKET|syscall.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("warm executor socket: %w", err)
@@ -176,6 +180,27 @@ func startServer(ctx context.Context, o Options) (*server, error) {
 		s.kill()
 		return nil, fmt.Errorf("warm executor did not start: %w", context.Cause(ctx))
 	}
+}
+
+// writeServer writes the server's files under dir, replacing each whole.
+func writeServer(dir string) error {
+	return fs.WalkDir(serverFiles, "py", func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		dst := filepath.Join(dir, strings.TrimPrefix(path, "py"))
+		if d.IsDir() {
+			if err := os.MkdirAll(dst, 0o700); err != nil {
+				return fmt.Errorf("write warm executor: %w", err)
+			}
+			return nil
+		}
+		data, err := serverFiles.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		return writeFile(dst, data)
+	})
 }
 
 func writeFile(path string, data []byte) error {
