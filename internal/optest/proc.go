@@ -173,6 +173,30 @@ func (m Memory) String() string {
 	return fmt.Sprintf("VmRSS %.1f MiB, VmHWM %.1f MiB", float64(m.RSS)/(1<<20), float64(m.HWM)/(1<<20))
 }
 
+// Memory reads VmRSS and VmHWM of the process from /proc.
+func (p Proc) Memory() (Memory, error) {
+	m, err := procfs.ReadMemory(procfs.Root, p.PID)
+	if err != nil {
+		return Memory{}, fmt.Errorf("pid %d: %w", p.PID, err)
+	}
+	return Memory{RSS: m.RSS, HWM: m.HWM}, nil
+}
+
+// WarmServer is the operator's warm executor server, when one runs: the
+// child running server.py (runner/internal/warm).
+func (o *Operator) WarmServer() (Proc, bool) {
+	for _, pid := range children(o.Pid()) {
+		st, err := procfs.ReadStat(procfs.Root, pid)
+		if err != nil || st.Zombie() || st.PPID != o.Pid() {
+			continue
+		}
+		if p := newProc(st); warmImage(p.Cmdline) {
+			return p, true
+		}
+	}
+	return Proc{}, false
+}
+
 // Memory reads VmRSS and VmHWM of the operator process from /proc.
 func (o *Operator) Memory() (Memory, error) {
 	m, err := procfs.ReadMemory(procfs.Root, o.Pid())

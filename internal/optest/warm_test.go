@@ -92,6 +92,11 @@ func TestWarmForksAreTheRuns(t *testing.T) {
 	if err != nil || !slices.Equal(dirs, []string{input}) {
 		t.Errorf("RunningDirs = %q (%v), want [%s]", dirs, err, input)
 	}
+	self, _ := os.FindProcess(os.Getpid())
+	op := &Operator{cmd: &exec.Cmd{Process: self}}
+	if p, ok := op.WarmServer(); !ok || p.PID != server {
+		t.Errorf("WarmServer = %v, %v; want the server %d", p, ok, server)
+	}
 	procs, err := ProcsIn(input)
 	if err != nil || !slices.Equal(pids(procs), []int{fork}) {
 		t.Errorf("ProcsIn(input) = %v (%v), want the fork %d only", procs, err, fork)
