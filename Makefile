@@ -17,6 +17,9 @@ IMG       ?= ghcr.io/mcrouter-operator/mcrouter-operator:latest
 # Each test package's hang guard. Tests never wait on a fixed budget (see
 # docs/testing.md): on a busy 2-core machine test/e2e alone took 20 minutes.
 GO_TEST_FLAGS ?= -timeout 45m
+# The packages that start Ansible run a second time with the warm executor
+# (docs/testing.md), longest first: go test starts them in this order.
+WARM_TEST_PKGS := ./test/e2e/ ./test/operator/ ./runner/
 # Run from the Go module proxy at a fixed version, outside go.mod.
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
@@ -72,8 +75,9 @@ lint: ## yamllint and ansible-lint for roles, molecule and deploy.
 	@hack/lint.sh
 
 .PHONY: test
-test: deps vet ## The whole test suite: vet, unit, integration and end-to-end tests (lint runs in test/mcrouter).
-	$(GO) test $(GO_TEST_FLAGS) ./...
+test: deps vet ## The whole test suite: vet, unit, integration and end-to-end tests (lint runs in test/mcrouter), then the Ansible suites with the warm executor.
+	TEST_ANSIBLE_EXECUTOR=runner $(GO) test $(GO_TEST_FLAGS) ./...
+	TEST_ANSIBLE_EXECUTOR=warm $(GO) test $(GO_TEST_FLAGS) $(WARM_TEST_PKGS)
 
 .PHONY: bench
 bench: deps build ## Performance benchmark (see bench/).

@@ -86,8 +86,9 @@ type Operator struct {
 }
 
 // Start runs the operator with free ports for probes and proxy, metrics off
-// unless Args set them, and the repository's collections on
-// ANSIBLE_COLLECTIONS_PATH.
+// unless Args set them, the repository's collections on
+// ANSIBLE_COLLECTIONS_PATH, and --ansible-executor Executor() unless Args
+// set it.
 func Start(o Options) (*Operator, error) {
 	root, err := ModuleRoot()
 	if err != nil {
@@ -124,6 +125,9 @@ func Start(o Options) (*Operator, error) {
 		"--metrics-bind-address", "0",
 	}
 	args = append(args, o.Args...)
+	if _, set := flagValue(args, "--ansible-executor"); !set {
+		args = append(args, "--ansible-executor", Executor())
+	}
 	cmd := exec.Command(o.Binary, args...)
 	cmd.Dir = o.Dir
 	cmd.Env = append(os.Environ(), "ANSIBLE_COLLECTIONS_PATH="+filepath.Join(root, "collections"))
@@ -158,17 +162,25 @@ func Start(o Options) (*Operator, error) {
 // runTimeout is the value of --run-timeout in args, or 0 when it is not set:
 // the operator's default then bounds its runs.
 func runTimeout(args []string) time.Duration {
-	var d time.Duration
-	for i, a := range args {
-		v, ok := strings.CutPrefix(a, "--run-timeout=")
-		if !ok && a == "--run-timeout" && i+1 < len(args) {
-			v, ok = args[i+1], true
-		}
-		if parsed, err := time.ParseDuration(v); ok && err == nil {
-			d = parsed
-		}
+	v, _ := flagValue(args, "--run-timeout")
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		return 0
 	}
 	return d
+}
+
+// flagValue is the value of the last occurrence of flag in args, given as
+// "flag value" or "flag=value", and whether it occurs at all.
+func flagValue(args []string, flag string) (value string, set bool) {
+	for i, a := range args {
+		if v, ok := strings.CutPrefix(a, flag+"="); ok {
+			value, set = v, true
+		} else if a == flag && i+1 < len(args) {
+			value, set = args[i+1], true
+		}
+	}
+	return value, set
 }
 
 // Activity is the operator's Ansible runs so far, as sampled from /proc.

@@ -17,9 +17,10 @@ import (
 // Ansible runs last a second or more, so none is missed.
 const sampleEvery = 200 * time.Millisecond
 
-// Run is one Ansible run of an operator as seen from outside: a child
-// process of the operator (ansible-runner), from the first sample that saw
-// it to the last one, or to the first that found it gone.
+// Run is one Ansible run of an operator as seen from outside: an
+// ansible-runner process the operator started, or a fork of its warm
+// executor's server (runner/internal/warm), from the first sample that saw it
+// to the last one, or to the first that found it gone.
 type Run struct {
 	PID       int
 	FirstSeen time.Time
@@ -81,7 +82,8 @@ func roundAll(ds []time.Duration) string {
 }
 
 // runTracker samples an operator's child processes: every child the
-// operator starts is an Ansible run.
+// operator starts is an Ansible run, except the warm executor's server,
+// whose children are runs.
 type runTracker struct {
 	pid int
 
@@ -122,7 +124,16 @@ func (rt *runTracker) sample(now time.Time) {
 		if err != nil || st.Zombie() || st.PPID != rt.pid {
 			continue
 		}
-		seen[childKey{pid, st.StartTime}] = true
+		if !warmImage(newProc(st).Cmdline) {
+			seen[childKey{pid, st.StartTime}] = true
+			continue
+		}
+		for _, fork := range children(pid) {
+			st, err := procfs.ReadStat(procfs.Root, fork)
+			if err == nil && !st.Zombie() && st.PPID == pid {
+				seen[childKey{fork, st.StartTime}] = true
+			}
+		}
 	}
 	rt.mu.Lock()
 	defer rt.mu.Unlock()

@@ -305,20 +305,9 @@ func waitRunning(t *testing.T, op *optest.Operator, runnerDir, ns, name string) 
 	return procs
 }
 
-// procsIn lists the processes whose command line names dir or a path under it.
-func procsIn(dir string) ([]optest.Proc, error) {
-	all, err := optest.ProcsMatching(dir)
-	if err != nil {
-		return nil, err
-	}
-	var out []optest.Proc
-	for _, p := range all {
-		if strings.Contains(p.Cmdline+" ", dir+" ") || strings.Contains(p.Cmdline, dir+"/") {
-			out = append(out, p)
-		}
-	}
-	return out, nil
-}
+// procsIn lists the Ansible processes under dir (optest.ProcsIn: by
+// command line, or by working dir for runs the warm executor forked).
+func procsIn(dir string) ([]optest.Proc, error) { return optest.ProcsIn(dir) }
 
 func toInt(v any) int64 {
 	switch n := v.(type) {

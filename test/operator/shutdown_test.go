@@ -3,6 +3,7 @@ package operator_test
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -30,8 +31,11 @@ func TestGracefulShutdownCancelsRuns(t *testing.T) {
 		return strings.Contains(op.Logs(), `"task":"Hang on request"`), nil
 	}, op)
 	runDir := runnerDirFor(dir, "testdata/watches-hanger.yaml")
-	if procs, _ := optest.ProcsMatching(runDir + "/"); len(procs) == 0 {
-		t.Fatalf("no Ansible process found under %s while the task hangs", runDir)
+	// The run's own processes: under the warm executor its server lives
+	// under runDir as well, with or without a run.
+	inputDir := filepath.Join(runDir, gvkHanger.Group, gvkHanger.Version, gvkHanger.Kind, ns, "h")
+	if procs, _ := optest.ProcsIn(inputDir); len(procs) == 0 {
+		t.Fatalf("no Ansible process found under %s while the task hangs", inputDir)
 	}
 	start := time.Now()
 	if err := syscall.Kill(op.Pid(), syscall.SIGTERM); err != nil {
@@ -49,7 +53,7 @@ func TestGracefulShutdownCancelsRuns(t *testing.T) {
 	}
 	t.Logf("operator exited %s after SIGTERM", time.Since(start).Round(time.Millisecond))
 	optest.Await(t, "no Ansible process left", func(context.Context) (bool, error) {
-		procs, err := optest.ProcsMatching(runDir + "/")
+		procs, err := optest.ProcsIn(runDir)
 		return err == nil && len(procs) == 0, fmt.Errorf("left: %v", procs)
 	})
 }
