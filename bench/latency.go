@@ -23,34 +23,35 @@ func (b *bench) timeout(n int) time.Duration {
 	return 90*time.Second + time.Duration(4*floor*float64(time.Second))
 }
 
-// measureLatency runs a fresh operator for one CR: cold create →
-// Successful, then spec changes and deletions of a dependent.
-func (b *bench) measureLatency(ctx context.Context) error {
-	const ns, name = "bench-latency", "single"
+// measureLatency runs a fresh operator with e's executor for one CR: cold
+// create → Successful, then spec changes and deletions of a dependent.
+func (b *bench) measureLatency(ctx context.Context, e *ExecutorResult) error {
+	const name = "single"
+	phase := phaseName("latency", e.Executor)
+	ns := "bench-" + phase
 	if err := b.createNamespace(ctx, ns); err != nil {
 		return err
 	}
-	op, err := b.startOperator(ctx, "latency")
+	op, err := b.startOperator(ctx, phase, e.Executor)
 	if err != nil {
 		return err
 	}
-	err = b.latencySamples(ctx, op, ns, name)
+	err = b.latencySamples(ctx, op, ns, name, &e.Latency)
 	b.stopOperator(ctx, op)
 	if err != nil {
-		return err
+		return fmt.Errorf("%s executor: %w", e.Executor, err)
 	}
 	return b.deleteNamespace(ctx, ns)
 }
 
-func (b *bench) latencySamples(ctx context.Context, op *operator, ns, name string) error {
-	lat := &b.report.Latency
+func (b *bench) latencySamples(ctx context.Context, op *operator, ns, name string, lat *Latency) error {
 	create := func(ctx context.Context) error { return b.createAll(ctx, ns, []string{name}, nil) }
 	start, done, err := b.awaitSuccessful(ctx, op, ns, []string{name}, 1, b.timeout(1), create)
 	if err != nil {
 		return fmt.Errorf("cold first CR: %w", err)
 	}
 	lat.ColdFirstCRSeconds = done[name].Sub(start).Seconds()
-	b.log("cold first CR → Successful: %.2fs", lat.ColdFirstCRSeconds)
+	b.log("%s: cold first CR → Successful: %.2fs", op.phase, lat.ColdFirstCRSeconds)
 	for i := 0; i < b.opts.Repeat; i++ {
 		if _, err := b.settle(ctx, op, 2*time.Second, 30*time.Second, allActivity); err != nil {
 			return err
@@ -59,7 +60,7 @@ func (b *bench) latencySamples(ctx context.Context, op *operator, ns, name strin
 		if err != nil {
 			return fmt.Errorf("spec change: %w", err)
 		}
-		b.log("spec change → Successful: %.2fs", d.Seconds())
+		b.log("%s: spec change → Successful: %.2fs", op.phase, d.Seconds())
 		lat.SpecChangeSeconds = append(lat.SpecChangeSeconds, d.Seconds())
 	}
 	lat.DependentDeleted = "Service " + name + "-memcached"
@@ -71,7 +72,7 @@ func (b *bench) latencySamples(ctx context.Context, op *operator, ns, name strin
 		if err != nil {
 			return fmt.Errorf("dependent deleted: %w", err)
 		}
-		b.log("dependent deleted → restored: %.2fs", d.Seconds())
+		b.log("%s: dependent deleted → restored: %.2fs", op.phase, d.Seconds())
 		lat.DependentRestoreSeconds = append(lat.DependentRestoreSeconds, d.Seconds())
 	}
 	lat.SpecChangeMedianSeconds = medianOf(lat.SpecChangeSeconds)
