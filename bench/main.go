@@ -159,6 +159,7 @@ func (b *bench) phases(ctx context.Context) error {
 func (b *bench) finish() error {
 	r := &b.report
 	r.DurationSeconds = time.Since(r.Started).Seconds()
+	r.Machine.LoadAvgAtEnd = loadAvg(readOr(filepath.Join(b.procRoot, "loadavg"), ""))
 	r.Targets = targets(r)
 	r.Warnings = warnings(r)
 	if err := printTable(os.Stdout, r); err != nil {

@@ -66,7 +66,7 @@ type Options struct {
 
 // fullDefaults are the settings of a full run.
 func fullDefaults() Options {
-	return Options{Bursts: []int{10, 20, 50}, Executors: executors, IdleCRs: 100, RestartCRs: 20, IdleWindow: 90 * time.Second, Repeat: 3, BareRuns: 3}
+	return Options{Bursts: []int{10, 20, 50}, Executors: allExecutors(), IdleCRs: 100, RestartCRs: 20, IdleWindow: 90 * time.Second, Repeat: 3, BareRuns: 3}
 }
 
 // quickDefaults are the settings of a smoke run (-quick).

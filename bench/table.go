@@ -19,8 +19,8 @@ func printTable(w io.Writer, r *Report) error {
 	if m.GitDirty {
 		dirty = " (uncommitted changes)"
 	}
-	fmt.Fprintf(w, "\nmachine: %d CPUs for the floor (NumCPU %d; %s), %s, %.1f GB RAM, load at start %s\n",
-		m.CPUs, m.NumCPU, m.CgroupCPU, m.CPUModel, float64(m.MemTotalBytes)/1e9, m.LoadAvgAtStart)
+	fmt.Fprintf(w, "\nmachine: %d CPUs for the floor (NumCPU %d; %s), %s, %.1f GB RAM, load at start %s, at end %s\n",
+		m.CPUs, m.NumCPU, m.CgroupCPU, m.CPUModel, float64(m.MemTotalBytes)/1e9, m.LoadAvgAtStart, m.LoadAvgAtEnd)
 	fmt.Fprintf(w, "versions: %s, %s, ansible-runner %s, kube-apiserver %s, commit %s%s\n",
 		m.GoVersion, m.Ansible, m.AnsibleRunner, m.KubeAPIServer, m.GitCommit, dirty)
 	fmt.Fprintf(w, "run: %s, %.0f s; bursts: %s\n", r.Started.UTC().Format("2006-01-02 15:04:05 UTC"),
@@ -138,16 +138,15 @@ func executorRows(e ExecutorResult) []row {
 	var out []row
 	if s := e.WarmServer; s != nil && len(s.ReadySeconds) > 0 {
 		out = append(out,
-			row{fmt.Sprintf("warm server: operator start → ready (median of %d)", len(s.ReadySeconds)),
-				fmt.Sprintf("%.2f s, %.2f CPU s", s.MedianReadySeconds, s.MedianCPUSeconds), ""},
+			row{"warm server: operator start → ready (median)",
+				fmt.Sprintf("%.2f s, %.2f CPU s (%d starts)", s.MedianReadySeconds, s.MedianCPUSeconds, len(s.ReadySeconds)), ""},
 			row{"warm server at rest: PSS / RSS", mbPair(s.PSSBytes, s.RSSBytes), ""})
 	}
 	l := e.Latency
 	out = append(out,
-		row{"cold first CR → Successful", secs(l.ColdFirstCRSeconds), coldTarget},
-		row{fmt.Sprintf("spec change → Successful (median of %d)", len(l.SpecChangeSeconds)),
-			secs(l.SpecChangeMedianSeconds) + " " + list(l.SpecChangeSeconds), specTarget},
-		row{fmt.Sprintf("dependent deleted → restored (median of %d)", len(l.DependentRestoreSeconds)),
+		row{"cold first CR → Successful (median)", secs(l.ColdFirstCRSeconds) + " " + list(l.ColdFirstCRSamples), coldTarget},
+		row{"spec change → Successful (median)", secs(l.SpecChangeMedianSeconds) + " " + list(l.SpecChangeSeconds), specTarget},
+		row{"dependent deleted → restored (median)",
 			secs(l.DependentRestoreMedianSeconds) + " " + list(l.DependentRestoreSeconds), ""},
 	)
 	warm := e.Executor == string(runner.ExecutorWarm)
