@@ -28,7 +28,8 @@ func TestMerge(t *testing.T) {
 	}
 }
 
-func TestPrintTable(t *testing.T) {
+// tableReport is a report of both executors and the phases run once.
+func tableReport() *Report {
 	r := &Report{
 		Machine:  Machine{CPUs: 2, NumCPU: 2, CgroupCPU: "no cgroup CPU limit file", CPUModel: "AMD EPYC"},
 		Settings: Settings{SingleExecutor: "runner"},
@@ -55,6 +56,11 @@ func TestPrintTable(t *testing.T) {
 		Idle: &Idle{CRs: 100, WindowSeconds: 90, PeriodSeconds: 30, TreeCPUSeconds: 2, EveryPeriodCPUSeconds: 390, Percent: 0.51},
 	}
 	r.Targets = targets(r)
+	return r
+}
+
+func TestPrintTable(t *testing.T) {
+	r := tableReport()
 	var out bytes.Buffer
 	if err := printTable(&out, r); err != nil {
 		t.Fatal(err)
