@@ -20,6 +20,7 @@ import (
 
 	"github.com/mcrouter-operator/mcrouter-operator/internal/devcluster"
 	"github.com/mcrouter-operator/mcrouter-operator/internal/optest"
+	"github.com/mcrouter-operator/mcrouter-operator/runner"
 	"github.com/mcrouter-operator/mcrouter-operator/watches"
 )
 
@@ -57,6 +58,10 @@ func (b *bench) setup(ctx context.Context) error {
 	if b.watch.Role == "" {
 		return fmt.Errorf("%s has no Mcrouter entry with a role", filepath.Join(b.opts.Root, "watches.yaml"))
 	}
+	if b.watch.AnsibleExecutor != "" {
+		return fmt.Errorf("%s sets ansibleExecutor %q for Mcrouter; remove it: the benchmark picks the executor with --ansible-executor",
+			filepath.Join(b.opts.Root, "watches.yaml"), b.watch.AnsibleExecutor)
+	}
 	if b.binary = b.opts.Operator; b.binary == "" {
 		b.log("building cmd/ansible-operator")
 		if b.binary, err = optest.Build(b.tmp); err != nil {
@@ -93,23 +98,30 @@ func (b *bench) teardown() {
 type operator struct {
 	*optest.Operator
 	phase      string
+	executor   string // its --ansible-executor
 	metricsURL string
+	started    time.Time          // when the process was started
+	isServer   func(pid int) bool // tells its warm server among its children
 }
 
 // startOperator runs the operator as the image does, from the repository
-// root with watches.yaml, and waits until it is ready. Its runner directory
-// is the phase's own.
-func (b *bench) startOperator(ctx context.Context, phase string) (*operator, error) {
-	return b.startOperatorIn(ctx, phase, filepath.Join(b.tmp, "runner-"+phase))
+// root with watches.yaml, with the given executor, and waits until it is
+// ready (and its warm server, see startOperatorIn). Its runner directory is
+// the phase's own.
+func (b *bench) startOperator(ctx context.Context, phase, executor string) (*operator, error) {
+	return b.startOperatorIn(ctx, phase, executor, filepath.Join(b.tmp, "runner-"+phase))
 }
 
 // startOperatorIn is startOperator with the --runner-dir given: an operator
-// that takes over from an earlier one uses the earlier one's.
-func (b *bench) startOperatorIn(ctx context.Context, phase, runnerDir string) (*operator, error) {
+// that takes over from an earlier one uses the earlier one's. With the warm
+// executor it also waits until the warm server is ready, so that no
+// figure but WarmServer includes its start.
+func (b *bench) startOperatorIn(ctx context.Context, phase, executor, runnerDir string) (*operator, error) {
 	port, err := optest.FreePort()
 	if err != nil {
 		return nil, err
 	}
+	started := time.Now()
 	op, err := optest.Start(optest.Options{
 		Binary:      b.binary,
 		Kubeconfig:  b.cluster.KubeconfigPath,
@@ -118,6 +130,7 @@ func (b *bench) startOperatorIn(ctx context.Context, phase, runnerDir string) (*
 		Args: append([]string{
 			"--runner-dir", runnerDir,
 			"--metrics-bind-address", "127.0.0.1:" + strconv.Itoa(port),
+			"--ansible-executor", executor,
 		}, b.opts.OperatorArgs...),
 		Env:     []string{"ANSIBLE_GATHERING=explicit"},
 		LogPath: filepath.Join(b.logDir, "operator-"+phase+".log"),
@@ -125,11 +138,20 @@ func (b *bench) startOperatorIn(ctx context.Context, phase, runnerDir string) (*
 	if err != nil {
 		return nil, fmt.Errorf("start the operator for %s: %w", phase, err)
 	}
+	o := &operator{Operator: op, phase: phase, executor: executor, started: started,
+		metricsURL: fmt.Sprintf("http://127.0.0.1:%d/metrics", port),
+		isServer:   serverMatcher(b.procRoot, warmServerScript(executor, runnerDir))}
 	if err := op.WaitReady(ctx); err != nil {
 		_ = op.Stop(10 * time.Second)
 		return nil, fmt.Errorf("operator for %s: %w", phase, err)
 	}
-	return &operator{Operator: op, phase: phase, metricsURL: fmt.Sprintf("http://127.0.0.1:%d/metrics", port)}, nil
+	if executor == string(runner.ExecutorWarm) {
+		if err := b.awaitWarmServer(ctx, o); err != nil {
+			b.stopOperator(ctx, o)
+			return nil, err
+		}
+	}
+	return o, nil
 }
 
 // stopOperator saves op's last metrics next to its log and stops it; a slow
@@ -181,7 +203,7 @@ func (b *bench) settleOn(ctx context.Context, op *operator, quiet, limit time.Du
 		if err != nil {
 			return c, clock.lastChange, err
 		}
-		tree, err := readTree(b.procRoot, op.Pid())
+		tree, err := readTree(b.procRoot, op.Pid(), op.isServer)
 		if err != nil {
 			return c, clock.lastChange, op.failure(err)
 		}
@@ -189,7 +211,7 @@ func (b *bench) settleOn(ctx context.Context, op *operator, quiet, limit time.Du
 		if goal != nil {
 			missing = goal(c)
 		}
-		if clock.observe(time.Now(), key(c), tree.RootChild > 0 || missing != nil) {
+		if clock.observe(time.Now(), key(c), tree.Runs > 0 || missing != nil) {
 			return c, clock.lastChange, nil
 		}
 		if time.Since(start) >= limit {

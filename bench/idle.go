@@ -18,7 +18,7 @@ func (b *bench) measureIdle(ctx context.Context) error {
 	if err := b.createNamespace(ctx, ns); err != nil {
 		return err
 	}
-	op, err := b.startOperator(ctx, "idle")
+	op, err := b.startOperator(ctx, "idle", b.opts.SingleExecutor())
 	if err != nil {
 		return err
 	}
@@ -51,7 +51,7 @@ func (b *bench) idle(ctx context.Context, op *operator, ns string) (Idle, error)
 	if err != nil {
 		return res, err
 	}
-	t0, err := readTree(b.procRoot, op.Pid())
+	t0, err := readTree(b.procRoot, op.Pid(), op.isServer)
 	if err != nil {
 		return res, op.failure(err)
 	}
@@ -62,7 +62,7 @@ func (b *bench) idle(ctx context.Context, op *operator, ns string) (Idle, error)
 		return res, op.failure(fmt.Errorf("the operator exited during the idle window"))
 	case <-time.After(o.IdleWindow):
 	}
-	t1, err := readTree(b.procRoot, op.Pid())
+	t1, err := readTree(b.procRoot, op.Pid(), op.isServer)
 	if err != nil {
 		return res, op.failure(err)
 	}

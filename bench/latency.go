@@ -23,34 +23,63 @@ func (b *bench) timeout(n int) time.Duration {
 	return 90*time.Second + time.Duration(4*floor*float64(time.Second))
 }
 
-// measureLatency runs a fresh operator for one CR: cold create →
-// Successful, then spec changes and deletions of a dependent.
-func (b *bench) measureLatency(ctx context.Context) error {
-	const ns, name = "bench-latency", "single"
-	if err := b.createNamespace(ctx, ns); err != nil {
-		return err
+// measureLatency measures the single-CR latencies with e's executor: cold
+// create → Successful on opts.Repeat fresh operators, each in a namespace
+// of its own; on the last one, spec changes and deletions of a dependent.
+func (b *bench) measureLatency(ctx context.Context, e *ExecutorResult) error {
+	lat := &e.Latency
+	for i := 1; i <= b.opts.Repeat; i++ {
+		phase := phaseName("latency", e.Executor)
+		if i < b.opts.Repeat {
+			phase = phaseName(fmt.Sprintf("cold-%d", i), e.Executor)
+		}
+		ns := "bench-" + phase
+		if err := b.createNamespace(ctx, ns); err != nil {
+			return err
+		}
+		op, err := b.startOperator(ctx, phase, e.Executor)
+		if err != nil {
+			return err
+		}
+		err = b.coldFirstCR(ctx, op, ns, lat)
+		if err == nil && i == b.opts.Repeat {
+			err = b.latencySamples(ctx, op, ns, lat)
+		}
+		b.stopOperator(ctx, op)
+		if err != nil {
+			return fmt.Errorf("%s executor: %w", e.Executor, err)
+		}
+		if err := b.deleteNamespace(ctx, ns); err != nil {
+			return err
+		}
 	}
-	op, err := b.startOperator(ctx, "latency")
-	if err != nil {
-		return err
-	}
-	err = b.latencySamples(ctx, op, ns, name)
-	b.stopOperator(ctx, op)
-	if err != nil {
-		return err
-	}
-	return b.deleteNamespace(ctx, ns)
+	lat.ColdFirstCRSeconds = medianOf(lat.ColdFirstCRSamples)
+	lat.SpecChangeMedianSeconds = medianOf(lat.SpecChangeSeconds)
+	lat.DependentRestoreMedianSeconds = medianOf(lat.DependentRestoreSeconds)
+	return nil
 }
 
-func (b *bench) latencySamples(ctx context.Context, op *operator, ns, name string) error {
-	lat := &b.report.Latency
-	create := func(ctx context.Context) error { return b.createAll(ctx, ns, []string{name}, nil) }
-	start, done, err := b.awaitSuccessful(ctx, op, ns, []string{name}, 1, b.timeout(1), create)
+// latencyCR is the name of the CR of the latency phase.
+const latencyCR = "single"
+
+// coldFirstCR creates the first CR a fresh operator sees and records the
+// time until it is Successful.
+func (b *bench) coldFirstCR(ctx context.Context, op *operator, ns string, lat *Latency) error {
+	create := func(ctx context.Context) error { return b.createAll(ctx, ns, []string{latencyCR}, nil) }
+	start, done, err := b.awaitSuccessful(ctx, op, ns, []string{latencyCR}, 1, b.timeout(1), create)
 	if err != nil {
 		return fmt.Errorf("cold first CR: %w", err)
 	}
-	lat.ColdFirstCRSeconds = done[name].Sub(start).Seconds()
-	b.log("cold first CR → Successful: %.2fs", lat.ColdFirstCRSeconds)
+	d := done[latencyCR].Sub(start).Seconds()
+	lat.ColdFirstCRSamples = append(lat.ColdFirstCRSamples, d)
+	b.log("%s: cold first CR → Successful: %.2fs", op.phase, d)
+	return nil
+}
+
+// latencySamples flips the CR's spec and deletes one of its dependents,
+// opts.Repeat times each.
+func (b *bench) latencySamples(ctx context.Context, op *operator, ns string, lat *Latency) error {
+	name := latencyCR
 	for i := 0; i < b.opts.Repeat; i++ {
 		if _, err := b.settle(ctx, op, 2*time.Second, 30*time.Second, allActivity); err != nil {
 			return err
@@ -59,7 +88,7 @@ func (b *bench) latencySamples(ctx context.Context, op *operator, ns, name strin
 		if err != nil {
 			return fmt.Errorf("spec change: %w", err)
 		}
-		b.log("spec change → Successful: %.2fs", d.Seconds())
+		b.log("%s: spec change → Successful: %.2fs", op.phase, d.Seconds())
 		lat.SpecChangeSeconds = append(lat.SpecChangeSeconds, d.Seconds())
 	}
 	lat.DependentDeleted = "Service " + name + "-memcached"
@@ -71,11 +100,9 @@ func (b *bench) latencySamples(ctx context.Context, op *operator, ns, name strin
 		if err != nil {
 			return fmt.Errorf("dependent deleted: %w", err)
 		}
-		b.log("dependent deleted → restored: %.2fs", d.Seconds())
+		b.log("%s: dependent deleted → restored: %.2fs", op.phase, d.Seconds())
 		lat.DependentRestoreSeconds = append(lat.DependentRestoreSeconds, d.Seconds())
 	}
-	lat.SpecChangeMedianSeconds = medianOf(lat.SpecChangeSeconds)
-	lat.DependentRestoreMedianSeconds = medianOf(lat.DependentRestoreSeconds)
 	return nil
 }
 

@@ -40,6 +40,8 @@ func parseFlags(args []string) (Options, error) {
 	d := fullDefaults()
 	var o Options
 	bursts := fs.String("bursts", "10,20,50", "sizes of the bursts of CRs created at once, comma-separated")
+	executorList := fs.String("executors", strings.Join(d.Executors, ","),
+		"the operator's --ansible-executor values the latency and burst phases run with, comma-separated; restart and idle run on the first")
 	fs.IntVar(&o.IdleCRs, "idle-crs", d.IdleCRs, "CRs of the idle-cost phase (0 skips it)")
 	fs.IntVar(&o.RestartCRs, "restart-crs", d.RestartCRs, "unchanged CRs an operator restart finds (0 skips the restart phase)")
 	fs.DurationVar(&o.IdleWindow, "idle-window", d.IdleWindow, "how long the idle CPU cost is measured (5m for a full run)")
@@ -61,6 +63,7 @@ func parseFlags(args []string) (Options, error) {
 		return o, err
 	}
 	o.OperatorArgs = strings.Fields(*operatorArgs)
+	o.Executors = parseList(*executorList)
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	o.applyQuick(set)
@@ -125,6 +128,7 @@ func (b *bench) phases(ctx context.Context) error {
 		BurstIsolation: "each burst on a fresh operator in a fresh namespace; the previous namespace deleted first",
 		IdleCRs:        o.IdleCRs, IdleWindowSeconds: o.IdleWindow.Seconds(), IdlePeriodSeconds: o.IdlePeriod.Seconds(),
 		Repeat: o.Repeat, BareRuns: o.BareRuns,
+		Executors: o.Executors, SingleExecutor: o.SingleExecutor(),
 	}
 	if !o.SkipRestart {
 		b.report.Settings.RestartCRs = o.RestartCRs
@@ -135,23 +139,17 @@ func (b *bench) phases(ctx context.Context) error {
 		return err
 	}
 	b.log("bare role run: median %.2fs wall, %.2fs CPU", b.report.Bare.MedianSeconds, b.report.Bare.MedianCPUSeconds)
-	if err := b.measureLatency(ctx); err != nil {
+	if err := b.executorPhases(ctx); err != nil {
 		return err
 	}
-	for _, n := range o.Bursts {
-		b.log("burst of %d", n)
-		if err := b.measureBurst(ctx, n); err != nil {
-			return err
-		}
-	}
 	if !o.SkipRestart {
-		b.log("restart: %d CRs, then a new operator on the same runner directory", o.RestartCRs)
+		b.log("restart: %d CRs, then a new operator on the same runner directory (%s executor)", o.RestartCRs, o.SingleExecutor())
 		if err := b.measureRestart(ctx); err != nil {
 			return err
 		}
 	}
 	if !o.SkipIdle {
-		b.log("idle cost: %d CRs, reconcile period %s, window %s", o.IdleCRs, o.IdlePeriod, o.IdleWindow)
+		b.log("idle cost: %d CRs, reconcile period %s, window %s (%s executor)", o.IdleCRs, o.IdlePeriod, o.IdleWindow, o.SingleExecutor())
 		return b.measureIdle(ctx)
 	}
 	return nil
@@ -161,6 +159,7 @@ func (b *bench) phases(ctx context.Context) error {
 func (b *bench) finish() error {
 	r := &b.report
 	r.DurationSeconds = time.Since(r.Started).Seconds()
+	r.Machine.LoadAvgAtEnd = loadAvg(readOr(filepath.Join(b.procRoot, "loadavg"), ""))
 	r.Targets = targets(r)
 	r.Warnings = warnings(r)
 	if err := printTable(os.Stdout, r); err != nil {

@@ -4,9 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/mcrouter-operator/mcrouter-operator/runner"
 )
 
 // Options configure one benchmark run. Zero values take the defaults named
@@ -19,6 +22,10 @@ type Options struct {
 	// Bursts are the sizes of the bursts of CRs created at once; each runs on
 	// a fresh operator in a fresh namespace. Default: 10, 20, 50.
 	Bursts []int
+	// Executors are the operator's --ansible-executor values the latency
+	// and burst phases run with, each phase once per executor; the restart
+	// and idle phases run on the first. Default: runner, warm.
+	Executors []string
 	// IdleCRs is the number of CRs of the idle-cost phase. Default: 100.
 	IdleCRs int
 	// SkipIdle leaves the idle-cost phase out (the flag -idle-crs 0).
@@ -59,7 +66,7 @@ type Options struct {
 
 // fullDefaults are the settings of a full run.
 func fullDefaults() Options {
-	return Options{Bursts: []int{10, 20, 50}, IdleCRs: 100, RestartCRs: 20, IdleWindow: 90 * time.Second, Repeat: 3, BareRuns: 3}
+	return Options{Bursts: []int{10, 20, 50}, Executors: allExecutors(), IdleCRs: 100, RestartCRs: 20, IdleWindow: 90 * time.Second, Repeat: 3, BareRuns: 3}
 }
 
 // quickDefaults are the settings of a smoke run (-quick).
@@ -98,6 +105,9 @@ func (o *Options) setDefaults() {
 	d := fullDefaults()
 	if o.Bursts == nil {
 		o.Bursts = d.Bursts
+	}
+	if o.Executors == nil {
+		o.Executors = d.Executors
 	}
 	if o.IdleCRs == 0 {
 		o.IdleCRs = d.IdleCRs
@@ -145,6 +155,7 @@ func (o *Options) Validate() error {
 	if !o.SkipRestart && (o.RestartCRs < 1 || o.RestartCRs > 500) {
 		errs = append(errs, fmt.Errorf("-restart-crs: %d out of range 0..500 (0 skips the restart phase)", o.RestartCRs))
 	}
+	errs = append(errs, o.validateExecutors()...)
 	if o.IdleWindow < 5*time.Second {
 		errs = append(errs, fmt.Errorf("-idle-window: %s is shorter than 5s", o.IdleWindow))
 	}
@@ -158,6 +169,48 @@ func (o *Options) Validate() error {
 		errs = append(errs, fmt.Errorf("-bare-runs: %d out of range 1..20", o.BareRuns))
 	}
 	return errors.Join(errs...)
+}
+
+// validateExecutors checks -executors, and that -operator-args leaves the
+// executor to it.
+func (o *Options) validateExecutors() []error {
+	var errs []error
+	if len(o.Executors) == 0 {
+		errs = append(errs, errors.New("-executors: need at least one executor"))
+	}
+	for i, e := range o.Executors {
+		if _, err := runner.ParseExecutor(e); err != nil {
+			errs = append(errs, fmt.Errorf("-executors: %w", err))
+		}
+		if slices.Contains(o.Executors[:i], e) {
+			errs = append(errs, fmt.Errorf("-executors: %s given twice", e))
+		}
+	}
+	for _, a := range o.OperatorArgs {
+		if a == "--ansible-executor" || strings.HasPrefix(a, "--ansible-executor=") {
+			errs = append(errs, errors.New("-operator-args: --ansible-executor is set by the benchmark; use -executors"))
+		}
+	}
+	return errs
+}
+
+// SingleExecutor is the executor of the phases that run once.
+func (o *Options) SingleExecutor() string {
+	if len(o.Executors) == 0 {
+		return string(runner.ExecutorRunner)
+	}
+	return o.Executors[0]
+}
+
+// parseList splits a comma-separated flag value, leaving out empty items.
+func parseList(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
 }
 
 // parseBursts parses a comma-separated list of burst sizes such as "10,20,50".

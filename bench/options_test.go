@@ -30,12 +30,13 @@ func TestOptionsDefaultsAndQuick(t *testing.T) {
 		set  map[string]bool
 		want Options
 	}{
-		{"full defaults", Options{Root: "/repo"}, nil, Options{Root: "/repo", Bursts: []int{10, 20, 50}, IdleCRs: 100, RestartCRs: 20,
+		{"full defaults", Options{Root: "/repo"}, nil, Options{Root: "/repo", Bursts: []int{10, 20, 50}, Executors: []string{"runner", "warm"}, IdleCRs: 100, RestartCRs: 20,
 			IdleWindow: 90 * time.Second, IdlePeriod: 30 * time.Second, Repeat: 3, BareRuns: 3, OutDir: "/repo/bench/results"}},
-		{"quick", Options{Root: "/repo", Quick: true}, nil, Options{Root: "/repo", Quick: true, Bursts: []int{3, 6}, IdleCRs: 6, RestartCRs: 4,
+		{"quick", Options{Root: "/repo", Quick: true}, nil, Options{Root: "/repo", Quick: true, Bursts: []int{3, 6}, Executors: []string{"runner", "warm"}, IdleCRs: 6, RestartCRs: 4,
 			IdleWindow: 20 * time.Second, IdlePeriod: 30 * time.Second, Repeat: 1, BareRuns: 2, OutDir: "/repo/bench/results"}},
 		{"quick keeps explicit flags", Options{Root: "/repo", Quick: true, Bursts: []int{20}, RestartCRs: 9, OutDir: "/tmp/out"},
-			map[string]bool{"bursts": true, "restart-crs": true}, Options{Root: "/repo", Quick: true, Bursts: []int{20}, IdleCRs: 6, RestartCRs: 9,
+			map[string]bool{"bursts": true, "restart-crs": true}, Options{Root: "/repo", Quick: true, Bursts: []int{20},
+				Executors: []string{"runner", "warm"}, IdleCRs: 6, RestartCRs: 9,
 				IdleWindow: 20 * time.Second, IdlePeriod: 30 * time.Second, Repeat: 1, BareRuns: 2, OutDir: "/tmp/out"}},
 	}
 	for _, tt := range tests {
@@ -54,13 +55,15 @@ func TestOptionsDefaultsAndQuick(t *testing.T) {
 }
 
 func TestOptionsValidate(t *testing.T) {
-	o := Options{Root: "/repo", Bursts: []int{0, 20}, IdleCRs: -1, RestartCRs: 501, IdleWindow: time.Second, Repeat: 50}
+	o := Options{Root: "/repo", Bursts: []int{0, 20}, IdleCRs: -1, RestartCRs: 501, IdleWindow: time.Second, Repeat: 50,
+		Executors: []string{"warm", "cold", "warm"}, OperatorArgs: []string{"--ansible-executor=runner"}}
 	o.setDefaults()
 	err := o.Validate()
 	if err == nil {
 		t.Fatal("no error")
 	}
-	for _, want := range []string{"-bursts: size 0", "-idle-crs: -1", "-restart-crs: 501", "-idle-window: 1s", "-repeat: 50"} {
+	for _, want := range []string{"-bursts: size 0", "-idle-crs: -1", "-restart-crs: 501", "-idle-window: 1s", "-repeat: 50",
+		`-executors: `, `"cold"`, "-executors: warm given twice", "-operator-args: --ansible-executor is set by the benchmark"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not mention %q", err, want)
 		}
@@ -93,6 +96,16 @@ func TestParseFlags(t *testing.T) {
 	}
 	if !o.SkipRestart {
 		t.Error("-restart-crs 0 does not skip the restart phase")
+	}
+	if diff := cmp.Diff([]string{"runner", "warm"}, o.Executors); diff != "" || o.SingleExecutor() != "runner" {
+		t.Errorf("default executors (-want +got):\n%s; single %s", diff, o.SingleExecutor())
+	}
+	o, err = parseFlags([]string{"-executors", " warm, runner,"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"warm", "runner"}, o.Executors); diff != "" || o.SingleExecutor() != "warm" {
+		t.Errorf("-executors warm,runner (-want +got):\n%s; single %s", diff, o.SingleExecutor())
 	}
 }
 

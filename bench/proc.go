@@ -27,34 +27,44 @@ func processTree(all []procfs.Stat, root int) []procfs.Stat {
 	return tree
 }
 
-// treeUsage sums a process tree: CPU ticks (including waited-for children),
-// resident pages, and the number of direct children of the root.
+// treeUsage sums an operator's process tree: CPU ticks (including
+// waited-for children), resident pages of the whole tree, of the operator
+// and of its warm servers, and the runs in flight.
 type treeUsage struct {
-	CPUTicks     uint64
-	RSSPages     int64
-	RootRSSPages int64
-	Procs        int
-	RootChild    int
+	CPUTicks       uint64
+	RSSPages       int64
+	RootRSSPages   int64
+	ServerRSSPages int64
+	Procs          int
+	Runs           int
+	parts          treeParts
 }
 
-func usageOf(tree []procfs.Stat) treeUsage {
+// usageOf sums tree (root first); isServer tells which of the root's
+// children are warm servers.
+func usageOf(tree []procfs.Stat, isServer func(pid int) bool) treeUsage {
 	var u treeUsage
-	if len(tree) > 0 {
-		u.RootRSSPages = tree[0].RSSPages
+	if len(tree) == 0 {
+		return u
 	}
+	u.parts = splitTree(tree, isServer)
+	u.Runs = u.parts.Runs
+	u.RootRSSPages = tree[0].RSSPages
 	for _, p := range tree {
 		u.CPUTicks += p.CPUTicks()
 		u.RSSPages += p.RSSPages
 		u.Procs++
-		if p.PPID == tree[0].PID {
-			u.RootChild++
+		for _, s := range u.parts.Servers {
+			if p.PID == s {
+				u.ServerRSSPages += p.RSSPages
+			}
 		}
 	}
 	return u
 }
 
 // readTree reads the usage of pid's process tree.
-func readTree(procRoot string, pid int) (treeUsage, error) {
+func readTree(procRoot string, pid int, isServer func(pid int) bool) (treeUsage, error) {
 	all, err := procfs.ReadAll(procRoot)
 	if err != nil {
 		return treeUsage{}, err
@@ -63,5 +73,5 @@ func readTree(procRoot string, pid int) (treeUsage, error) {
 	if tree == nil {
 		return treeUsage{}, fmt.Errorf("process %d not found in %s (did the operator exit?)", pid, procRoot)
 	}
-	return usageOf(tree), nil
+	return usageOf(tree, isServer), nil
 }

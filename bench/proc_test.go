@@ -25,6 +25,8 @@ func statLine(pid int, comm string, ppid int, utime, stime, cutime, cstime, rss 
 	return strings.Join(f, " ") + "\n"
 }
 
+func noServer(int) bool { return false }
+
 func TestProcessTree(t *testing.T) {
 	all := []procfs.Stat{
 		{PID: 1, PPID: 0},
@@ -42,8 +44,9 @@ func TestProcessTree(t *testing.T) {
 	if diff := cmp.Diff([]int{10, 11, 13, 12}, pids); diff != "" {
 		t.Errorf("tree pids (-want +got):\n%s", diff)
 	}
-	want := treeUsage{CPUTicks: 150 + 25 + 43 + 7, RSSPages: 1900, RootRSSPages: 1000, Procs: 4, RootChild: 2}
-	if diff := cmp.Diff(want, usageOf(tree)); diff != "" {
+	want := treeUsage{CPUTicks: 150 + 25 + 43 + 7, RSSPages: 1900, RootRSSPages: 1000, Procs: 4, Runs: 2,
+		parts: treeParts{Runs: 2, RunPIDs: []int{11, 13, 12}}}
+	if diff := cmp.Diff(want, usageOf(tree, noServer), cmp.AllowUnexported(treeUsage{})); diff != "" {
 		t.Errorf("usage (-want +got):\n%s", diff)
 	}
 	if processTree(all, 77) != nil {
@@ -74,15 +77,16 @@ func TestReadTree(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	got, err := readTree(root, 300)
+	got, err := readTree(root, 300, noServer)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := treeUsage{CPUTicks: 580 + 40 + 110, RSSPages: 30000, RootRSSPages: 10000, Procs: 3, RootChild: 1}
-	if diff := cmp.Diff(want, got); diff != "" {
+	want := treeUsage{CPUTicks: 580 + 40 + 110, RSSPages: 30000, RootRSSPages: 10000, Procs: 3, Runs: 1,
+		parts: treeParts{Runs: 1, RunPIDs: []int{301, 302}}}
+	if diff := cmp.Diff(want, got, cmp.AllowUnexported(treeUsage{})); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
-	if _, err := readTree(root, 4242); err == nil || !strings.Contains(err.Error(), "4242") {
+	if _, err := readTree(root, 4242, noServer); err == nil || !strings.Contains(err.Error(), "4242") {
 		t.Errorf("missing process: error %v, want one naming 4242", err)
 	}
 }

@@ -35,7 +35,7 @@ func (b *bench) measureRestart(ctx context.Context) error {
 // restartConverge creates the CRs for a first operator and stops it
 // (SIGTERM, as every phase does) once they are Successful and it is quiet.
 func (b *bench) restartConverge(ctx context.Context, ns string, names []string, runnerDir string, res *Restart) error {
-	op, err := b.startOperatorIn(ctx, "restart-before", runnerDir)
+	op, err := b.startOperatorIn(ctx, "restart-before", b.opts.SingleExecutor(), runnerDir)
 	if err != nil {
 		return err
 	}
@@ -57,7 +57,7 @@ func (b *bench) restartConverge(ctx context.Context, ns string, names []string, 
 // role's Service named after the CR) and waits until it is back.
 func (b *bench) restartTakeOver(ctx context.Context, ns, svc, runnerDir string, res *Restart) error {
 	start := time.Now()
-	op, err := b.startOperatorIn(ctx, "restart-after", runnerDir)
+	op, err := b.startOperatorIn(ctx, "restart-after", b.opts.SingleExecutor(), runnerDir)
 	if err != nil {
 		return err
 	}

@@ -3,37 +3,39 @@ package main
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"text/tabwriter"
+
+	"github.com/mcrouter-operator/mcrouter-operator/runner"
 )
 
-// printTable writes the report as a table: figure, value, target, result.
+// printTable writes the report as tables: the phases of each executor side
+// by side (figure, then value and target of each executor), then the
+// phases that ran once (figure, value, target, result).
 func printTable(w io.Writer, r *Report) error {
 	m := r.Machine
 	dirty := ""
 	if m.GitDirty {
 		dirty = " (uncommitted changes)"
 	}
-	fmt.Fprintf(w, "\nmachine: %d CPUs for the floor (NumCPU %d; %s), %s, %.1f GB RAM, load at start %s\n",
-		m.CPUs, m.NumCPU, m.CgroupCPU, m.CPUModel, float64(m.MemTotalBytes)/1e9, m.LoadAvgAtStart)
+	fmt.Fprintf(w, "\nmachine: %d CPUs for the floor (NumCPU %d; %s), %s, %.1f GB RAM, load at start %s, at end %s\n",
+		m.CPUs, m.NumCPU, m.CgroupCPU, m.CPUModel, float64(m.MemTotalBytes)/1e9, m.LoadAvgAtStart, m.LoadAvgAtEnd)
 	fmt.Fprintf(w, "versions: %s, %s, ansible-runner %s, kube-apiserver %s, commit %s%s\n",
 		m.GoVersion, m.Ansible, m.AnsibleRunner, m.KubeAPIServer, m.GitCommit, dirty)
-	fmt.Fprintf(w, "run: %s, %.0f s; bursts: %s\n\n", r.Started.UTC().Format("2006-01-02 15:04:05 UTC"),
+	fmt.Fprintf(w, "run: %s, %.0f s; bursts: %s\n", r.Started.UTC().Format("2006-01-02 15:04:05 UTC"),
 		r.DurationSeconds, r.Settings.BurstIsolation)
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "FIGURE\tVALUE\tTARGET\tRESULT")
-	byFigure := map[string]Target{}
+	b := r.Bare
+	fmt.Fprintf(w, "bare role run (ansible-playbook, median of %d): %.2f s wall, %.2f s CPU; the reference of the floors and CPU ratios\n\n",
+		len(b.WallSeconds), b.MedianSeconds, b.MedianCPUSeconds)
+	byKey := map[[2]string]Target{}
 	for _, t := range r.Targets {
-		byFigure[t.Figure] = t
+		byKey[[2]string{t.Executor, t.Figure}] = t
 	}
-	for _, row := range rows(r) {
-		target, result := "", ""
-		if t, ok := byFigure[row.target]; ok {
-			target, result = formatTarget(t), t.Result
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", row.figure, row.value, target, result)
+	if err := sideBySide(w, r, byKey); err != nil {
+		return err
 	}
-	if err := tw.Flush(); err != nil {
+	if err := singleTable(w, r, byKey); err != nil {
 		return err
 	}
 	if err := summary(w, r.Targets); err != nil {
@@ -47,57 +49,153 @@ func printTable(w io.Writer, r *Report) error {
 	return nil
 }
 
+// row is one figure of one executor; target names its Target.Figure.
 type row struct{ figure, value, target string }
 
-func rows(r *Report) []row {
-	b, l := r.Bare, r.Latency
-	out := []row{
-		{fmt.Sprintf("bare role run (median of %d)", len(b.WallSeconds)),
-			fmt.Sprintf("%.2f s wall, %.2f s CPU", b.MedianSeconds, b.MedianCPUSeconds), ""},
-		{"cold first CR → Successful", secs(l.ColdFirstCRSeconds), "cold first CR → Successful"},
-		{fmt.Sprintf("spec change → Successful (median of %d)", len(l.SpecChangeSeconds)),
-			secs(l.SpecChangeMedianSeconds) + " " + list(l.SpecChangeSeconds), "spec change → Successful (median)"},
-		{fmt.Sprintf("dependent deleted → restored (median of %d)", len(l.DependentRestoreSeconds)),
-			secs(l.DependentRestoreMedianSeconds) + " " + list(l.DependentRestoreSeconds), ""},
+// sideBySide prints the figures of every executor, one column pair each.
+func sideBySide(w io.Writer, r *Report, byKey map[[2]string]Target) error {
+	if len(r.Executors) == 0 {
+		return nil
 	}
-	for _, x := range r.Bursts {
-		out = append(out, burstRows(x)...)
+	var order []string
+	cells := map[[2]string]row{}
+	for _, e := range r.Executors {
+		var figures []string
+		for _, x := range executorRows(e) {
+			figures = append(figures, x.figure)
+			cells[[2]string{e.Executor, x.figure}] = x
+		}
+		order = merge(order, figures)
 	}
-	if x := r.Restart; x != nil {
-		out = append(out, restartRows(*x)...)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	header := "FIGURE"
+	for _, e := range r.Executors {
+		header += "\t" + strings.ToUpper(e.Executor) + "\tTARGET"
 	}
-	if i := r.Idle; i != nil {
-		out = append(out,
-			row{fmt.Sprintf("idle: %d CRs created at once → all Successful", i.CRs), secs(i.ConvergeSeconds), ""},
-			row{fmt.Sprintf("idle: process-tree CPU over %.0f s", i.WindowSeconds),
-				fmt.Sprintf("%.2f s (%.0f Ansible runs, %.0f skipped reconciles)", i.TreeCPUSeconds, i.AnsibleRuns, i.SkippedReconciles), ""},
-			row{fmt.Sprintf("idle: operator RSS with %d CRs", i.CRs), mb(i.OperatorRSSBytes), ""},
-			row{fmt.Sprintf("idle: cost vs Ansible every %.0f s", i.PeriodSeconds),
-				fmt.Sprintf("%.2f %% of %.0f CPU s", i.Percent, i.EveryPeriodCPUSeconds), "idle cost vs Ansible every period"},
-		)
+	fmt.Fprintln(tw, header)
+	for _, fig := range order {
+		line := fig
+		for _, e := range r.Executors {
+			x, ok := cells[[2]string{e.Executor, fig}]
+			value, target := "—", ""
+			if ok {
+				value = x.value
+			}
+			if t, ok := byKey[[2]string{e.Executor, x.target}]; ok && x.target != "" {
+				target = formatTarget(t) + ": " + resultWord(t.Result)
+			}
+			line += "\t" + value + "\t" + target
+		}
+		fmt.Fprintln(tw, line)
+	}
+	return tw.Flush()
+}
+
+// merge adds the figures of next that order lacks, each after the figure
+// that precedes it in next (first when none does): figures of one executor
+// only stay among their neighbours.
+func merge(order, next []string) []string {
+	out := slices.Clone(order)
+	at := 0 // where the next new figure goes
+	for _, f := range next {
+		if i := slices.Index(out, f); i >= 0 {
+			at = i + 1
+			continue
+		}
+		out = slices.Insert(out, at, f)
+		at++
 	}
 	return out
 }
 
-func burstRows(x Burst) []row {
+// singleTable prints the phases that ran once.
+func singleTable(w io.Writer, r *Report, byKey map[[2]string]Target) error {
+	var rows []row
+	if x := r.Restart; x != nil {
+		rows = append(rows, restartRows(*x)...)
+	}
+	if i := r.Idle; i != nil {
+		rows = append(rows, idleRows(*i)...)
+	}
+	if len(rows) == 0 {
+		return nil
+	}
+	fmt.Fprintf(w, "\nphases run once, on the %s executor:\n", r.Settings.SingleExecutor)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "FIGURE\tVALUE\tTARGET\tRESULT")
+	for _, x := range rows {
+		target, result := "", ""
+		if t, ok := byKey[[2]string{"", x.target}]; ok && x.target != "" {
+			target, result = formatTarget(t), resultWord(t.Result)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", x.figure, x.value, target, result)
+	}
+	return tw.Flush()
+}
+
+// executorRows are the figures of one executor's phases.
+func executorRows(e ExecutorResult) []row {
+	var out []row
+	if s := e.WarmServer; s != nil && len(s.ReadySeconds) > 0 {
+		out = append(out,
+			row{"warm server: operator start → ready (median)",
+				fmt.Sprintf("%.2f s, %.2f CPU s (%d starts)", s.MedianReadySeconds, s.MedianCPUSeconds, len(s.ReadySeconds)), ""},
+			row{"warm server at rest: PSS / RSS", mbPair(s.PSSBytes, s.RSSBytes), ""})
+	}
+	l := e.Latency
+	out = append(out,
+		row{"cold first CR → Successful (median)", secs(l.ColdFirstCRSeconds) + " " + list(l.ColdFirstCRSamples), coldTarget},
+		row{"spec change → Successful (median)", secs(l.SpecChangeMedianSeconds) + " " + list(l.SpecChangeSeconds), specTarget},
+		row{"dependent deleted → restored (median)",
+			secs(l.DependentRestoreMedianSeconds) + " " + list(l.DependentRestoreSeconds), ""},
+	)
+	warm := e.Executor == string(runner.ExecutorWarm)
+	for _, x := range e.Bursts {
+		out = append(out, burstRows(x, warm)...)
+	}
+	if len(e.Bursts) > 0 {
+		out = append(out,
+			row{"all bursts: CPU per Ansible run", cpuPerRun(e.CPUPerRunSeconds, e.CPUPerRunToBare), cpuTarget},
+			row{"all bursts: PSS / RSS per run in flight (median)", memPerRun(e.RunPSSBytes, e.RunRSSBytes, e.MemorySamples), pssTarget})
+		if warm {
+			out = append(out, row{"all bursts: warm server PSS / RSS (median)", serverMem(e.ServerPSSBytes, e.ServerRSSBytes, e.MemorySamples), ""})
+		}
+	}
+	return out
+}
+
+func burstRows(x Burst, warm bool) []row {
 	p := fmt.Sprintf("burst of %d: ", x.N)
-	rssTarget := ""
+	rssTarget, wallTarget := "", ""
 	if x.N == 50 {
-		rssTarget = "operator Go RSS after the 50-CR burst"
+		rssTarget = rss50Target
 	}
-	return []row{
-		{p + "all Successful", fmt.Sprintf("%.1f s = %.2f × floor %.1f s (first %.1f s, median %.1f s)",
-			x.WallSeconds, x.RatioToFloor, x.FloorSeconds, x.FirstDoneSeconds, x.MedianDoneSeconds), fmt.Sprintf("burst of %d: wall / floor", x.N)},
-		{p + "Ansible runs per CR", fmt.Sprintf("%.2f (%.0f runs, %.0f failed; %.0f skipped of %.0f reconciles)",
-			x.RunsPerCR, x.AnsibleRuns, x.FailedRuns, x.SkippedReconciles, x.Reconciles), fmt.Sprintf("burst of %d: Ansible runs per created CR", x.N)},
+	if x.N == 20 {
+		wallTarget = burst20Target
+	}
+	out := []row{
+		{fmt.Sprintf("%sall Successful (floor %.1f s)", p, x.FloorSeconds),
+			fmt.Sprintf("%.1f s = %.2f × floor", x.WallSeconds, x.RatioToFloor), wallTarget},
+		{p + "first / median CR Successful", fmt.Sprintf("%.1f / %.1f s", x.FirstDoneSeconds, x.MedianDoneSeconds), ""},
+		{p + "Ansible runs per CR", fmt.Sprintf("%.2f (%.0f runs, %.0f failed)", x.RunsPerCR, x.AnsibleRuns, x.FailedRuns), runsTarget(x.N)},
+		{p + "skipped / reconciles", fmt.Sprintf("%.0f / %.0f", x.SkippedReconciles, x.Reconciles), ""},
 		{p + "mean Ansible run", secs(x.MeanRunSeconds), ""},
-		{p + "operator API requests", fmt.Sprintf("%.1f per run, %.1f per CR", x.OperatorRequestsPerRun, x.OperatorRequestsPerCR), ""},
-		{p + "role API requests (proxy)", roleRequests(x), ""},
-		{p + "operator RSS / HWM", fmt.Sprintf("%s / %s (anon %s, file %s)", mb(x.OperatorRSSBytes), mb(x.OperatorHWMBytes),
-			mb(x.OperatorRSSAnonBytes), mb(x.OperatorRSSFileBytes)), rssTarget},
-		{p + "peak process-tree RSS", fmt.Sprintf("%s (%d procs, %d runs; ≈ %s per run; max %d concurrent runs)",
-			mb(x.PeakTreeRSSBytes), x.PeakTreeProcs, x.RunsAtPeak, mb(x.RSSPerRunBytes), x.MaxConcurrentRuns), ""},
+		{p + "CPU per Ansible run", cpuPerRun(x.CPUPerRunSeconds, x.CPUPerRunToBare), ""},
+		{p + "PSS / RSS per run in flight", memPerRun(x.RunPSSBytes, x.RunRSSBytes, x.MemorySamples), ""},
 	}
+	if warm {
+		out = append(out,
+			row{p + "warm server PSS / RSS", serverMem(x.ServerPSSBytes, x.ServerRSSBytes, x.MemorySamples), ""},
+			row{p + "runs not forked (operator log)", fmt.Sprint(x.OrdinaryRuns), ""})
+	}
+	return append(out,
+		row{p + "operator API requests", fmt.Sprintf("%.1f per run, %.1f per CR", x.OperatorRequestsPerRun, x.OperatorRequestsPerCR), ""},
+		row{p + "role API requests (proxy)", roleRequests(x), ""},
+		row{p + "operator RSS / HWM", fmt.Sprintf("%s (anon %.1f, file %.1f)", mbPair(x.OperatorRSSBytes, x.OperatorHWMBytes),
+			float64(x.OperatorRSSAnonBytes)/megabytes, float64(x.OperatorRSSFileBytes)/megabytes), rssTarget},
+		row{p + "peak process-tree RSS", fmt.Sprintf("%s, %d procs, %d runs", mb(x.PeakTreeRSSBytes), x.PeakTreeProcs, x.RunsAtPeak), ""},
+		row{p + "≈ RSS per run at the peak", fmt.Sprintf("%s (at most %d runs in flight)", mb(x.RSSPerRunBytes), x.MaxConcurrentRuns), ""},
+	)
 }
 
 func restartRows(x Restart) []row {
@@ -111,12 +209,41 @@ func restartRows(x Restart) []row {
 	}
 }
 
+func idleRows(i Idle) []row {
+	return []row{
+		{fmt.Sprintf("idle: %d CRs created at once → all Successful", i.CRs), secs(i.ConvergeSeconds), ""},
+		{fmt.Sprintf("idle: process-tree CPU over %.0f s", i.WindowSeconds),
+			fmt.Sprintf("%.2f s (%.0f Ansible runs, %.0f skipped reconciles)", i.TreeCPUSeconds, i.AnsibleRuns, i.SkippedReconciles), ""},
+		{fmt.Sprintf("idle: operator RSS with %d CRs", i.CRs), mb(i.OperatorRSSBytes), ""},
+		{fmt.Sprintf("idle: cost vs Ansible every %.0f s", i.PeriodSeconds),
+			fmt.Sprintf("%.2f %% of %.0f CPU s", i.Percent, i.EveryPeriodCPUSeconds), idleTarget},
+	}
+}
+
 func roleRequests(x Burst) string {
 	if x.RoleRequests == 0 && x.AnsibleRuns > 0 {
-		return "none counted: the operator exports no ansible_operator_proxy_requests_total"
+		return "none counted (no ansible_operator_proxy_requests_total)"
 	}
 	return fmt.Sprintf("%.1f per run, %.1f per CR, %.0f %% cache hits",
 		x.RoleRequestsPerRun, x.RoleRequestsPerCR, 100*perUnit(x.RoleCacheHits, x.RoleRequests))
+}
+
+func cpuPerRun(seconds, toBare float64) string {
+	return fmt.Sprintf("%.2f s = %.2f × bare CPU", seconds, toBare)
+}
+
+func memPerRun(pss, rss int64, samples int) string {
+	if samples == 0 {
+		return fmt.Sprintf("no sample with %d runs in flight", minConcurrentRuns)
+	}
+	return fmt.Sprintf("%s (%d samples)", mbPair(pss, rss), samples)
+}
+
+func serverMem(pss, rss int64, samples int) string {
+	if samples == 0 {
+		return "—"
+	}
+	return mbPair(pss, rss)
 }
 
 func formatTarget(t Target) string {
@@ -132,21 +259,34 @@ func formatTarget(t Target) string {
 	return fmt.Sprintf("%s %g %s", op, t.Limit, t.Unit)
 }
 
-// summary lists the targets that were not measured or failed.
+// resultWord is how the table shows a result: a missed target stands out.
+func resultWord(result string) string {
+	if result == "missed" {
+		return "MISSED"
+	}
+	return result
+}
+
+// summary counts the targets met and lists those missed or not measured,
+// each named with its executor.
 func summary(w io.Writer, ts []Target) error {
-	var pass, fail, na []string
+	var met, missed, na []string
 	for _, t := range ts {
+		name := t.Figure
+		if t.Executor != "" {
+			name = t.Executor + ": " + name
+		}
 		switch t.Result {
-		case "pass":
-			pass = append(pass, t.Figure)
-		case "fail":
-			fail = append(fail, t.Figure)
+		case "met":
+			met = append(met, name)
+		case "missed":
+			missed = append(missed, name)
 		default:
-			na = append(na, t.Figure)
+			na = append(na, name)
 		}
 	}
-	_, err := fmt.Fprintf(w, "\ntargets: %d pass, %d fail%s%s\n", len(pass), len(fail),
-		prefixed("; failing: ", fail), prefixed("; not measured in this run: ", na))
+	_, err := fmt.Fprintf(w, "\ntargets: %d met, %d missed%s%s\n", len(met), len(missed),
+		prefixed("; missed: ", missed), prefixed("; not measured in this run: ", na))
 	return err
 }
 
@@ -160,6 +300,10 @@ func prefixed(p string, xs []string) string {
 func secs(s float64) string { return fmt.Sprintf("%.2f s", s) }
 
 func mb(b int64) string { return fmt.Sprintf("%.1f MB", float64(b)/megabytes) }
+
+func mbPair(a, b int64) string {
+	return fmt.Sprintf("%.1f / %.1f MB", float64(a)/megabytes, float64(b)/megabytes)
+}
 
 func list(xs []float64) string {
 	parts := make([]string, len(xs))
