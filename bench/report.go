@@ -36,9 +36,18 @@ type ExecutorResult struct {
 	WarmServer *WarmServer `json:"warmServer,omitempty"`
 	Latency    Latency     `json:"latency"`
 	Bursts     []Burst     `json:"bursts"`
-	// The bursts together: the process tree's CPU time per Ansible run,
-	// also as a multiple of the bare run's CPU time, and the memory per
-	// run in flight (see Burst).
+	// RunCost of the bursts together.
+	RunCost
+}
+
+// RunCost is what an Ansible run costs: CPUPerRunSeconds is the CPU time
+// of the operator's process tree (its warm server and the server's forks
+// included) per Ansible run, CPUPerRunToBare that as a multiple of the bare
+// run's CPU time. RunPSSBytes and RunRSSBytes are the memory of the runs'
+// processes per run in flight; ServerPSSBytes and ServerRSSBytes the warm
+// server's own: medians over the MemorySamples taken while at least two
+// runs were in flight.
+type RunCost struct {
 	CPUPerRunSeconds float64 `json:"cpuPerRunSeconds"`
 	CPUPerRunToBare  float64 `json:"cpuPerRunToBare"`
 	RunPSSBytes      int64   `json:"runPSSBytes"`
@@ -162,21 +171,9 @@ type Burst struct {
 	TreeSamples          int   `json:"treeSamples"`
 
 	// TreeCPUSeconds is the CPU time of the operator's process tree over
-	// the burst (its warm server and the server's forks included);
-	// CPUPerRunSeconds that per Ansible run, CPUPerRunToBare that as a
-	// multiple of the bare run's CPU time.
-	TreeCPUSeconds   float64 `json:"treeCPUSeconds"`
-	CPUPerRunSeconds float64 `json:"cpuPerRunSeconds"`
-	CPUPerRunToBare  float64 `json:"cpuPerRunToBare"`
-	// RunPSSBytes and RunRSSBytes are the memory of the runs' processes
-	// per run in flight; ServerPSSBytes and ServerRSSBytes the warm
-	// server's own: medians over the MemorySamples taken while at least
-	// two runs were in flight.
-	RunPSSBytes    int64 `json:"runPSSBytes"`
-	RunRSSBytes    int64 `json:"runRSSBytes"`
-	ServerPSSBytes int64 `json:"serverPSSBytes"`
-	ServerRSSBytes int64 `json:"serverRSSBytes"`
-	MemorySamples  int   `json:"memorySamples"`
+	// the burst (its warm server and the server's forks included).
+	TreeCPUSeconds float64 `json:"treeCPUSeconds"`
+	RunCost
 	// OrdinaryRuns counts the operator's log lines saying that the warm
 	// executor ran ansible-runner or ansible-playbook the ordinary way.
 	OrdinaryRuns int `json:"ordinaryRuns"`
