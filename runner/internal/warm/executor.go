@@ -81,7 +81,7 @@ type Executor struct {
 
 	mu        sync.Mutex
 	cur       *server
-	rss0      int64     // cur's resident KiB when ready
+	rss0      int64     // cur's resident bytes when ready
 	failed    time.Time // last failed start
 	failedErr error
 	closed    bool
@@ -172,7 +172,7 @@ func (e *Executor) server(ctx context.Context) (*server, error) {
 			return nil, errors.New("closed")
 		}
 		e.failed, e.failedErr = time.Time{}, nil
-		e.cur, e.rss0 = s, s.rssKiB()
+		e.cur, e.rss0 = s, s.rss()
 		e.mu.Unlock()
 		return s, nil
 	}
@@ -193,7 +193,7 @@ func (e *Executor) usable() *server {
 		why = "died"
 	case runs >= e.opts.MaxRuns:
 		why = "recycled after its runs"
-	case e.rss0 > 0 && float64(s.rssKiB()) > e.opts.MaxGrowth*float64(e.rss0):
+	case e.rss0 > 0 && float64(s.rss()) > e.opts.MaxGrowth*float64(e.rss0):
 		why = "recycled after its memory grew"
 	default:
 		return s

@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+
+	"github.com/mcrouter-operator/mcrouter-operator/internal/procfs"
 )
 
 // serverFiles is the server: py/server.py and its package
@@ -436,18 +438,11 @@ func (s *server) kill() {
 // killWait bounds the wait for a closed server to exit.
 const killWait = 10 * time.Second
 
-// rssKiB is the server's resident memory, 0 when unknown.
-func (s *server) rssKiB() int64 {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", s.cmd.Process.Pid))
+// rss is the server's resident memory in bytes, 0 when unknown.
+func (s *server) rss() int64 {
+	m, err := procfs.ReadMemory(procfs.Root, s.cmd.Process.Pid)
 	if err != nil {
 		return 0
 	}
-	for _, line := range strings.Split(string(data), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			var kib int64
-			_, _ = fmt.Sscanf(strings.TrimSpace(v), "%d", &kib)
-			return kib
-		}
-	}
-	return 0
+	return m.RSS
 }
