@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
@@ -10,7 +9,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
-	"strings"
 	"syscall"
 
 	"github.com/mcrouter-operator/mcrouter-operator/internal/procfs"
@@ -29,27 +27,11 @@ type rollup struct {
 // smaps_rollup's content. ok is false when they are missing: a process
 // without memory (a zombie, a kernel thread) has an empty rollup.
 func parseRollup(s string) (r rollup, ok bool, err error) {
-	fields := map[string]*int64{"Rss": &r.RSS, "Pss": &r.PSS}
-	found := 0
-	sc := bufio.NewScanner(strings.NewReader(s))
-	for sc.Scan() {
-		key, val, cut := strings.Cut(sc.Text(), ":")
-		dst := fields[key]
-		if !cut || dst == nil {
-			continue
-		}
-		f := strings.Fields(val)
-		if len(f) != 2 || f[1] != "kB" {
-			return r, false, fmt.Errorf("smaps_rollup %s: %q is not a size in kB", key, strings.TrimSpace(val))
-		}
-		kb, err := strconv.ParseInt(f[0], 10, 64)
-		if err != nil {
-			return r, false, fmt.Errorf("smaps_rollup %s: %w", key, err)
-		}
-		*dst = kb * 1024
-		found++
+	found, err := procfs.ParseKB(s, "smaps_rollup", map[string]*int64{"Rss": &r.RSS, "Pss": &r.PSS})
+	if err != nil {
+		return r, false, err
 	}
-	return r, found == len(fields), nil
+	return r, found["Rss"] && found["Pss"], nil
 }
 
 // readRollup reads the rollup of pid. ok is false for a process that ended

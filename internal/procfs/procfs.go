@@ -137,8 +137,21 @@ type Memory struct {
 // zombie or kernel thread has no memory lines.
 func ParseStatus(s string) (Memory, error) {
 	var m Memory
-	fields := map[string]*int64{"VmRSS": &m.RSS, "VmHWM": &m.HWM, "RssAnon": &m.Anon, "RssFile": &m.File}
-	found := 0
+	found, err := ParseKB(s, "status", map[string]*int64{"VmRSS": &m.RSS, "VmHWM": &m.HWM, "RssAnon": &m.Anon, "RssFile": &m.File})
+	if err != nil {
+		return m, err
+	}
+	if !found["VmRSS"] || !found["VmHWM"] {
+		return m, errors.New("status has no VmRSS and VmHWM lines (process gone or a zombie?)")
+	}
+	return m, nil
+}
+
+// ParseKB reads the "Key:   12345 kB" lines of a /proc file's content
+// (status, smaps_rollup) into the fields named, in bytes, and reports which
+// it found. file names the file in errors.
+func ParseKB(s, file string, fields map[string]*int64) (found map[string]bool, err error) {
+	found = map[string]bool{}
 	sc := bufio.NewScanner(strings.NewReader(s))
 	for sc.Scan() {
 		key, val, ok := strings.Cut(sc.Text(), ":")
@@ -148,21 +161,16 @@ func ParseStatus(s string) (Memory, error) {
 		}
 		f := strings.Fields(val)
 		if len(f) != 2 || f[1] != "kB" {
-			return m, fmt.Errorf("status %s: %q is not a size in kB", key, strings.TrimSpace(val))
+			return found, fmt.Errorf("%s %s: %q is not a size in kB", file, key, strings.TrimSpace(val))
 		}
 		kb, err := strconv.ParseInt(f[0], 10, 64)
 		if err != nil {
-			return m, fmt.Errorf("status %s: %w", key, err)
+			return found, fmt.Errorf("%s %s: %w", file, key, err)
 		}
 		*dst = kb * 1024
-		if key == "VmRSS" || key == "VmHWM" {
-			found++
-		}
+		found[key] = true
 	}
-	if found != 2 {
-		return m, errors.New("status has no VmRSS and VmHWM lines (process gone or a zombie?)")
-	}
-	return m, nil
+	return found, nil
 }
 
 // ReadMemory reads the memory lines of pid under root.
