@@ -164,3 +164,44 @@ func TestStartFailureIsUnavailable(t *testing.T) {
 		t.Fatalf("Start with no interpreter = %v, want ErrUnavailable", err)
 	}
 }
+
+// The compiled-template cache is kept under its byte cap: once the server
+// has forked PRUNE_EVERY runs, the oldest entries beyond half the cap go.
+func TestTemplateCacheIsPrunedToItsByteCap(t *testing.T) {
+	t.Parallel()
+	dir := filepath.Join(t.TempDir(), "warm")
+	e := newExecutor(t, func(o *Options) { o.Dir = dir })
+	cache := filepath.Join(dir, "templates")
+	if err := os.MkdirAll(cache, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	const mib = 1 << 20
+	names := []string{"oldest", "older", "newer"} // 3 × 30 MiB (sparse): past the 64 MiB cap
+	for i, name := range names {
+		p := filepath.Join(cache, name)
+		f, err := os.Create(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := f.Truncate(30 * mib); err != nil {
+			t.Fatal(err)
+		}
+		f.Close()
+		mtime := time.Now().Add(time.Duration(i-10) * time.Hour)
+		if err := os.Chtimes(p, mtime, mtime); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 10 { // PRUNE_EVERY in templates.py
+		_, p := version(t, e)
+		if _, err := p.Wait(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, name := range names {
+		_, err := os.Stat(filepath.Join(cache, name))
+		if kept := err == nil; kept != (name == "newer") {
+			t.Errorf("%s kept = %v, want only the newest kept (its 30 MiB fit half of the 64 MiB cap)", name, kept)
+		}
+	}
+}

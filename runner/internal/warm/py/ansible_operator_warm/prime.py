@@ -2,6 +2,7 @@
 walks, their code for payload imports, Ansible's plugin documentation."""
 
 import copy
+import glob
 import importlib
 import os
 import sys
@@ -20,18 +21,13 @@ def collection_roots(C):
     of SYSTEM_COLLECTIONS on Python's path."""
     roots = []
     for base in C.COLLECTIONS_PATHS or []:
-        roots.extend(sorted(_glob(os.path.join(base, "ansible_collections", "*", "*", "plugins"))))
+        roots.extend(sorted(glob.glob(os.path.join(base, "ansible_collections", "*", "*", "plugins"))))
     for entry in sys.path:
         for name in SYSTEM_COLLECTIONS:
             p = os.path.join(entry or ".", "ansible_collections", name, "plugins")
             if os.path.isdir(p):
                 roots.append(p)
     return roots
-
-
-def _glob(pattern):
-    import glob
-    return glob.glob(pattern)
 
 
 def prime_module_syntax(collection_roots):
@@ -138,7 +134,7 @@ def prime_plugin_docs():
     base = os.path.dirname(loader.__file__)
     docs = {}
     for kind in PRIMED_PLUGIN_KINDS:
-        for path in sorted(_glob(os.path.join(base, kind, "*.py"))):
+        for path in sorted(glob.glob(os.path.join(base, kind, "*.py"))):
             name = os.path.basename(path)[:-3]
             if name == "__init__":
                 continue

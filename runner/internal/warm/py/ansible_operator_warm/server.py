@@ -11,7 +11,7 @@ import traceback
 from .image import IMAGE
 from .playbook import run_child
 from .process import close_fds_from
-from .templates import TEMPLATE_CACHE, prune_template_cache
+from .templates import PRUNE_EVERY, TEMPLATE_CACHE, prune_template_cache
 
 PROTOCOL = 1
 MAX_MSG = 1 << 20
@@ -92,7 +92,7 @@ def _handle(sock, wake_r, wake_w, data, fds, children):
     for fd in fds:
         os.close(fd)
     IMAGE.runs += 1
-    if IMAGE.runs % 100 == 0:
+    if IMAGE.runs % PRUNE_EVERY == 0:
         prune_template_cache(os.path.join(os.getcwd(), TEMPLATE_CACHE))
     children[pid] = rid
     _send(sock, {"id": rid, "pid": pid})

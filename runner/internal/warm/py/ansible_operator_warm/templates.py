@@ -18,7 +18,10 @@ import os
 TEMPLATE_CACHE = "templates"
 TEMPLATE_CACHE_TAG = "ansible-operator-template-cache-1"
 MAX_TEMPLATE_FILES = 10000
+MAX_TEMPLATE_BYTES = 64 << 20
 MAX_TEMPLATE_SOURCE = 256 << 10
+# The server prunes the cache every PRUNE_EVERY runs it forks.
+PRUNE_EVERY = 10
 
 
 def cache_template_code(cache_dir):
@@ -128,16 +131,21 @@ def _write_atomic(path, data):
 
 
 def prune_template_cache(cache_dir):
-    """Keep the newest MAX_TEMPLATE_FILES compiled templates."""
+    """Keep the newest compiled templates within MAX_TEMPLATE_FILES and
+    MAX_TEMPLATE_BYTES; beyond either, the older half goes."""
     try:
-        entries = [e for e in os.scandir(cache_dir) if e.is_file()]
+        entries = [(e.stat().st_mtime, e.stat().st_size, e.path) for e in os.scandir(cache_dir) if e.is_file()]
     except OSError:
         return
-    if len(entries) <= MAX_TEMPLATE_FILES:
+    if len(entries) <= MAX_TEMPLATE_FILES and sum(size for _, size, _ in entries) <= MAX_TEMPLATE_BYTES:
         return
-    entries.sort(key=lambda e: e.stat().st_mtime)
-    for e in entries[: len(entries) - MAX_TEMPLATE_FILES // 2]:
+    entries.sort(reverse=True)
+    kept = 0
+    for i, (_, size, path) in enumerate(entries):
+        kept += size
+        if i < MAX_TEMPLATE_FILES // 2 and kept <= MAX_TEMPLATE_BYTES // 2:
+            continue
         try:
-            os.unlink(e.path)
+            os.unlink(path)
         except OSError:
             pass
