@@ -77,6 +77,7 @@ func TestLoadInvalid(t *testing.T) {
 		{file: "negative-duration", want: `reconcilePeriod: duration "-1m" is negative`},
 		{file: "negative-artifacts", want: "entry 0 " + mcrouter + ": maxRunnerArtifacts: -1 is less than 1"},
 		{file: "zero-artifacts", want: "maxRunnerArtifacts: 0 is less than 1"},
+		{file: "bad-executor", want: `bad-executor.yaml:6: entry 0 ` + mcrouter + `: ansibleExecutor: "fast": want runner or warm`},
 		{file: "bad-bool", want: `manageStatus: want true or false, got !!str "maybe"`},
 		{file: "vars-not-mapping", want: "vars: want a mapping, got a list"},
 		{file: "bad-operator", want: `selector.matchExpressions[0].operator: unknown operator "Inn": want In, NotIn, Exists or DoesNotExist`},
@@ -202,6 +203,7 @@ func wantFull(t *testing.T, dir, file string) []watches.Watch {
 			MaxConcurrentReconciles:     4,
 			AnsibleVerbosity:            2,
 			SkipUnchangedResync:         true,
+			AnsibleExecutor:             "warm",
 			Finalizer: &watches.Finalizer{
 				Name: "finalizer.mcrouter.example.com",
 				Role: filepath.Join(dir, "ansible", "roles", "cleanup"),

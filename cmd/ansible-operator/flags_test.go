@@ -63,6 +63,8 @@ func TestFlagValidation(t *testing.T) {
 		{args: []string{"--run-timeout", "0s"}, want: "--run-timeout"},
 		{args: []string{"--reconcile-period", "-1s"}, want: "--reconcile-period"},
 		{args: []string{"--ansible-log-events", "some"}, want: "--ansible-log-events"},
+		{args: []string{"--ansible-executor", "warm"}},
+		{args: []string{"--ansible-executor", "fast"}, want: `--ansible-executor: ansible executor "fast": want runner or warm`},
 		{args: []string{"--max-runner-artifacts-bytes", "5Mi", "--max-total-runner-artifacts-bytes", "1Gi"}},
 		{args: []string{"--max-runner-artifacts-bytes", "512Ki"}, want: "--max-runner-artifacts-bytes must be at least 1Mi"},
 		{args: []string{"--max-runner-artifacts-bytes", "300Mi"}, want: "must not be below --max-runner-artifacts-bytes (300Mi)"},
