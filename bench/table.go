@@ -117,6 +117,7 @@ func singleTable(w io.Writer, r *Report, byKey map[[2]string]Target) error {
 	if i := r.Idle; i != nil {
 		rows = append(rows, idleRows(*i)...)
 	}
+	rows = append(rows, shardingRows(r.Sharding)...)
 	if len(rows) == 0 {
 		return nil
 	}

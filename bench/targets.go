@@ -66,7 +66,7 @@ func targets(r *Report) []Target {
 	} else {
 		out = append(out, check(idleTarget, 0, "<=", 5, "%", false))
 	}
-	return out
+	return append(out, shardingTargets(r.Sharding)...)
 }
 
 // executorTargets checks the figures of one executor; ran is false when

@@ -1,0 +1,677 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/watch"
+
+	"github.com/mcrouter-operator/mcrouter-operator/internal/optest"
+	"github.com/mcrouter-operator/mcrouter-operator/internal/procfs"
+	"github.com/mcrouter-operator/mcrouter-operator/runner"
+)
+
+// The sharding phase (docs/sharding.md): the same burst on 1 and on 3
+// operator processes run with --sharding, each with its own POD_NAME, then a
+// fourth process joining the three, then one of the four killed.
+
+const (
+	// shardLabel is the label naming the replica that holds a resource,
+	// and shardStatusKey the status key naming the one that may run it.
+	shardLabel     = "ansible.sdk.operatorframework.io/shard"
+	shardStatusKey = "reconciledBy"
+	// shardLeaseDuration is the operator's default
+	// --leader-elect-lease-duration, which the phase leaves as it is: a
+	// killed replica's resources move once its Lease has expired.
+	shardLeaseDuration = 15 * time.Second
+	// shardCRsFull and shardCRsQuick are the CRs of the phase: the issue's
+	// 60, and few for -quick (enough for a fourth replica to take some).
+	shardCRsFull  = 60
+	shardCRsQuick = 12
+	// shardWaitLimit bounds the waits for membership and for a rebalance:
+	// a hang guard, far above what either takes.
+	shardWaitLimit = 3 * time.Minute
+)
+
+// The figures of the sharding phase that have targets.
+const (
+	shardRunsTarget     = "sharding, 3 replicas: Ansible runs per created CR"
+	shardShareTarget    = "sharding, 3 replicas: largest share (≤ ⌈CRs/3⌉)"
+	shardJoinRunsTarget = "sharding: Ansible runs while a 4th replica takes its share"
+	shardTakeoverTarget = "sharding: SIGKILL of a replica → its CRs taken over"
+)
+
+// Sharding is what the sharding phase measured.
+type Sharding struct {
+	CRs int `json:"crs"`
+	// Groups are the bursts on 1 and on 3 replicas.
+	Groups []ShardGroup `json:"groups"`
+	// Join is a fourth replica started beside the three, Takeover one of
+	// the four killed with SIGKILL.
+	Join                 *ShardMove `json:"join,omitempty"`
+	Takeover             *ShardMove `json:"takeover,omitempty"`
+	LeaseDurationSeconds float64    `json:"leaseDurationSeconds"`
+}
+
+// ShardGroup is a burst of CRs created at once, reconciled by Replicas
+// operator processes.
+type ShardGroup struct {
+	Replicas  int    `json:"replicas"`
+	Namespace string `json:"namespace"`
+	// WallSeconds runs from the creation of the CRs to all Successful.
+	WallSeconds float64 `json:"wallSeconds"`
+	// TreeCPUSeconds is the CPU time of every replica's process tree over
+	// the burst (its Ansible runs included); CPUPerCRSeconds that per CR.
+	TreeCPUSeconds  float64 `json:"treeCPUSeconds"`
+	CPUPerCRSeconds float64 `json:"cpuPerCRSeconds"`
+	AnsibleRuns     float64 `json:"ansibleRuns"`
+	FailedRuns      float64 `json:"failedRuns"`
+	RunsPerCR       float64 `json:"runsPerCR"`
+	// RSSBytes is each replica's RSS once the burst has settled, by replica.
+	RSSBytes map[string]int64 `json:"rssBytes"`
+	// Shares are the CRs labelled for each replica.
+	Shares map[string]int `json:"shares"`
+}
+
+// ShardMove is a change of members and the rebalancing that follows.
+type ShardMove struct {
+	Replica  string `json:"replica"`  // the one started or killed
+	Replicas int    `json:"replicas"` // members afterwards
+	// Seconds runs from the start (or the kill) to every CR labelled for a
+	// member, none holding more than ⌈CRs/members⌉, and no handoff pending
+	// (status.reconciledBy equal to the label everywhere).
+	Seconds float64 `json:"seconds"`
+	// ReadySeconds is the new replica's start → ready (join only).
+	ReadySeconds float64 `json:"readySeconds,omitempty"`
+	Moved        int     `json:"moved"` // CRs whose label changed
+	// MeanHandoffSeconds is ansible_operator_shard_handoff_seconds over
+	// the move (join only: a killed replica hands nothing off).
+	MeanHandoffSeconds float64        `json:"meanHandoffSeconds,omitempty"`
+	AnsibleRuns        float64        `json:"ansibleRuns"`
+	Shares             map[string]int `json:"shares"`
+}
+
+// replicaSet is the operator processes of one namespace, by identity.
+type replicaSet struct {
+	ns  string
+	ids []string
+	ops map[string]*operator
+}
+
+func (s *replicaSet) list() []*operator {
+	var out []*operator
+	for _, id := range s.ids {
+		out = append(out, s.ops[id])
+	}
+	return out
+}
+
+// applyShardQuick gives -quick its number of sharding CRs unless
+// -shard-crs was given.
+func (o *Options) applyShardQuick(set map[string]bool) {
+	if o.Quick && !set["shard-crs"] {
+		o.ShardCRs = shardCRsQuick
+	}
+}
+
+// validateSharding checks -shard-crs: 0 leaves the phase out; otherwise a
+// fourth replica must take some CRs from three (⌈n/4⌉ < ⌈n/3⌉).
+func (o *Options) validateSharding() error {
+	n := o.ShardCRs
+	switch {
+	case n == 0:
+		return nil
+	case n < 1 || n > 500:
+		return fmt.Errorf("-shard-crs: %d out of range 0..500 (0 skips the sharding phase)", n)
+	case ceilDiv(n, 4) >= ceilDiv(n, 3):
+		return fmt.Errorf("-shard-crs: with %d CRs a fourth replica would take none from three (⌈n/4⌉ = ⌈n/3⌉); try %d", n, n+1)
+	}
+	return nil
+}
+
+// measureSharding runs the sharding phase unless -shard-crs is 0.
+func (b *bench) measureSharding(ctx context.Context) error {
+	n := b.opts.ShardCRs
+	if n == 0 {
+		return nil
+	}
+	res := &Sharding{CRs: n, LeaseDurationSeconds: shardLeaseDuration.Seconds()}
+	b.report.Sharding = res
+	b.log("sharding: %d CRs on 1 replica (%s executor)", n, b.opts.SingleExecutor())
+	if err := b.shardBurst(ctx, res, []string{"one-a"}, false); err != nil {
+		return fmt.Errorf("sharding, 1 replica: %w", err)
+	}
+	b.log("sharding: %d CRs on 3 replicas, then a 4th joins, then one is killed", n)
+	err := b.shardBurst(ctx, res, []string{"three-a", "three-b", "three-c"}, true)
+	if err != nil {
+		return fmt.Errorf("sharding, 3 replicas: %w", err)
+	}
+	return nil
+}
+
+// shardBurst starts a replica per id in a fresh namespace (which also holds
+// their Leases), waits until each sees all as members, creates the CRs and
+// measures until they are Successful and the replicas quiet. With rebalance
+// it then has a fourth replica join and kills the first one.
+func (b *bench) shardBurst(ctx context.Context, res *Sharding, ids []string, rebalance bool) error {
+	set := &replicaSet{ns: fmt.Sprintf("bench-shard-%d", len(ids)), ops: map[string]*operator{}}
+	if err := b.createNamespace(ctx, set.ns); err != nil {
+		return err
+	}
+	defer b.stopReplicas(ctx, set)
+	for _, id := range ids {
+		if _, err := b.startReplica(ctx, set, id); err != nil {
+			return err
+		}
+	}
+	if err := b.awaitMembers(ctx, set); err != nil {
+		return err
+	}
+	g, err := b.shardGroup(ctx, set, res.CRs)
+	if err != nil {
+		return err
+	}
+	res.Groups = append(res.Groups, g)
+	b.log("sharding, %d replicas: all Successful in %.1fs, %.2f CPU s per CR, %.2f runs per CR, shares %v, RSS %s",
+		g.Replicas, g.WallSeconds, g.CPUPerCRSeconds, g.RunsPerCR, g.Shares, rssList(g.RSSBytes))
+	if rebalance {
+		if res.Join, err = b.shardJoin(ctx, set, res.CRs, "three-d"); err != nil {
+			return fmt.Errorf("a 4th replica: %w", err)
+		}
+		b.log("sharding: a 4th replica took its share %.1fs after its start (ready after %.1fs): %d CRs moved, %.0f Ansible runs",
+			res.Join.Seconds, res.Join.ReadySeconds, res.Join.Moved, res.Join.AnsibleRuns)
+		if res.Takeover, err = b.shardKill(ctx, set, res.CRs, ids[0]); err != nil {
+			return fmt.Errorf("SIGKILL of %s: %w", ids[0], err)
+		}
+		b.log("sharding: %s killed; its CRs taken over in %.1fs: %d moved, %.0f Ansible runs",
+			ids[0], res.Takeover.Seconds, res.Takeover.Moved, res.Takeover.AnsibleRuns)
+	}
+	b.stopReplicas(ctx, set)
+	return b.deleteNamespace(ctx, set.ns)
+}
+
+// startReplica starts one operator with --sharding and POD_NAME=id, its
+// Leases in set.ns, as startOperatorIn starts the others, and adds it to set.
+func (b *bench) startReplica(ctx context.Context, set *replicaSet, id string) (*operator, error) {
+	port, err := optest.FreePort()
+	if err != nil {
+		return nil, err
+	}
+	phase, executor := "shard-"+id, b.opts.SingleExecutor()
+	runnerDir := filepath.Join(b.tmp, "runner-"+phase)
+	started := time.Now()
+	op, err := optest.Start(optest.Options{
+		Binary:      b.binary,
+		Kubeconfig:  b.cluster.KubeconfigPath,
+		WatchesFile: filepath.Join(b.opts.Root, "watches.yaml"),
+		Dir:         b.opts.Root,
+		Args: append([]string{
+			"--runner-dir", runnerDir,
+			"--metrics-bind-address", "127.0.0.1:" + strconv.Itoa(port),
+			"--ansible-executor", executor,
+			"--sharding", "--leader-election-namespace", set.ns,
+		}, b.opts.OperatorArgs...),
+		Env:     []string{"ANSIBLE_GATHERING=explicit", "POD_NAME=" + id},
+		LogPath: filepath.Join(b.logDir, "operator-"+phase+".log"),
+		Name:    phase,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("start replica %s: %w", id, err)
+	}
+	o := &operator{Operator: op, phase: phase, executor: executor, started: started,
+		metricsURL: fmt.Sprintf("http://127.0.0.1:%d/metrics", port),
+		isServer:   serverMatcher(b.procRoot, warmServerScript(executor, runnerDir))}
+	set.ids, set.ops[id] = append(set.ids, id), o
+	if err := op.WaitReady(ctx); err != nil {
+		return nil, o.failure(fmt.Errorf("replica %s: %w", id, err))
+	}
+	if executor == string(runner.ExecutorWarm) {
+		if err := b.awaitWarmServer(ctx, o); err != nil {
+			return nil, err
+		}
+	}
+	return o, nil
+}
+
+// stopReplicas stops every replica of set still running (SIGTERM: each
+// releases its Lease) and forgets them.
+func (b *bench) stopReplicas(ctx context.Context, set *replicaSet) {
+	for _, op := range set.list() {
+		b.stopOperator(ctx, op)
+	}
+	set.ids, set.ops = nil, map[string]*operator{}
+}
+
+// awaitMembers waits until every replica of set counts all of them as
+// members (ansible_operator_shard_members).
+func (b *bench) awaitMembers(ctx context.Context, set *replicaSet) error {
+	want := float64(len(set.ids))
+	return b.pollReplicas(ctx, set, "every replica to see the others", func() (bool, error) {
+		for _, op := range set.list() {
+			m, err := scrape(ctx, op.metricsURL)
+			if err != nil {
+				return false, err
+			}
+			if m.sum("ansible_operator_shard_members", nil) != want {
+				return false, nil
+			}
+		}
+		return true, nil
+	})
+}
+
+// pollReplicas polls cond every 100 ms until it holds, a replica exits or
+// shardWaitLimit passes.
+func (b *bench) pollReplicas(ctx context.Context, set *replicaSet, what string, cond func() (bool, error)) error {
+	for start := time.Now(); ; {
+		ok, err := cond()
+		if ok || err != nil {
+			return err
+		}
+		for _, op := range set.list() {
+			if exited, exitErr := op.Exited(); exited {
+				return op.failure(fmt.Errorf("waiting for %s: replica %s exited: %v", what, op.phase, exitErr))
+			}
+		}
+		if time.Since(start) > shardWaitLimit {
+			return set.list()[0].failure(fmt.Errorf("waiting for %s: not after %s", what, shardWaitLimit))
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// shardGroup creates n CRs at once in set.ns and measures until all are
+// Successful and every replica is quiet.
+func (b *bench) shardGroup(ctx context.Context, set *replicaSet, n int) (ShardGroup, error) {
+	g := ShardGroup{Replicas: len(set.ids), Namespace: set.ns, RSSBytes: map[string]int64{}}
+	before, t0, err := b.replicaUsage(ctx, set)
+	if err != nil {
+		return g, err
+	}
+	names := crNames("shard", n)
+	create := func(ctx context.Context) error { return b.createAll(ctx, set.ns, names, nil) }
+	start, done, err := b.awaitSuccessful(ctx, set.ops[set.ids[0]], set.ns, names, 1, b.timeout(n), create)
+	if err != nil {
+		return g, err
+	}
+	g.WallSeconds, _, _ = doneStats(start, done)
+	// Runs that controllers re-trigger after Successful belong to the burst.
+	if err := b.settleReplicas(ctx, set, 3*time.Second, 60*time.Second); err != nil {
+		return g, err
+	}
+	after, t1, err := b.replicaUsage(ctx, set)
+	if err != nil {
+		return g, err
+	}
+	d := after.sub(before)
+	g.TreeCPUSeconds = float64(t1-t0) / b.clkTck
+	g.CPUPerCRSeconds = perUnit(g.TreeCPUSeconds, float64(n))
+	g.AnsibleRuns, g.FailedRuns, g.RunsPerCR = d.Runs, d.FailedRuns, perUnit(d.Runs, float64(n))
+	for _, id := range set.ids {
+		mem, err := procfs.ReadMemory(b.procRoot, set.ops[id].Pid())
+		if err != nil {
+			return g, err
+		}
+		g.RSSBytes[id] = mem.RSS
+	}
+	labels, err := b.shardState(ctx, set.ns)
+	if err != nil {
+		return g, err
+	}
+	g.Shares = sharesOf(labels)
+	return g, nil
+}
+
+// shardJoin starts replica id beside the others of set and measures until
+// it holds its share and no handoff is pending.
+func (b *bench) shardJoin(ctx context.Context, set *replicaSet, n int, id string) (*ShardMove, error) {
+	mv := &ShardMove{Replica: id, Replicas: len(set.ids) + 1}
+	before, err := b.shardState(ctx, set.ns)
+	if err != nil {
+		return nil, err
+	}
+	c0, h0, err := b.replicaMoves(ctx, set)
+	if err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	if _, err := b.startReplica(ctx, set, id); err != nil {
+		return nil, err
+	}
+	mv.ReadySeconds = time.Since(start).Seconds()
+	if err := b.finishMove(ctx, set, n, start, before, mv); err != nil {
+		return nil, err
+	}
+	c1, h1, err := b.replicaMoves(ctx, set)
+	if err != nil {
+		return nil, err
+	}
+	mv.AnsibleRuns = c1.Runs - c0.Runs
+	mv.MeanHandoffSeconds = perUnit(h1[0]-h0[0], h1[1]-h0[1])
+	return mv, nil
+}
+
+// shardKill kills replica id (SIGKILL) and measures until the others have
+// taken its CRs over.
+func (b *bench) shardKill(ctx context.Context, set *replicaSet, n int, id string) (*ShardMove, error) {
+	mv := &ShardMove{Replica: id, Replicas: len(set.ids) - 1}
+	before, err := b.shardState(ctx, set.ns)
+	if err != nil {
+		return nil, err
+	}
+	op := set.ops[id]
+	set.ids = slices.DeleteFunc(set.ids, func(s string) bool { return s == id })
+	delete(set.ops, id)
+	c0, _, err := b.replicaMoves(ctx, set)
+	if err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	op.Kill()
+	b.stopOperator(ctx, op) // its process group, whatever it left
+	if err := b.finishMove(ctx, set, n, start, before, mv); err != nil {
+		return nil, err
+	}
+	c1, _, err := b.replicaMoves(ctx, set)
+	if err != nil {
+		return nil, err
+	}
+	mv.AnsibleRuns = c1.Runs - c0.Runs
+	return mv, nil
+}
+
+// finishMove waits until the CRs of set.ns are balanced over set's
+// replicas, records when, then lets the replicas settle and records what
+// moved.
+func (b *bench) finishMove(ctx context.Context, set *replicaSet, n int, start time.Time,
+	before map[string]shardOf, mv *ShardMove) error {
+	done, err := b.awaitBalanced(ctx, set, n)
+	if err != nil {
+		return err
+	}
+	mv.Seconds = done.Sub(start).Seconds()
+	if err := b.settleReplicas(ctx, set, 3*time.Second, 60*time.Second); err != nil {
+		return err
+	}
+	after, err := b.shardState(ctx, set.ns)
+	if err != nil {
+		return err
+	}
+	mv.Shares = sharesOf(after)
+	for name, s := range after {
+		if before[name].label != s.label {
+			mv.Moved++
+		}
+	}
+	return nil
+}
+
+// shardOf is where one CR is: its shard label and status.reconciledBy.
+type shardOf struct{ label, by string }
+
+func shardOfObject(obj *unstructured.Unstructured) shardOf {
+	by, _, _ := unstructured.NestedString(obj.Object, "status", shardStatusKey)
+	return shardOf{label: obj.GetLabels()[shardLabel], by: by}
+}
+
+// shardState lists the Mcrouters of ns: where each is, by name.
+func (b *bench) shardState(ctx context.Context, ns string) (map[string]shardOf, error) {
+	list, err := b.dyn.Resource(mcrouterGVR).Namespace(ns).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("list the Mcrouters of %s: %w", ns, err)
+	}
+	out := map[string]shardOf{}
+	for i := range list.Items {
+		out[list.Items[i].GetName()] = shardOfObject(&list.Items[i])
+	}
+	return out, nil
+}
+
+// balanced reports whether the n CRs in state are spread over members as
+// the planner leaves them: each labelled for a member, no member holding
+// more than ⌈n/members⌉, and each named in status.reconciledBy by the
+// member it is labelled for (no handoff pending).
+func balanced(state map[string]shardOf, members []string, n int) bool {
+	if len(state) != n || len(members) == 0 {
+		return false
+	}
+	bound := ceilDiv(n, len(members))
+	shares := map[string]int{}
+	for _, s := range state {
+		if !slices.Contains(members, s.label) || s.by != s.label {
+			return false
+		}
+		if shares[s.label]++; shares[s.label] > bound {
+			return false
+		}
+	}
+	return true
+}
+
+// awaitBalanced watches the Mcrouters of set.ns until they are balanced
+// over set's replicas, and returns when that was seen.
+func (b *bench) awaitBalanced(ctx context.Context, set *replicaSet, n int) (time.Time, error) {
+	ctx, cancel := context.WithTimeout(ctx, shardWaitLimit)
+	defer cancel()
+	state := map[string]shardOf{}
+	var at time.Time
+	observe := func(ev watch.Event) (bool, error) {
+		obj, ok := ev.Object.(*unstructured.Unstructured)
+		if ev.Type == watch.Error || !ok {
+			return false, fmt.Errorf("watch of Mcrouters failed: %v", ev.Object)
+		}
+		if ev.Type == watch.Deleted {
+			delete(state, obj.GetName())
+		} else {
+			state[obj.GetName()] = shardOfObject(obj)
+		}
+		if balanced(state, set.ids, n) {
+			at = time.Now()
+			return true, nil
+		}
+		return false, nil
+	}
+	err := watchUntil(ctx, b.dyn, mcrouterGVR, set.ns, "", make(chan struct{}), observe)
+	if err != nil {
+		err = fmt.Errorf("CRs not balanced over %s: %w; shares %v", strings.Join(set.ids, ", "), err, sharesOf(state))
+		return at, set.list()[0].failure(err)
+	}
+	return at, nil
+}
+
+// settleReplicas waits until no replica of set runs Ansible and their
+// summed counters have not changed for quiet; after limit it goes on and
+// says so.
+func (b *bench) settleReplicas(ctx context.Context, set *replicaSet, quiet, limit time.Duration) error {
+	clock := quietClock{quiet: quiet}
+	for start := time.Now(); ; {
+		c, busy, err := b.replicaActivity(ctx, set)
+		if err != nil {
+			return err
+		}
+		if clock.observe(time.Now(), allActivity(c), busy) {
+			return nil
+		}
+		if time.Since(start) >= limit {
+			b.log("replicas in %s still busy after %s; measuring anyway", set.ns, limit)
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
+// replicaActivity sums the counters of set's replicas and tells whether
+// any runs Ansible.
+func (b *bench) replicaActivity(ctx context.Context, set *replicaSet) (counters, bool, error) {
+	var sum counters
+	busy := false
+	for _, op := range set.list() {
+		c, err := op.counters(ctx)
+		if err != nil {
+			return sum, false, err
+		}
+		tree, err := readTree(b.procRoot, op.Pid(), op.isServer)
+		if err != nil {
+			return sum, false, op.failure(err)
+		}
+		busy = busy || tree.Runs > 0
+		sum = addCounters(sum, c)
+	}
+	return sum, busy, nil
+}
+
+// replicaUsage sums the counters and the process trees' CPU ticks of set's
+// replicas.
+func (b *bench) replicaUsage(ctx context.Context, set *replicaSet) (counters, uint64, error) {
+	var sum counters
+	var ticks uint64
+	for _, op := range set.list() {
+		c, err := op.counters(ctx)
+		if err != nil {
+			return sum, 0, err
+		}
+		tree, err := readTree(b.procRoot, op.Pid(), op.isServer)
+		if err != nil {
+			return sum, 0, op.failure(err)
+		}
+		sum, ticks = addCounters(sum, c), ticks+tree.CPUTicks
+	}
+	return sum, ticks, nil
+}
+
+// replicaMoves sums the counters of set's replicas and their handoff
+// histograms (sum of seconds, count).
+func (b *bench) replicaMoves(ctx context.Context, set *replicaSet) (counters, [2]float64, error) {
+	var sum counters
+	var handoffs [2]float64
+	for _, op := range set.list() {
+		m, err := scrape(ctx, op.metricsURL)
+		if err != nil {
+			return sum, handoffs, err
+		}
+		sum = addCounters(sum, countersOf(m))
+		handoffs[0] += m.sum("ansible_operator_shard_handoff_seconds_sum", nil)
+		handoffs[1] += m.sum("ansible_operator_shard_handoff_seconds_count", nil)
+	}
+	return sum, handoffs, nil
+}
+
+// addCounters adds the run and reconcile counters of c to sum.
+func addCounters(sum, c counters) counters {
+	sum.Runs += c.Runs
+	sum.FailedRuns += c.FailedRuns
+	sum.Skipped += c.Skipped
+	sum.Reconciles += c.Reconciles
+	sum.RunSeconds += c.RunSeconds
+	return sum
+}
+
+// sharesOf counts the CRs labelled for each replica ("" for none).
+func sharesOf(state map[string]shardOf) map[string]int {
+	out := map[string]int{}
+	for _, s := range state {
+		out[s.label]++
+	}
+	return out
+}
+
+func ceilDiv(a, b int) int { return (a + b - 1) / b }
+
+func rssList(rss map[string]int64) string {
+	var parts []string
+	for _, id := range slices.Sorted(maps.Keys(rss)) {
+		parts = append(parts, fmt.Sprintf("%s %.1f MB", id, float64(rss[id])/megabytes))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// shardingRows are the table's figures of the sharding phase.
+func shardingRows(s *Sharding) []row {
+	if s == nil {
+		return nil
+	}
+	var out []row
+	for _, g := range s.Groups {
+		p := fmt.Sprintf("sharding, %d replica(s), %d CRs: ", g.Replicas, s.CRs)
+		runsTarget := ""
+		if g.Replicas == 3 {
+			runsTarget = shardRunsTarget
+		}
+		out = append(out,
+			row{p + "all Successful", secs(g.WallSeconds), ""},
+			row{p + "CPU per CR (all replicas' process trees)", fmt.Sprintf("%.2f s (%.1f s in all)", g.CPUPerCRSeconds, g.TreeCPUSeconds), ""},
+			row{p + "Ansible runs per CR", fmt.Sprintf("%.2f (%.0f runs, %.0f failed)", g.RunsPerCR, g.AnsibleRuns, g.FailedRuns), runsTarget},
+			row{p + "operator RSS per replica", rssList(g.RSSBytes), ""},
+			row{p + "CRs per replica", fmt.Sprint(g.Shares), shareTargetOf(g)},
+		)
+	}
+	if j := s.Join; j != nil {
+		out = append(out,
+			row{"sharding: 4th replica start → share taken, no handoff pending",
+				fmt.Sprintf("%s (ready after %s; %d moved, mean handoff %s)", secs(j.Seconds), secs(j.ReadySeconds), j.Moved, secs(j.MeanHandoffSeconds)), ""},
+			row{"sharding: Ansible runs while the 4th replica took its share", fmt.Sprintf("%.0f; shares %v", j.AnsibleRuns, j.Shares), shardJoinRunsTarget})
+	}
+	if k := s.Takeover; k != nil {
+		out = append(out, row{"sharding: SIGKILL of a replica → its CRs taken over",
+			fmt.Sprintf("%s (%d moved, %.0f Ansible runs; shares %v)", secs(k.Seconds), k.Moved, k.AnsibleRuns, k.Shares), shardTakeoverTarget})
+	}
+	return out
+}
+
+func shareTargetOf(g ShardGroup) string {
+	if g.Replicas == 3 {
+		return shardShareTarget
+	}
+	return ""
+}
+
+// shardingTargets checks the sharding phase's figures: one Ansible run per
+// CR and no replica above ⌈CRs/3⌉ on 3 replicas, no run while a fourth
+// replica takes its share, and a killed replica's CRs taken over within
+// the lease duration + 5 s (the issue's). A run without the phase
+// (-shard-crs 0) has none of them.
+func shardingTargets(s *Sharding) []Target {
+	if s == nil {
+		return nil
+	}
+	i := slices.IndexFunc(s.Groups, func(g ShardGroup) bool { return g.Replicas == 3 })
+	var g3 ShardGroup
+	if i >= 0 {
+		g3 = s.Groups[i]
+	}
+	largest := 0
+	for id, n := range g3.Shares {
+		if id != "" {
+			largest = max(largest, n)
+		}
+	}
+	var join, kill ShardMove
+	if s.Join != nil {
+		join = *s.Join
+	}
+	if s.Takeover != nil {
+		kill = *s.Takeover
+	}
+	return []Target{
+		check(shardRunsTarget, g3.RunsPerCR, "==", 1, "", i >= 0),
+		check(shardShareTarget, float64(largest), "<=", float64(ceilDiv(s.CRs, 3)), "CRs", i >= 0),
+		check(shardJoinRunsTarget, join.AnsibleRuns, "==", 0, "runs", s.Join != nil),
+		check(shardTakeoverTarget, kill.Seconds, "<=", s.LeaseDurationSeconds+5, "s", s.Takeover != nil),
+	}
+}
