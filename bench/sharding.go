@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"maps"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -17,6 +16,7 @@ import (
 	"github.com/mcrouter-operator/mcrouter-operator/internal/optest"
 	"github.com/mcrouter-operator/mcrouter-operator/internal/procfs"
 	"github.com/mcrouter-operator/mcrouter-operator/runner"
+	"github.com/mcrouter-operator/mcrouter-operator/shard"
 )
 
 // The sharding phase (docs/sharding.md): the same burst on 1 and on 3
@@ -24,9 +24,8 @@ import (
 // fourth process joining the three, then one of the four killed.
 
 const (
-	// shardLabel is the label naming the replica that holds a resource,
-	// and shardStatusKey the status key naming the one that may run it.
-	shardLabel     = "ansible.sdk.operatorframework.io/shard"
+	// shardStatusKey is the status key naming the replica that may run a
+	// resource (the controller's statusReconciledBy, not exported).
 	shardStatusKey = "reconciledBy"
 	// shardLeaseDuration is the operator's default
 	// --leader-elect-lease-duration, which the phase leaves as it is: a
@@ -41,64 +40,6 @@ const (
 	shardWaitLimit = 3 * time.Minute
 )
 
-// The figures of the sharding phase that have targets.
-const (
-	shardRunsTarget     = "sharding, 3 replicas: Ansible runs per created CR"
-	shardShareTarget    = "sharding, 3 replicas: largest share (≤ ⌈CRs/3⌉)"
-	shardJoinRunsTarget = "sharding: Ansible runs while a 4th replica takes its share"
-	shardTakeoverTarget = "sharding: SIGKILL of a replica → its CRs taken over"
-)
-
-// Sharding is what the sharding phase measured.
-type Sharding struct {
-	CRs int `json:"crs"`
-	// Groups are the bursts on 1 and on 3 replicas.
-	Groups []ShardGroup `json:"groups"`
-	// Join is a fourth replica started beside the three, Takeover one of
-	// the four killed with SIGKILL.
-	Join                 *ShardMove `json:"join,omitempty"`
-	Takeover             *ShardMove `json:"takeover,omitempty"`
-	LeaseDurationSeconds float64    `json:"leaseDurationSeconds"`
-}
-
-// ShardGroup is a burst of CRs created at once, reconciled by Replicas
-// operator processes.
-type ShardGroup struct {
-	Replicas  int    `json:"replicas"`
-	Namespace string `json:"namespace"`
-	// WallSeconds runs from the creation of the CRs to all Successful.
-	WallSeconds float64 `json:"wallSeconds"`
-	// TreeCPUSeconds is the CPU time of every replica's process tree over
-	// the burst (its Ansible runs included); CPUPerCRSeconds that per CR.
-	TreeCPUSeconds  float64 `json:"treeCPUSeconds"`
-	CPUPerCRSeconds float64 `json:"cpuPerCRSeconds"`
-	AnsibleRuns     float64 `json:"ansibleRuns"`
-	FailedRuns      float64 `json:"failedRuns"`
-	RunsPerCR       float64 `json:"runsPerCR"`
-	// RSSBytes is each replica's RSS once the burst has settled, by replica.
-	RSSBytes map[string]int64 `json:"rssBytes"`
-	// Shares are the CRs labelled for each replica.
-	Shares map[string]int `json:"shares"`
-}
-
-// ShardMove is a change of members and the rebalancing that follows.
-type ShardMove struct {
-	Replica  string `json:"replica"`  // the one started or killed
-	Replicas int    `json:"replicas"` // members afterwards
-	// Seconds runs from the start (or the kill) to every CR labelled for a
-	// member, none holding more than ⌈CRs/members⌉, and no handoff pending
-	// (status.reconciledBy equal to the label everywhere).
-	Seconds float64 `json:"seconds"`
-	// ReadySeconds is the new replica's start → ready (join only).
-	ReadySeconds float64 `json:"readySeconds,omitempty"`
-	Moved        int     `json:"moved"` // CRs whose label changed
-	// MeanHandoffSeconds is ansible_operator_shard_handoff_seconds over
-	// the move (join only: a killed replica hands nothing off).
-	MeanHandoffSeconds float64        `json:"meanHandoffSeconds,omitempty"`
-	AnsibleRuns        float64        `json:"ansibleRuns"`
-	Shares             map[string]int `json:"shares"`
-}
-
 // replicaSet is the operator processes of one namespace, by identity.
 type replicaSet struct {
 	ns  string
@@ -112,29 +53,6 @@ func (s *replicaSet) list() []*operator {
 		out = append(out, s.ops[id])
 	}
 	return out
-}
-
-// applyShardQuick gives -quick its number of sharding CRs unless
-// -shard-crs was given.
-func (o *Options) applyShardQuick(set map[string]bool) {
-	if o.Quick && !set["shard-crs"] {
-		o.ShardCRs = shardCRsQuick
-	}
-}
-
-// validateSharding checks -shard-crs: 0 leaves the phase out; otherwise a
-// fourth replica must take some CRs from three (⌈n/4⌉ < ⌈n/3⌉).
-func (o *Options) validateSharding() error {
-	n := o.ShardCRs
-	switch {
-	case n == 0:
-		return nil
-	case n < 1 || n > 500:
-		return fmt.Errorf("-shard-crs: %d out of range 0..500 (0 skips the sharding phase)", n)
-	case ceilDiv(n, 4) >= ceilDiv(n, 3):
-		return fmt.Errorf("-shard-crs: with %d CRs a fourth replica would take none from three (⌈n/4⌉ = ⌈n/3⌉); try %d", n, n+1)
-	}
-	return nil
 }
 
 // measureSharding runs the sharding phase unless -shard-crs is 0.
@@ -180,8 +98,8 @@ func (b *bench) shardBurst(ctx context.Context, res *Sharding, ids []string, reb
 		return err
 	}
 	res.Groups = append(res.Groups, g)
-	b.log("sharding, %d replicas: all Successful in %.1fs, %.2f CPU s per CR, %.2f runs per CR, shares %v, RSS %s",
-		g.Replicas, g.WallSeconds, g.CPUPerCRSeconds, g.RunsPerCR, g.Shares, rssList(g.RSSBytes))
+	b.log("sharding, %s: all Successful in %.1fs, %.2f CPU s per CR, %.2f runs per CR; CRs per replica %s; RSS %s",
+		replicas(g.Replicas), g.WallSeconds, g.CPUPerCRSeconds, g.RunsPerCR, shareList(g.Shares), rssList(g.RSSBytes))
 	if rebalance {
 		if res.Join, err = b.shardJoin(ctx, set, res.CRs, "three-d"); err != nil {
 			return fmt.Errorf("a 4th replica: %w", err)
@@ -199,8 +117,36 @@ func (b *bench) shardBurst(ctx context.Context, res *Sharding, ids []string, reb
 }
 
 // startReplica starts one operator with --sharding and POD_NAME=id, its
-// Leases in set.ns, as startOperatorIn starts the others, and adds it to set.
+// Leases in set.ns, as startOperatorIn starts the others, and adds it to set
+// once it is ready. A port picked free and taken by another process before
+// the operator bound it (the operator then exits at once) is picked again.
 func (b *bench) startReplica(ctx context.Context, set *replicaSet, id string) (*operator, error) {
+	for attempt := 1; ; attempt++ {
+		o, err := b.launchReplica(set.ns, id)
+		if err != nil {
+			return nil, err
+		}
+		err = o.WaitReady(ctx)
+		if err != nil && attempt < 3 && strings.Contains(o.Logs(), "address already in use") {
+			b.log("replica %s: a port picked for it was taken meanwhile; starting it again", id)
+			_ = o.Stop(10 * time.Second)
+			continue
+		}
+		set.ids, set.ops[id] = append(set.ids, id), o
+		if err != nil {
+			return nil, o.failure(fmt.Errorf("replica %s: %w", id, err))
+		}
+		if o.executor == string(runner.ExecutorWarm) {
+			if err := b.awaitWarmServer(ctx, o); err != nil {
+				return nil, err
+			}
+		}
+		return o, nil
+	}
+}
+
+// launchReplica starts the process of replica id.
+func (b *bench) launchReplica(ns, id string) (*operator, error) {
 	port, err := optest.FreePort()
 	if err != nil {
 		return nil, err
@@ -217,7 +163,7 @@ func (b *bench) startReplica(ctx context.Context, set *replicaSet, id string) (*
 			"--runner-dir", runnerDir,
 			"--metrics-bind-address", "127.0.0.1:" + strconv.Itoa(port),
 			"--ansible-executor", executor,
-			"--sharding", "--leader-election-namespace", set.ns,
+			"--sharding", "--leader-election-namespace", ns,
 		}, b.opts.OperatorArgs...),
 		Env:     []string{"ANSIBLE_GATHERING=explicit", "POD_NAME=" + id},
 		LogPath: filepath.Join(b.logDir, "operator-"+phase+".log"),
@@ -226,19 +172,9 @@ func (b *bench) startReplica(ctx context.Context, set *replicaSet, id string) (*
 	if err != nil {
 		return nil, fmt.Errorf("start replica %s: %w", id, err)
 	}
-	o := &operator{Operator: op, phase: phase, executor: executor, started: started,
+	return &operator{Operator: op, phase: phase, executor: executor, started: started,
 		metricsURL: fmt.Sprintf("http://127.0.0.1:%d/metrics", port),
-		isServer:   serverMatcher(b.procRoot, warmServerScript(executor, runnerDir))}
-	set.ids, set.ops[id] = append(set.ids, id), o
-	if err := op.WaitReady(ctx); err != nil {
-		return nil, o.failure(fmt.Errorf("replica %s: %w", id, err))
-	}
-	if executor == string(runner.ExecutorWarm) {
-		if err := b.awaitWarmServer(ctx, o); err != nil {
-			return nil, err
-		}
-	}
-	return o, nil
+		isServer:   serverMatcher(b.procRoot, warmServerScript(executor, runnerDir))}, nil
 }
 
 // stopReplicas stops every replica of set still running (SIGTERM: each
@@ -296,7 +232,7 @@ func (b *bench) pollReplicas(ctx context.Context, set *replicaSet, what string, 
 // Successful and every replica is quiet.
 func (b *bench) shardGroup(ctx context.Context, set *replicaSet, n int) (ShardGroup, error) {
 	g := ShardGroup{Replicas: len(set.ids), Namespace: set.ns, RSSBytes: map[string]int64{}}
-	before, t0, err := b.replicaUsage(ctx, set)
+	before, err := b.replicaUsage(ctx, set)
 	if err != nil {
 		return g, err
 	}
@@ -311,12 +247,12 @@ func (b *bench) shardGroup(ctx context.Context, set *replicaSet, n int) (ShardGr
 	if err := b.settleReplicas(ctx, set, 3*time.Second, 60*time.Second); err != nil {
 		return g, err
 	}
-	after, t1, err := b.replicaUsage(ctx, set)
+	after, err := b.replicaUsage(ctx, set)
 	if err != nil {
 		return g, err
 	}
-	d := after.sub(before)
-	g.TreeCPUSeconds = float64(t1-t0) / b.clkTck
+	d := after.sub(before.counters)
+	g.TreeCPUSeconds = float64(after.cpuTicks-before.cpuTicks) / b.clkTck
 	g.CPUPerCRSeconds = perUnit(g.TreeCPUSeconds, float64(n))
 	g.AnsibleRuns, g.FailedRuns, g.RunsPerCR = d.Runs, d.FailedRuns, perUnit(d.Runs, float64(n))
 	for _, id := range set.ids {
@@ -342,7 +278,7 @@ func (b *bench) shardJoin(ctx context.Context, set *replicaSet, n int, id string
 	if err != nil {
 		return nil, err
 	}
-	c0, h0, err := b.replicaMoves(ctx, set)
+	u0, err := b.replicaUsage(ctx, set)
 	if err != nil {
 		return nil, err
 	}
@@ -354,12 +290,12 @@ func (b *bench) shardJoin(ctx context.Context, set *replicaSet, n int, id string
 	if err := b.finishMove(ctx, set, n, start, before, mv); err != nil {
 		return nil, err
 	}
-	c1, h1, err := b.replicaMoves(ctx, set)
+	u1, err := b.replicaUsage(ctx, set)
 	if err != nil {
 		return nil, err
 	}
-	mv.AnsibleRuns = c1.Runs - c0.Runs
-	mv.MeanHandoffSeconds = perUnit(h1[0]-h0[0], h1[1]-h0[1])
+	mv.AnsibleRuns = u1.Runs - u0.Runs
+	mv.MeanHandoffSeconds = perUnit(u1.handoffSeconds-u0.handoffSeconds, u1.handoffs-u0.handoffs)
 	return mv, nil
 }
 
@@ -374,7 +310,7 @@ func (b *bench) shardKill(ctx context.Context, set *replicaSet, n int, id string
 	op := set.ops[id]
 	set.ids = slices.DeleteFunc(set.ids, func(s string) bool { return s == id })
 	delete(set.ops, id)
-	c0, _, err := b.replicaMoves(ctx, set)
+	u0, err := b.replicaUsage(ctx, set)
 	if err != nil {
 		return nil, err
 	}
@@ -384,11 +320,11 @@ func (b *bench) shardKill(ctx context.Context, set *replicaSet, n int, id string
 	if err := b.finishMove(ctx, set, n, start, before, mv); err != nil {
 		return nil, err
 	}
-	c1, _, err := b.replicaMoves(ctx, set)
+	u1, err := b.replicaUsage(ctx, set)
 	if err != nil {
 		return nil, err
 	}
-	mv.AnsibleRuns = c1.Runs - c0.Runs
+	mv.AnsibleRuns = u1.Runs - u0.Runs
 	return mv, nil
 }
 
@@ -423,7 +359,7 @@ type shardOf struct{ label, by string }
 
 func shardOfObject(obj *unstructured.Unstructured) shardOf {
 	by, _, _ := unstructured.NestedString(obj.Object, "status", shardStatusKey)
-	return shardOf{label: obj.GetLabels()[shardLabel], by: by}
+	return shardOf{label: obj.GetLabels()[shard.Label], by: by}
 }
 
 // shardState lists the Mcrouters of ns: where each is, by name.
@@ -497,11 +433,11 @@ func (b *bench) awaitBalanced(ctx context.Context, set *replicaSet, n int) (time
 func (b *bench) settleReplicas(ctx context.Context, set *replicaSet, quiet, limit time.Duration) error {
 	clock := quietClock{quiet: quiet}
 	for start := time.Now(); ; {
-		c, busy, err := b.replicaActivity(ctx, set)
+		now, err := b.replicaUsage(ctx, set)
 		if err != nil {
 			return err
 		}
-		if clock.observe(time.Now(), allActivity(c), busy) {
+		if clock.observe(time.Now(), allActivity(now.counters), now.busy) {
 			return nil
 		}
 		if time.Since(start) >= limit {
@@ -516,60 +452,36 @@ func (b *bench) settleReplicas(ctx context.Context, set *replicaSet, quiet, limi
 	}
 }
 
-// replicaActivity sums the counters of set's replicas and tells whether
-// any runs Ansible.
-func (b *bench) replicaActivity(ctx context.Context, set *replicaSet) (counters, bool, error) {
-	var sum counters
-	busy := false
-	for _, op := range set.list() {
-		c, err := op.counters(ctx)
-		if err != nil {
-			return sum, false, err
-		}
-		tree, err := readTree(b.procRoot, op.Pid(), op.isServer)
-		if err != nil {
-			return sum, false, op.failure(err)
-		}
-		busy = busy || tree.Runs > 0
-		sum = addCounters(sum, c)
-	}
-	return sum, busy, nil
+// replicasNow is the replicas of a set at one moment, summed.
+type replicasNow struct {
+	counters
+	cpuTicks uint64 // of their process trees
+	busy     bool   // some replica runs Ansible
+	// handoffSeconds and handoffs are ansible_operator_shard_handoff_seconds'
+	// sum and count.
+	handoffSeconds, handoffs float64
 }
 
-// replicaUsage sums the counters and the process trees' CPU ticks of set's
+// replicaUsage reads and sums the metrics and process trees of set's
 // replicas.
-func (b *bench) replicaUsage(ctx context.Context, set *replicaSet) (counters, uint64, error) {
-	var sum counters
-	var ticks uint64
-	for _, op := range set.list() {
-		c, err := op.counters(ctx)
-		if err != nil {
-			return sum, 0, err
-		}
-		tree, err := readTree(b.procRoot, op.Pid(), op.isServer)
-		if err != nil {
-			return sum, 0, op.failure(err)
-		}
-		sum, ticks = addCounters(sum, c), ticks+tree.CPUTicks
-	}
-	return sum, ticks, nil
-}
-
-// replicaMoves sums the counters of set's replicas and their handoff
-// histograms (sum of seconds, count).
-func (b *bench) replicaMoves(ctx context.Context, set *replicaSet) (counters, [2]float64, error) {
-	var sum counters
-	var handoffs [2]float64
+func (b *bench) replicaUsage(ctx context.Context, set *replicaSet) (replicasNow, error) {
+	var now replicasNow
 	for _, op := range set.list() {
 		m, err := scrape(ctx, op.metricsURL)
 		if err != nil {
-			return sum, handoffs, err
+			return now, op.failure(err)
 		}
-		sum = addCounters(sum, countersOf(m))
-		handoffs[0] += m.sum("ansible_operator_shard_handoff_seconds_sum", nil)
-		handoffs[1] += m.sum("ansible_operator_shard_handoff_seconds_count", nil)
+		tree, err := readTree(b.procRoot, op.Pid(), op.isServer)
+		if err != nil {
+			return now, op.failure(err)
+		}
+		now.counters = addCounters(now.counters, countersOf(m))
+		now.cpuTicks += tree.CPUTicks
+		now.busy = now.busy || tree.Runs > 0
+		now.handoffSeconds += m.sum("ansible_operator_shard_handoff_seconds_sum", nil)
+		now.handoffs += m.sum("ansible_operator_shard_handoff_seconds_count", nil)
 	}
-	return sum, handoffs, nil
+	return now, nil
 }
 
 // addCounters adds the run and reconcile counters of c to sum.
@@ -592,86 +504,3 @@ func sharesOf(state map[string]shardOf) map[string]int {
 }
 
 func ceilDiv(a, b int) int { return (a + b - 1) / b }
-
-func rssList(rss map[string]int64) string {
-	var parts []string
-	for _, id := range slices.Sorted(maps.Keys(rss)) {
-		parts = append(parts, fmt.Sprintf("%s %.1f MB", id, float64(rss[id])/megabytes))
-	}
-	return strings.Join(parts, ", ")
-}
-
-// shardingRows are the table's figures of the sharding phase.
-func shardingRows(s *Sharding) []row {
-	if s == nil {
-		return nil
-	}
-	var out []row
-	for _, g := range s.Groups {
-		p := fmt.Sprintf("sharding, %d replica(s), %d CRs: ", g.Replicas, s.CRs)
-		runsTarget := ""
-		if g.Replicas == 3 {
-			runsTarget = shardRunsTarget
-		}
-		out = append(out,
-			row{p + "all Successful", secs(g.WallSeconds), ""},
-			row{p + "CPU per CR (all replicas' process trees)", fmt.Sprintf("%.2f s (%.1f s in all)", g.CPUPerCRSeconds, g.TreeCPUSeconds), ""},
-			row{p + "Ansible runs per CR", fmt.Sprintf("%.2f (%.0f runs, %.0f failed)", g.RunsPerCR, g.AnsibleRuns, g.FailedRuns), runsTarget},
-			row{p + "operator RSS per replica", rssList(g.RSSBytes), ""},
-			row{p + "CRs per replica", fmt.Sprint(g.Shares), shareTargetOf(g)},
-		)
-	}
-	if j := s.Join; j != nil {
-		out = append(out,
-			row{"sharding: 4th replica start → share taken, no handoff pending",
-				fmt.Sprintf("%s (ready after %s; %d moved, mean handoff %s)", secs(j.Seconds), secs(j.ReadySeconds), j.Moved, secs(j.MeanHandoffSeconds)), ""},
-			row{"sharding: Ansible runs while the 4th replica took its share", fmt.Sprintf("%.0f; shares %v", j.AnsibleRuns, j.Shares), shardJoinRunsTarget})
-	}
-	if k := s.Takeover; k != nil {
-		out = append(out, row{"sharding: SIGKILL of a replica → its CRs taken over",
-			fmt.Sprintf("%s (%d moved, %.0f Ansible runs; shares %v)", secs(k.Seconds), k.Moved, k.AnsibleRuns, k.Shares), shardTakeoverTarget})
-	}
-	return out
-}
-
-func shareTargetOf(g ShardGroup) string {
-	if g.Replicas == 3 {
-		return shardShareTarget
-	}
-	return ""
-}
-
-// shardingTargets checks the sharding phase's figures: one Ansible run per
-// CR and no replica above ⌈CRs/3⌉ on 3 replicas, no run while a fourth
-// replica takes its share, and a killed replica's CRs taken over within
-// the lease duration + 5 s (the issue's). A run without the phase
-// (-shard-crs 0) has none of them.
-func shardingTargets(s *Sharding) []Target {
-	if s == nil {
-		return nil
-	}
-	i := slices.IndexFunc(s.Groups, func(g ShardGroup) bool { return g.Replicas == 3 })
-	var g3 ShardGroup
-	if i >= 0 {
-		g3 = s.Groups[i]
-	}
-	largest := 0
-	for id, n := range g3.Shares {
-		if id != "" {
-			largest = max(largest, n)
-		}
-	}
-	var join, kill ShardMove
-	if s.Join != nil {
-		join = *s.Join
-	}
-	if s.Takeover != nil {
-		kill = *s.Takeover
-	}
-	return []Target{
-		check(shardRunsTarget, g3.RunsPerCR, "==", 1, "", i >= 0),
-		check(shardShareTarget, float64(largest), "<=", float64(ceilDiv(s.CRs, 3)), "CRs", i >= 0),
-		check(shardJoinRunsTarget, join.AnsibleRuns, "==", 0, "runs", s.Join != nil),
-		check(shardTakeoverTarget, kill.Seconds, "<=", s.LeaseDurationSeconds+5, "s", s.Takeover != nil),
-	}
-}
