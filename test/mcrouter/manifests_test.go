@@ -184,12 +184,14 @@ func TestBundleAppliesWithLeastPrivilege(t *testing.T) {
 		{"update", "mcrouter.example.com", "mcrouters", "status", ns, true},
 		{"update", "mcrouter.example.com", "mcrouters", "finalizers", ns, true},
 		{"create", "", "events", "", ns, true},
-		// Leader election, and sharding's Leases: one per replica, listed and
-		// watched (the live ones are the replicas), deleted on a graceful stop.
+		// Leader election, and sharding's Leases: one per replica, listed
+		// (the live ones are the replicas), deleted on a graceful stop.
 		{"update", "coordination.k8s.io", "leases", "", operatorNS, true},
 		{"create", "coordination.k8s.io", "leases", "", operatorNS, true},
-		{"watch", "coordination.k8s.io", "leases", "", operatorNS, true},
+		{"list", "coordination.k8s.io", "leases", "", operatorNS, true},
 		{"delete", "coordination.k8s.io", "leases", "", operatorNS, true},
+		{"watch", "coordination.k8s.io", "leases", "", operatorNS, false},
+		{"patch", "coordination.k8s.io", "leases", "", operatorNS, false},
 		{"create", "coordination.k8s.io", "leases", "", ns, false},
 		{"list", "coordination.k8s.io", "leases", "", "", false},
 		// Sharding labels the Mcrouters and their dependents with their
