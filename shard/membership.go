@@ -175,13 +175,14 @@ func (m *Membership) Acquire(ctx context.Context) error {
 	}
 }
 
-// Run renews the Lease and reads the members every retry period until ctx
-// ends, then deletes the Lease (the caller has stopped every run by then).
-// It returns ErrLeaseLost when renewal fails past the renew deadline.
+// Run renews the Lease every retry period and reads the members four times
+// as often (a replica that died is noticed sooner) until ctx ends, then
+// deletes the Lease (the caller has stopped every run by then). It returns
+// ErrLeaseLost when renewal fails past the renew deadline.
 func (m *Membership) Run(ctx context.Context) error {
-	t := time.NewTicker(m.opts.RetryPeriod)
+	t := time.NewTicker(m.opts.RetryPeriod / readsPerRenewal)
 	defer t.Stop()
-	for {
+	for tick := 1; ; tick++ {
 		select {
 		case <-ctx.Done():
 			m.release(ctx)
@@ -191,11 +192,8 @@ func (m *Membership) Run(ctx context.Context) error {
 		if ctx.Err() != nil {
 			continue
 		}
-		if err := m.renew(ctx); err != nil {
-			if errors.Is(err, ErrLeaseLost) {
-				return err
-			}
-			m.opts.Log.Error(err, "renew shard lease", "lease", m.leaseName())
+		if err := m.renewEvery(ctx, tick); err != nil {
+			return err
 		}
 		if err := m.refresh(ctx); err != nil {
 			m.opts.Log.Error(err, "read shard leases")
@@ -207,6 +205,23 @@ func (m *Membership) Run(ctx context.Context) error {
 			return fmt.Errorf("%w: not renewed for %s", ErrLeaseLost, m.opts.RenewDeadline)
 		}
 	}
+}
+
+// readsPerRenewal: the Leases are read this many times per retry period.
+const readsPerRenewal = 4
+
+// renewEvery renews the Lease on every readsPerRenewal-th tick; only a lost
+// Lease is returned, other errors are logged and retried.
+func (m *Membership) renewEvery(ctx context.Context, tick int) error {
+	if tick%readsPerRenewal != 0 {
+		return nil
+	}
+	err := m.renew(ctx)
+	if err != nil && !errors.Is(err, ErrLeaseLost) {
+		m.opts.Log.Error(err, "renew shard lease", "lease", m.leaseName())
+		return nil
+	}
+	return err
 }
 
 func (m *Membership) leaseName() string { return m.opts.Prefix + m.opts.Identity }
