@@ -69,6 +69,10 @@ type Options struct {
 	// MaxArtifactsAnnotation bounds the max-runner-artifacts annotation
 	// (flag --max-artifacts-annotation). Default: DefaultMaxArtifactsAnnotation.
 	MaxArtifactsAnnotation int
+	// Shard, when set, makes this replica reconcile only the resources
+	// labelled for it, and only once status.reconciledBy names it (flag
+	// --sharding). Default: nil, this replica reconciles every resource.
+	Shard Shard
 }
 
 // Defaults of the bounds on what a resource's annotations may ask for.
@@ -139,6 +143,7 @@ type Reconciler struct {
 	ctrl       crcontroller.Controller
 	dependents *dependentWatches
 	memory     *memory
+	gate       *gate
 }
 
 // Name is the controller's name: unique per group, version and kind.
@@ -166,6 +171,7 @@ func Add(mgr manager.Manager, opts Options) (*Reconciler, error) {
 		recorder:  boundedRecorder{mgr.GetEventRecorder(Name(gvk))},
 		now:       time.Now,
 		memory:    newMemory(),
+		gate:      newGate(),
 	}
 	primary := &unstructured.Unstructured{}
 	primary.SetGroupVersionKind(gvk)

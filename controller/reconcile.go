@@ -10,11 +10,13 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/mcrouter-operator/mcrouter-operator/proxy"
 	"github.com/mcrouter-operator/mcrouter-operator/runner"
+	"github.com/mcrouter-operator/mcrouter-operator/shard"
 )
 
 var _ reconcile.Reconciler = (*Reconciler)(nil)
@@ -25,6 +27,19 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	obj, err := r.get(ctx, req)
 	if err != nil || obj == nil {
 		return ctrl.Result{}, err
+	}
+	if r.opts.Shard != nil {
+		key := memoryKey(obj.GetNamespace(), obj.GetName())
+		gated, exit, ok := r.gate.enter(ctx, key)
+		if !ok {
+			// Being handed off: until it leaves the cache, look again later.
+			return ctrl.Result{RequeueAfter: r.opts.Shard.RetryPeriod()}, nil
+		}
+		defer exit()
+		ctx = gated
+		if res, ok, err := r.admit(ctx, obj); !ok {
+			return res, err
+		}
 	}
 	if obj.GetDeletionTimestamp() != nil {
 		return r.reconcileDeletion(ctx, obj)
@@ -58,7 +73,17 @@ func (r *Reconciler) get(ctx context.Context, req ctrl.Request) (*unstructured.U
 }
 
 func (r *Reconciler) forget(ctx context.Context, namespace, name string) {
-	r.memory.forget(memoryKey(namespace, name))
+	key := memoryKey(namespace, name)
+	if r.opts.Shard != nil {
+		// Gone from this replica's cache: deleted, or moved to another replica.
+		r.gate.reopen(key)
+		if _, known := r.memory.get(key); known {
+			if err := r.release(ctx, types.NamespacedName{Namespace: namespace, Name: name}); err != nil {
+				r.log(ctx).Error(err, "hand status.reconciledBy to the replica now labelled")
+			}
+		}
+	}
+	r.memory.forget(key)
 	if err := r.opts.Runner.Remove(r.gvk, namespace, name); err != nil {
 		r.log(ctx).Error(err, "remove runner artifacts")
 	}
@@ -90,6 +115,7 @@ func (r *Reconciler) reconcileRun(ctx context.Context, obj *unstructured.Unstruc
 	var rec *record
 	if !outcome.failed() {
 		rec = r.remember(ctx, ran, outcome, prev)
+		r.adoptDependents(ctx, rec)
 	}
 	if w.ManageStatus {
 		// A role that wrote the resource (k8s_status) left a newer version:
@@ -187,6 +213,9 @@ func (r *Reconciler) run(ctx context.Context, obj *unstructured.Unstructured, op
 	}
 	if r.opts.Watch.WatchDependentResources {
 		run.Watcher = r.dependents
+	}
+	if r.opts.Shard != nil {
+		run.Labels = map[string]string{shard.Label: r.opts.Shard.Identity()}
 	}
 	cred, err := r.opts.Proxy.Register(run)
 	if err != nil {

@@ -3,6 +3,7 @@ package controller
 import (
 	"context"
 	"errors"
+	"maps"
 	"reflect"
 	"strings"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/mcrouter-operator/mcrouter-operator/proxy"
+	"github.com/mcrouter-operator/mcrouter-operator/shard"
 )
 
 // remember records a successful run of obj for the skip-unchanged check, in
@@ -86,6 +88,7 @@ func (r *Reconciler) unchanged(ctx context.Context, obj *unstructured.Unstructur
 	if !r.dependentsHold(ctx, obj, last) {
 		return 0, false
 	}
+	r.adoptDependents(ctx, last)
 	r.opts.Metrics.observeSkip(r.gvk)
 	r.log(ctx).V(1).Info("skipping run: nothing changed since the last successful run")
 	return wait, true
@@ -106,7 +109,13 @@ func (r *Reconciler) dependentsHold(ctx context.Context, obj *unstructured.Unstr
 	for _, d := range rec.Dependents {
 		live := &unstructured.Unstructured{}
 		live.SetGroupVersionKind(d.gvk())
-		err := r.client.Get(noWait, client.ObjectKey{Namespace: d.Namespace, Name: d.Name}, live)
+		key := client.ObjectKey{Namespace: d.Namespace, Name: d.Name}
+		err := r.client.Get(noWait, key, live)
+		if r.opts.Shard != nil && apierrors.IsNotFound(err) {
+			// This replica caches only objects labelled for it: one moved
+			// from another replica (or recreated by someone) is read live.
+			err = r.apiReader.Get(ctx, key, live)
+		}
 		if d.Deleted {
 			if !apierrors.IsNotFound(err) {
 				r.log(ctx).V(1).Info("dependent changed: deleted by the last run, present now", "dependent", d.String())
@@ -148,6 +157,14 @@ func intent(body map[string]any) map[string]any {
 		for k, v := range meta {
 			if !ignoredMeta[k] {
 				m[k] = v
+			}
+		}
+		if lbl, ok := m["labels"].(map[string]any); ok {
+			if _, found := lbl[shard.Label]; found {
+				// Which replica holds the object is the runtime's, not the role's.
+				kept := maps.Clone(lbl)
+				delete(kept, shard.Label)
+				m["labels"] = kept
 			}
 		}
 		if ann, ok := m["annotations"].(map[string]any); ok {

@@ -73,6 +73,10 @@ func (p *Proxy) cacheable(req *http.Request, ex *exchange) (labels.Selector, boo
 	if info.Subresource != "" || info.Verb != reqinfo.VerbGet && info.Verb != reqinfo.VerbList {
 		return nil, false
 	}
+	if info.Verb == reqinfo.VerbList && p.opts.CacheSelector != nil && !p.opts.CacheSelector.Empty() {
+		// The cache holds a part of the kind; the API server has all of it.
+		return nil, false
+	}
 	if !acceptsPlainJSON(req.Header.Values("Accept")) || !p.namespaceCached(info.Namespace, ex.namespaced) {
 		return nil, false
 	}

@@ -33,6 +33,10 @@ type Run struct {
 	// WatchClusterScopedResources lets annotated cluster-scoped dependents get
 	// a watch.
 	WatchClusterScopedResources bool
+	// Labels are set on every object the run creates, updates or applies
+	// (with the owner link): the shard label, so that the replica that ran
+	// caches what the run wrote. Default: none.
+	Labels map[string]string
 }
 
 // Owner identifies the custom resource a run reconciles. Namespace is empty

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"mime"
 	"net/http"
 	"strings"
@@ -121,6 +122,18 @@ func (p *Proxy) inject(ex *exchange, obj map[string]any) ([]byte, error) {
 	}
 	if _, err := owner.Mark(obj, ex.cred.run.Owner.ref(), ex.info.Namespace, ex.namespaced); err != nil {
 		return nil, fmt.Errorf("add owner of %s to %s: %w", ex.cred.run.Owner, ex.gvk.Kind, err)
+	}
+	if len(ex.cred.run.Labels) > 0 {
+		u := &unstructured.Unstructured{Object: obj}
+		lbl, _, err := unstructured.NestedStringMap(obj, "metadata", "labels")
+		if err != nil {
+			return nil, fmt.Errorf("metadata.labels of %s: %w", ex.gvk.Kind, err)
+		}
+		if lbl == nil {
+			lbl = map[string]string{}
+		}
+		maps.Copy(lbl, ex.cred.run.Labels)
+		u.SetLabels(lbl)
 	}
 	data, err := json.Marshal(obj)
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"github.com/go-logr/logr"
 	"github.com/prometheus/client_golang/prometheus"
 	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 )
@@ -38,6 +39,11 @@ type Options struct {
 	// cache.Options.DefaultNamespaces. Reads in other namespaces, and LISTs
 	// across all namespaces, go to the API server. Default: nil, all namespaces.
 	CachedNamespaces []string
+	// CacheSelector is the label selector every informer of Cache was built
+	// with (cache.Options.DefaultLabelSelector: a sharded replica caches only
+	// its shard). GETs of objects the cache does not hold and every LIST go
+	// to the API server. Default: nil, the cache holds every object.
+	CacheSelector labels.Selector
 	// Mapper maps request paths (group, version, resource) to kinds and tells
 	// namespaced kinds from cluster-scoped ones. Required.
 	Mapper meta.RESTMapper

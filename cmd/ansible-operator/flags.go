@@ -43,6 +43,9 @@ type flags struct {
 	LeaderElectionNamespace string
 	LeaseDuration           time.Duration
 	RenewDeadline           time.Duration
+	RetryPeriod             time.Duration
+	Sharding                bool
+	ShardLeasePrefix        string
 	GracefulShutdownTimeout time.Duration
 	RunTimeout              time.Duration
 	RunnerDir               string
@@ -82,6 +85,13 @@ func (f *flags) bind(fs *pflag.FlagSet) {
 		"namespace of the leader election Lease (default: the pod's namespace, else the first WATCH_NAMESPACE)")
 	fs.DurationVar(&f.LeaseDuration, "leader-elect-lease-duration", 15*time.Second, "how long non-leaders wait before taking over leadership")
 	fs.DurationVar(&f.RenewDeadline, "leader-elect-renew-deadline", 10*time.Second, "how long the leader retries renewing before giving up")
+	fs.DurationVar(&f.RetryPeriod, "leader-elect-retry-period", 2*time.Second,
+		"how often leader election, and with --sharding each replica's Lease, is renewed and the others read")
+	fs.BoolVar(&f.Sharding, "sharding", false,
+		"spread the watched resources over all replicas (each holds a Lease; identity: POD_NAME, else the host name); "+
+			"excludes --leader-elect")
+	fs.StringVar(&f.ShardLeasePrefix, "shard-lease-prefix", "",
+		"name prefix of the replicas' Leases with --sharding (default: the leader election id and \"-shard-\")")
 	fs.DurationVar(&f.GracefulShutdownTimeout, "graceful-shutdown-timeout", 30*time.Second,
 		"how long to wait for running reconciles (which are cancelled) to end at shutdown")
 	fs.DurationVar(&f.RunTimeout, "run-timeout", runner.DefaultTimeout, "kill an Ansible run after this long")
@@ -140,6 +150,13 @@ func (f *flags) validate() error {
 	if f.MaxTotalArtifactBytes < f.MaxArtifactBytes {
 		errs = append(errs, fmt.Errorf("--max-total-runner-artifacts-bytes (%s) must not be below --max-runner-artifacts-bytes (%s)",
 			f.MaxTotalArtifactBytes, f.MaxArtifactBytes))
+	}
+	if f.Sharding && f.LeaderElect {
+		errs = append(errs, errors.New("--sharding and --leader-elect exclude each other: with sharding every replica reconciles its share"))
+	}
+	if f.RetryPeriod <= 0 || f.RenewDeadline <= f.RetryPeriod || f.LeaseDuration <= f.RenewDeadline {
+		errs = append(errs, fmt.Errorf("need 0 < --leader-elect-retry-period (%s) < --leader-elect-renew-deadline (%s) < --leader-elect-lease-duration (%s)",
+			f.RetryPeriod, f.RenewDeadline, f.LeaseDuration))
 	}
 	if _, err := runner.ParseLogEvents(f.AnsibleLogEvents); err != nil {
 		errs = append(errs, fmt.Errorf("--ansible-log-events: %w", err))

@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/rest"
 	toolscache "k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/clientcmd"
@@ -30,6 +31,7 @@ import (
 	"github.com/mcrouter-operator/mcrouter-operator/internal/version"
 	"github.com/mcrouter-operator/mcrouter-operator/proxy"
 	"github.com/mcrouter-operator/mcrouter-operator/runner"
+	"github.com/mcrouter-operator/mcrouter-operator/shard"
 	"github.com/mcrouter-operator/mcrouter-operator/watches"
 )
 
@@ -88,7 +90,13 @@ func run(ctx context.Context, f *flags) error {
 		return err
 	}
 	namespaces := watchNamespaces(os.Getenv("WATCH_NAMESPACE"))
-	mgr, err := newManager(cfg, f, ws, namespaces)
+	var member *shard.Membership
+	if f.Sharding {
+		if member, err = joinShards(ctx, cfg, f, ws, namespaces); err != nil {
+			return err
+		}
+	}
+	mgr, err := newManager(cfg, f, ws, namespaces, shardSelector(member))
 	if err != nil {
 		return err
 	}
@@ -97,6 +105,7 @@ func run(ctx context.Context, f *flags) error {
 		Upstream:         cfg,
 		Cache:            mgr.GetCache(),
 		CachedNamespaces: namespaces,
+		CacheSelector:    shardSelector(member),
 		Mapper:           mgr.GetRESTMapper(),
 		InjectOwnerRef:   f.InjectOwnerRef,
 		Log:              ctrl.Log.WithName("proxy"),
@@ -105,11 +114,14 @@ func run(ctx context.Context, f *flags) error {
 	if err != nil {
 		return fmt.Errorf("start proxy: %w", err)
 	}
-	if err := addRunnables(mgr, f, ws, namespaces, run, px); err != nil {
+	if err := addRunnables(mgr, cfg, f, ws, namespaces, run, px, member); err != nil {
 		return err
 	}
 	ctrl.Log.WithName("setup").Info("starting", "version", version.Version, "watches", len(ws), "proxy", px.Addr(),
 		"maxConcurrentRuns", f.MaxConcurrentRuns, "namespaces", strings.Join(namespaces, ","))
+	if member != nil {
+		return startSharded(ctx, mgr, member)
+	}
 	return mgr.Start(ctx)
 }
 
@@ -133,12 +145,19 @@ func loadWatches(f *flags) ([]watches.Watch, error) {
 
 // addRunnables adds the proxy, the controllers, the health checks and, with
 // leader election, a note in the log when this replica leads.
-func addRunnables(mgr manager.Manager, f *flags, ws []watches.Watch, namespaces []string, r *runner.Runner, px *proxy.Proxy) error {
+func addRunnables(mgr manager.Manager, cfg *rest.Config, f *flags, ws []watches.Watch, namespaces []string,
+	r *runner.Runner, px *proxy.Proxy, member *shard.Membership) error {
 	if err := mgr.Add(px); err != nil {
 		return err
 	}
-	if err := addControllers(mgr, f, ws, namespaces, r, px); err != nil {
+	handoffs, err := addControllers(mgr, f, ws, namespaces, r, px, member)
+	if err != nil {
 		return err
+	}
+	if member != nil {
+		if err := addMovers(mgr, cfg, member, ws, namespaces, handoffs); err != nil {
+			return err
+		}
 	}
 	if err := addHealthChecks(mgr, px, ws); err != nil {
 		return err
@@ -153,32 +172,45 @@ func addRunnables(mgr manager.Manager, f *flags, ws []watches.Watch, namespaces 
 	}))
 }
 
-func addControllers(mgr manager.Manager, f *flags, ws []watches.Watch, namespaces []string, r *runner.Runner, px *proxy.Proxy) error {
+// addControllers adds one controller per watch; it returns them by name,
+// as the shard movers hand resources off through them.
+func addControllers(mgr manager.Manager, f *flags, ws []watches.Watch, namespaces []string, r *runner.Runner,
+	px *proxy.Proxy, member *shard.Membership) (map[string]shard.Handoff, error) {
 	m, err := controller.NewMetrics(metrics.Registry, version.Version, version.GoVersion())
 	if err != nil {
-		return err
+		return nil, err
+	}
+	var sh controller.Shard
+	if member != nil {
+		sh = member
 	}
 	limiter := controller.NewLimiter(f.MaxConcurrentRuns)
+	out := map[string]shard.Handoff{}
 	for _, w := range ws {
-		if _, err := controller.Add(mgr, controller.Options{
+		c, err := controller.Add(mgr, controller.Options{
 			Watch: w, Runner: r, Proxy: px, RunLimiter: limiter, Metrics: m, Namespaces: namespaces,
 			MinReconcilePeriod:     f.MinReconcilePeriod,
 			MaxVerbosityAnnotation: f.MaxVerbosityAnnotation,
 			MaxArtifactsAnnotation: f.MaxArtifactsAnnotation,
-		}); err != nil {
-			return err
+			Shard:                  sh,
+		})
+		if err != nil {
+			return nil, err
 		}
+		out[controller.Name(w.GroupVersionKind)] = c
 	}
-	return nil
+	return out, nil
 }
 
-func newManager(cfg *rest.Config, f *flags, ws []watches.Watch, namespaces []string) (manager.Manager, error) {
+func newManager(cfg *rest.Config, f *flags, ws []watches.Watch, namespaces []string, selector labels.Selector) (manager.Manager, error) {
 	// Reads never create informers (the proxy relies on it) and cached objects
 	// drop managedFields, which nothing here reads and which doubles their size.
 	cacheOpts := cache.Options{
 		ReaderFailOnMissingInformer: true,
 		DefaultTransform:            stripManagedFields,
 		DefaultWatchErrorHandler:    watchErrorHandler(ctrl.Log.WithName("cache")),
+		// With --sharding: only this replica's shard.
+		DefaultLabelSelector: selector,
 	}
 	if len(namespaces) > 0 {
 		cacheOpts.DefaultNamespaces = map[string]cache.Config{}
@@ -202,6 +234,7 @@ func newManager(cfg *rest.Config, f *flags, ws []watches.Watch, namespaces []str
 		LeaderElectionReleaseOnCancel: true,
 		LeaseDuration:                 &f.LeaseDuration,
 		RenewDeadline:                 &f.RenewDeadline,
+		RetryPeriod:                   &f.RetryPeriod,
 		GracefulShutdownTimeout:       &f.GracefulShutdownTimeout,
 	})
 	if err != nil {

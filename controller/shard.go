@@ -1,0 +1,261 @@
+package controller
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/mcrouter-operator/mcrouter-operator/shard"
+)
+
+// Shard is this replica's place among the replicas that share the watches'
+// resources (package shard). Nil: one replica does everything.
+type Shard interface {
+	// Identity is this replica's name, the value of its shard label.
+	Identity() string
+	// Live reports whether replica holds a live Lease.
+	Live(replica string) bool
+	// RetryPeriod is how often membership is refreshed.
+	RetryPeriod() time.Duration
+}
+
+var (
+	_ Shard         = (*shard.Membership)(nil)
+	_ shard.Handoff = (*Reconciler)(nil)
+)
+
+// statusReconciledBy names, in status, the replica allowed to run the
+// resource: the fence that keeps two replicas from running it at once. It
+// sits in status because only the operator writes there (the status
+// subresource), whereas the shard label is anyone's who may edit the resource.
+const statusReconciledBy = "reconciledBy"
+
+// drainGrace is how long a handoff waits for the resource's reconcile under
+// way to finish before cancelling it.
+const drainGrace = 30 * time.Second
+
+// admit decides whether this replica may reconcile obj now: it may when
+// status.reconciledBy names it, and claims the resource (writes its name,
+// guarded by resourceVersion) when it names nobody or a replica that is gone.
+// While another live replica holds it (a handoff under way, or a label
+// changed by someone else while that replica ran it) it waits.
+func (r *Reconciler) admit(ctx context.Context, obj *unstructured.Unstructured) (ctrl.Result, bool, error) {
+	me := r.opts.Shard.Identity()
+	wait := ctrl.Result{RequeueAfter: r.opts.Shard.RetryPeriod()}
+	for attempt := 0; attempt < 5; attempt++ {
+		if obj.GetLabels()[shard.Label] != me {
+			// The cache is behind a move; the resource leaves it shortly.
+			return ctrl.Result{}, false, nil
+		}
+		by, _, _ := unstructured.NestedString(obj.Object, "status", statusReconciledBy)
+		switch {
+		case by == me:
+			return ctrl.Result{}, true, nil
+		case by != "" && r.opts.Shard.Live(by):
+			r.log(ctx).V(1).Info("waiting for another replica to let go of the resource", "replica", by)
+			return wait, false, nil
+		}
+		err := r.setReconciledBy(ctx, obj, me)
+		if err == nil {
+			if by != "" {
+				r.log(ctx).Info("took over resource", "from", by)
+			}
+			return ctrl.Result{}, true, nil
+		}
+		if !apierrors.IsConflict(err) {
+			return ctrl.Result{}, false, fmt.Errorf("claim %s %s/%s: %w", r.gvk.Kind, obj.GetNamespace(), obj.GetName(), err)
+		}
+		if err := r.apiReader.Get(ctx, client.ObjectKeyFromObject(obj), obj); err != nil {
+			return ctrl.Result{}, false, client.IgnoreNotFound(err)
+		}
+	}
+	return wait, false, nil
+}
+
+// setReconciledBy writes status.reconciledBy once, guarded by obj's
+// resourceVersion; obj takes the server's answer.
+func (r *Reconciler) setReconciledBy(ctx context.Context, obj *unstructured.Unstructured, replica string) error {
+	body, err := json.Marshal(map[string]any{
+		"metadata": map[string]any{"resourceVersion": obj.GetResourceVersion()},
+		"status":   map[string]any{statusReconciledBy: replica},
+	})
+	if err != nil {
+		return err
+	}
+	return r.client.Status().Patch(ctx, obj, client.RawPatch(types.MergePatchType, body))
+}
+
+// Handoff gives the resource to replica to: it waits for (at most
+// drainGrace, then cancels) the reconcile under way and refuses new ones,
+// moves the shard label (our cache drops the resource, to's picks it up),
+// then names to in status.reconciledBy, which lets it run.
+func (r *Reconciler) Handoff(ctx context.Context, key types.NamespacedName, to string) error {
+	k := memoryKey(key.Namespace, key.Name)
+	if err := r.gate.drain(ctx, k, drainGrace); err != nil {
+		r.gate.reopen(k)
+		return err
+	}
+	if err := r.handOver(ctx, key, to); err != nil {
+		r.gate.reopen(k)
+		return err
+	}
+	return nil
+}
+
+func (r *Reconciler) handOver(ctx context.Context, key types.NamespacedName, to string) error {
+	me := r.opts.Shard.Identity()
+	obj := &unstructured.Unstructured{}
+	obj.SetGroupVersionKind(r.gvk)
+	if err := r.apiReader.Get(ctx, key, obj); err != nil {
+		return err
+	}
+	if owner := obj.GetLabels()[shard.Label]; owner != me {
+		return fmt.Errorf("labelled for replica %q, not this one", owner)
+	}
+	if by, _, _ := unstructured.NestedString(obj.Object, "status", statusReconciledBy); by != "" && by != me && r.opts.Shard.Live(by) {
+		return fmt.Errorf("replica %q still holds it", by)
+	}
+	if err := shard.Relabel(ctx, r.client, r.gvk, key, obj.GetResourceVersion(), to); err != nil {
+		return fmt.Errorf("relabel: %w", err)
+	}
+	return r.release(ctx, key)
+}
+
+// release hands status.reconciledBy to the replica the resource is labelled
+// for, when it still names this one. It runs after a handoff and when the
+// resource left this replica's cache some other way (its label was edited
+// while this replica ran it): the replica now labelled waits for it.
+func (r *Reconciler) release(ctx context.Context, key types.NamespacedName) error {
+	me := r.opts.Shard.Identity()
+	obj := &unstructured.Unstructured{}
+	obj.SetGroupVersionKind(r.gvk)
+	for attempt := 0; ; attempt++ {
+		if err := r.apiReader.Get(ctx, key, obj); err != nil {
+			return client.IgnoreNotFound(err)
+		}
+		owner := obj.GetLabels()[shard.Label]
+		by, _, _ := unstructured.NestedString(obj.Object, "status", statusReconciledBy)
+		if by != me || owner == me {
+			return nil
+		}
+		err := r.setReconciledBy(ctx, obj, owner)
+		if err == nil || !apierrors.IsConflict(err) || attempt == 4 {
+			return err
+		}
+	}
+}
+
+// adoptDependents moves the shard label of obj's linked dependents in rec
+// to this replica when it is missing from them (the resource came from
+// another replica, or a run patched an object without the label): this
+// replica's informers select on it, so a dependent without it is not
+// watched. It reads the cache first and the API server only on a miss.
+func (r *Reconciler) adoptDependents(ctx context.Context, rec *record) {
+	if r.opts.Shard == nil || rec == nil {
+		return
+	}
+	me := r.opts.Shard.Identity()
+	noWait, cancel := context.WithCancel(ctx)
+	cancel()
+	for _, d := range rec.Dependents {
+		if d.Deleted || d.Link == "" {
+			continue
+		}
+		key := client.ObjectKey{Namespace: d.Namespace, Name: d.Name}
+		live := &unstructured.Unstructured{}
+		live.SetGroupVersionKind(d.gvk())
+		if err := r.client.Get(noWait, key, live); err == nil || !apierrors.IsNotFound(err) {
+			continue
+		}
+		if err := r.apiReader.Get(ctx, key, live); err != nil || live.GetUID() != d.UID || live.GetLabels()[shard.Label] == me {
+			continue
+		}
+		if err := shard.Relabel(ctx, r.client, d.gvk(), key, live.GetResourceVersion(), me); err != nil {
+			r.log(ctx).Info("dependent not relabelled; retrying at the next check", "dependent", d.String(), "reason", err.Error())
+		}
+	}
+}
+
+// gate tracks the reconciles under way per resource and the resources being
+// handed off, which may not start one.
+type gate struct {
+	mu      sync.Mutex
+	flights map[string]*flight
+	leaving map[string]bool
+}
+
+// flight is one reconcile under way.
+type flight struct {
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+func newGate() *gate { return &gate{flights: map[string]*flight{}, leaving: map[string]bool{}} }
+
+// enter starts a reconcile of key, unless key is leaving. The returned
+// context is cancelled by a drain that runs out of patience; exit must be
+// called when the reconcile ends.
+func (g *gate) enter(ctx context.Context, key string) (context.Context, func(), bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.leaving[key] {
+		return ctx, nil, false
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	f := &flight{cancel: cancel, done: make(chan struct{})}
+	g.flights[key] = f
+	return ctx, func() {
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		cancel()
+		close(f.done)
+		if g.flights[key] == f {
+			delete(g.flights, key)
+		}
+	}, true
+}
+
+// drain marks key leaving and waits until no reconcile of it is under way:
+// after grace it cancels the one under way.
+func (g *gate) drain(ctx context.Context, key string, grace time.Duration) error {
+	g.mu.Lock()
+	g.leaving[key] = true
+	f := g.flights[key]
+	g.mu.Unlock()
+	if f == nil {
+		return nil
+	}
+	t := time.NewTimer(grace)
+	defer t.Stop()
+	select {
+	case <-f.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		f.cancel()
+	}
+	select {
+	case <-f.done:
+		return nil
+	case <-ctx.Done():
+		return errors.Join(ctx.Err(), errors.New("the cancelled reconcile did not end"))
+	}
+}
+
+// reopen lets key be reconciled again (a handoff failed, or the resource
+// left the cache).
+func (g *gate) reopen(key string) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	delete(g.leaving, key)
+}
