@@ -40,7 +40,8 @@ func (s *scenario) logMemory(t *testing.T, what string) map[string]memory {
 	return out
 }
 
-// logMoves logs each live replica's moves in and out and its handoff times.
+// logMoves logs the moves each live replica made (handoffs of its own
+// Mcrouters, takeovers of a gone replica's) and its handoff times.
 func (s *scenario) logMoves(t *testing.T) {
 	t.Helper()
 	metrics, err := s.f.metrics(t.Context())
@@ -49,13 +50,14 @@ func (s *scenario) logMoves(t *testing.T) {
 	}
 	for _, name := range s.f.names() {
 		m := metrics[name]
-		in := m.Sum("ansible_operator_shard_moves_total", map[string]string{"direction": "in"})
-		out := m.Sum("ansible_operator_shard_moves_total", map[string]string{"direction": "out"})
+		handoffs := m.Sum("ansible_operator_shard_moves_total", map[string]string{"reason": "handoff"})
+		takeovers := m.Sum("ansible_operator_shard_moves_total", map[string]string{"reason": "takeover"})
 		n, sum := m.Sum("ansible_operator_shard_handoff_seconds_count", nil), m.Sum("ansible_operator_shard_handoff_seconds_sum", nil)
 		mean := 0.0
 		if n > 0 {
 			mean = sum / n
 		}
-		t.Logf("replica %s: %v Mcrouters moved in, %v out; %v handoffs, mean %.2f s", name, in, out, n, mean)
+		t.Logf("replica %s: %v Mcrouters handed off (mean %.2f s from drain to relabelled over %v), %v taken over",
+			name, handoffs, mean, n, takeovers)
 	}
 }

@@ -127,3 +127,12 @@ func newRuns(before, after []run) []run {
 	}
 	return out
 }
+
+// latestRuns maps each Mcrouter to the record of its latest run.
+func latestRuns(runs []run) map[string]string {
+	out := map[string]string{}
+	for _, r := range runs { // in start order
+		out[r.mcrouter] = r.record
+	}
+	return out
+}

@@ -38,6 +38,12 @@ type replica struct {
 	runnerDir   string
 	metricsPort int
 	gone        bool // killed or stopped
+	// last is the replica's Ansible runs as seen just before it was
+	// killed or stopped. A warm executor server that exits with its
+	// operator has lost its command line before it becomes a zombie, and
+	// may then pass for a run in optest's samples: the runs of a gone
+	// replica are counted up to its end (its run records count the rest).
+	last optest.Activity
 }
 
 // fleet is the replicas of one test, started in order; gone ones are kept for
@@ -171,7 +177,7 @@ func (f *fleet) ops() []*optest.Operator {
 
 // kill sends SIGKILL to the replica's process: the crash of a pod.
 func (f *fleet) kill(r *replica) {
-	r.gone = true
+	r.gone, r.last = true, r.op.Activity()
 	r.op.Kill()
 }
 
@@ -179,7 +185,7 @@ func (f *fleet) kill(r *replica) {
 // rolling update.
 func (f *fleet) stop(t *testing.T, r *replica) {
 	t.Helper()
-	r.gone = true
+	r.gone, r.last = true, r.op.Activity()
 	if err := r.op.Stop(optest.StopTimeout); err != nil {
 		t.Errorf("stop replica %s: %v", r.name, err)
 	}
@@ -189,11 +195,15 @@ func (f *fleet) stop(t *testing.T, r *replica) {
 }
 
 // started is the number of Ansible runs each replica has started, as seen
-// from its processes (optest.Activity).
+// from its processes (optest.Activity; for a gone replica, until its end).
 func (f *fleet) started() map[string]int {
 	out := map[string]int{}
 	for _, r := range f.replicas {
-		out[r.name] = r.op.Activity().Started()
+		a := r.last
+		if !r.gone {
+			a = r.op.Activity()
+		}
+		out[r.name] = a.Started()
 	}
 	return out
 }

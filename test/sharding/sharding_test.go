@@ -50,13 +50,15 @@ func TestSharding(t *testing.T) {
 		{"rolling restart", s.rollingRestart},
 		{"one replica left", s.oneLeft},
 	}
-	for _, step := range steps {
+	for i, step := range steps {
 		stepStart := time.Now()
-		ok := t.Run(step.name, step.run)
+		t.Run(step.name, func(t *testing.T) {
+			if i > 0 {
+				s.requireSettled(t)
+			}
+			step.run(t)
+		})
 		t.Logf("step %q took %s", step.name, time.Since(stepStart).Round(100*time.Millisecond))
-		if !ok {
-			return // the next steps start from where this one should have ended
-		}
 	}
 	s.checkOverlaps(t)
 }
@@ -141,8 +143,8 @@ func (s *scenario) checkOneRunEach(t *testing.T, v view, runs []run) {
 		recorded, counted := byReplica(runs)[name], int(metrics[name].Sum("ansible_operator_reconcile_result", nil))
 		t.Logf("replica %s: %d runs recorded, %d counted by its reconcile_result metric, %d seen starting by its processes",
 			name, recorded, counted, started[name])
-		if counted != recorded {
-			t.Errorf("replica %s: its metrics count %d runs, its records %d", name, counted, recorded)
+		if counted != recorded || started[name] != recorded {
+			t.Errorf("replica %s: %d runs recorded, but its metrics count %d and its processes %d", name, recorded, counted, started[name])
 		}
 	}
 }
@@ -180,13 +182,19 @@ func (s *scenario) killOne(t *testing.T) {
 	runsBefore, startedBefore := s.runs(t), s.f.started()
 	s.f.kill(victim)
 	killed := time.Now()
+	var relabelled time.Duration // until every orphan carried a live replica's label
 	v := s.awaitView(t, fmt.Sprintf("the %d Mcrouters of killed %s owned by live replicas", len(orphans), victim.name), func(v view) bool {
+		labelled, reconciled := true, true
 		for _, c := range v.crs {
-			if slices.Contains(orphans, c.name) && (!s.f.isLive(c.shard) || c.reconciledBy != c.shard) {
-				return false
+			if slices.Contains(orphans, c.name) {
+				labelled = labelled && s.f.isLive(c.shard)
+				reconciled = reconciled && s.f.isLive(c.shard) && c.reconciledBy == c.shard
 			}
 		}
-		return true
+		if labelled && relabelled == 0 {
+			relabelled = time.Since(killed)
+		}
+		return reconciled
 	})
 	tookOver := time.Since(killed)
 	// The criterion is the lease duration + 5 s. Claiming 60 new
@@ -194,9 +202,10 @@ func (s *scenario) killOne(t *testing.T) {
 	// machine the survivors' status writes and relabelling stretch alike,
 	// so that much more is allowed, no guess about the machine.
 	bound := leaseDuration + takeoverSlack + s.claimTime
-	t.Logf("the %d Mcrouters of %s were taken over %s after its SIGKILL (lease duration %s; bound %s = lease + %s + the %s claiming took); %s",
-		len(orphans), victim.name, tookOver.Round(100*time.Millisecond), leaseDuration, bound.Round(100*time.Millisecond),
-		takeoverSlack, s.claimTime.Round(100*time.Millisecond), v)
+	t.Logf("the %d Mcrouters of %s were relabelled %s and taken over (status.reconciledBy too) %s after its SIGKILL "+
+		"(lease duration %s; bound %s = lease + %s + the %s claiming took); %s",
+		len(orphans), victim.name, relabelled.Round(100*time.Millisecond), tookOver.Round(100*time.Millisecond), leaseDuration,
+		bound.Round(100*time.Millisecond), takeoverSlack, s.claimTime.Round(100*time.Millisecond), v)
 	if tookOver > bound {
 		t.Errorf("takeover took %s, more than %s", tookOver.Round(100*time.Millisecond), bound.Round(100*time.Millisecond))
 	}
@@ -279,13 +288,14 @@ func (s *scenario) healTakenOver(t *testing.T, name string) {
 		}
 		return got != uid && label == owner, fmt.Errorf("UID %s, shard label %q", got, label)
 	}, s.f.ops()...)
+	restored := time.Since(deleted)
 	s.awaitView(t, "Mcrouter "+name+" settled after the heal", func(v view) bool {
 		return len(v.stray(mcrouters, s.f.names())) == 0
 	})
 	s.quiet()
 	fresh := newRuns(runsBefore, s.runs(t))
 	t.Logf("Deployment %s deleted and re-created by %s %s later, in %d runs: %v", name, owner,
-		time.Since(deleted).Round(100*time.Millisecond), len(fresh), fresh)
+		restored.Round(100*time.Millisecond), len(fresh), fresh)
 	if len(fresh) == 0 {
 		t.Errorf("no run recorded for the heal of %s", name)
 	}
@@ -318,12 +328,16 @@ func (s *scenario) checkState(t *testing.T, v view) {
 	if stray := v.stray(mcrouters, s.f.names()); len(stray) > 0 {
 		t.Errorf("Mcrouters lost or not settled: %v", stray)
 	}
-	wrong, err := mislabelledDependents(t.Context(), s.ns, v)
+	wrong, stale, err := mislabelledDependents(t.Context(), s.ns, v, latestRuns(s.runs(t)))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(wrong) > 0 {
 		t.Errorf("%d dependents not labelled as their Mcrouter, e.g. %v", len(wrong), wrong[:min(5, len(wrong))])
+	}
+	if len(stale) > 0 {
+		t.Logf("%d records of earlier runs, untouched by their Mcrouter's last run, keep a former owner's label, e.g. %v",
+			len(stale), stale[:min(5, len(stale))])
 	}
 	metrics, err := s.f.metrics(t.Context())
 	if err != nil {
@@ -359,6 +373,15 @@ func (s *scenario) checkOverlaps(t *testing.T) {
 	}
 	if busy == 0 {
 		t.Errorf("none of %d samples of the replicas' processes saw a run: the overlap check of the processes proves nothing", samples)
+	}
+}
+
+// requireSettled stops a step that would start from what the previous one
+// failed to reach: the 60 Mcrouters settled, each owned by a live replica.
+func (s *scenario) requireSettled(t *testing.T) {
+	t.Helper()
+	if stray := s.observe(t).stray(mcrouters, s.f.names()); len(stray) > 0 {
+		t.Fatalf("the previous step left Mcrouters lost or not settled: %v", stray)
 	}
 }
 

@@ -199,7 +199,9 @@ func counts(m map[string]int) string {
 	return "{" + strings.Join(parts, " ") + "}"
 }
 
-// leaseHolders maps the holder of every shard Lease in ns to the Lease's name.
+// leaseHolders maps the identity of the holder of every shard Lease in ns to
+// the Lease's name. A holder is the replica's identity, "_" and a token of
+// its process; identities never hold "_".
 func leaseHolders(ctx context.Context, ns string) (map[string]string, error) {
 	var leases coordinationv1.LeaseList
 	if err := kube.List(ctx, &leases, client.InNamespace(ns), client.HasLabels{shardGroupLabel}); err != nil {
@@ -211,6 +213,9 @@ func leaseHolders(ctx context.Context, ns string) (map[string]string, error) {
 		if l.Spec.HolderIdentity != nil {
 			holder = *l.Spec.HolderIdentity
 		}
+		if i := strings.LastIndex(holder, "_"); i >= 0 {
+			holder = holder[:i]
+		}
 		out[holder] = l.Name
 	}
 	return out, nil
@@ -218,20 +223,12 @@ func leaseHolders(ctx context.Context, ns string) (map[string]string, error) {
 
 // mislabelledDependents names the dependents of the Mcrouters whose shard
 // label differs from their Mcrouter's: the role's StatefulSet, Services,
-// ConfigMap and Deployment, and the run records.
-func mislabelledDependents(ctx context.Context, ns string, v view) ([]string, error) {
-	var wrong []string
-	check := func(kind string, objs []client.Object) {
-		for _, o := range objs {
-			owner := ownerName(o)
-			if owner == "" {
-				continue
-			}
-			if got, want := o.GetLabels()[shardLabel], v.shard(owner); got != want {
-				wrong = append(wrong, fmt.Sprintf("%s %s labelled %q, its Mcrouter %s %q", kind, o.GetName(), got, owner, want))
-			}
-		}
-	}
+// ConfigMap and Deployment and each Mcrouter's latest run record (latest:
+// Mcrouter name → record name), all named in the record of its last run
+// (wrong); apart from them (stale), the records of earlier runs, which the
+// last run did not touch: still the Mcrouter's dependents (owner reference),
+// but not in the record by which a new owner finds what to relabel.
+func mislabelledDependents(ctx context.Context, ns string, v view, latest map[string]string) (wrong, stale []string, err error) {
 	lists := []struct {
 		kind string
 		list client.ObjectList
@@ -243,11 +240,26 @@ func mislabelledDependents(ctx context.Context, ns string, v view) ([]string, er
 	}
 	for _, l := range lists {
 		if err := kube.List(ctx, l.list, client.InNamespace(ns)); err != nil {
-			return nil, fmt.Errorf("list %ss in %s: %w", l.kind, ns, err)
+			return nil, nil, fmt.Errorf("list %ss in %s: %w", l.kind, ns, err)
 		}
-		check(l.kind, objects(l.list))
+		for _, o := range objects(l.list) {
+			owner := ownerName(o)
+			if owner == "" {
+				continue
+			}
+			got, want := o.GetLabels()[shardLabel], v.shard(owner)
+			if got == want {
+				continue
+			}
+			msg := fmt.Sprintf("%s %s labelled %q, its Mcrouter %s %q", l.kind, o.GetName(), got, owner, want)
+			if o.GetLabels()[runLabel] == "true" && latest[owner] != o.GetName() {
+				stale = append(stale, msg)
+			} else {
+				wrong = append(wrong, msg)
+			}
+		}
 	}
-	return wrong, nil
+	return wrong, stale, nil
 }
 
 // ownerName is the name of the Mcrouter that owns o, or "".
