@@ -20,7 +20,7 @@ const (
 	minShare, maxShare = 15, 25
 	// takeoverSlack is what the takeover of a killed replica's Mcrouters may
 	// take beyond the lease duration, by the acceptance criterion; the test
-	// adds what claiming the 60 new Mcrouters took here (see killOne).
+	// adds what a rebalance took on this machine a moment before (killOne).
 	takeoverSlack = 5 * time.Second
 )
 
