@@ -176,6 +176,9 @@ func (m *Membership) Run(ctx context.Context) error {
 			return nil
 		case <-t.C:
 		}
+		if ctx.Err() != nil {
+			continue
+		}
 		if err := m.renew(ctx); err != nil {
 			if errors.Is(err, ErrLeaseLost) {
 				return err
