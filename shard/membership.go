@@ -134,15 +134,27 @@ func (m *Membership) Live(replica string) bool {
 	return found
 }
 
+// Held reports whether this replica holds its Lease: renewed within the
+// renew deadline and counted among the members.
+func (m *Membership) Held() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.heldLocked(time.Now())
+}
+
+func (m *Membership) heldLocked(now time.Time) bool {
+	_, member := slices.BinarySearch(m.members, m.opts.Identity)
+	return member && now.Sub(m.renewed) < m.opts.RenewDeadline
+}
+
 // Settled reports whether this replica holds its Lease and has seen the same
-// members for a whole retry period: plans made on a view still changing
-// would move resources back and forth.
+// members for a whole retry period: handoffs planned on a view still
+// changing would move resources back and forth.
 func (m *Membership) Settled() bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	now := time.Now()
-	_, held := slices.BinarySearch(m.members, m.opts.Identity)
-	return held && now.Sub(m.renewed) < m.opts.RenewDeadline && now.Sub(m.changedAt) >= m.opts.RetryPeriod
+	return m.heldLocked(now) && now.Sub(m.changedAt) >= m.opts.RetryPeriod
 }
 
 // Acquire takes this replica's Lease, waiting while a live holder (an
@@ -294,8 +306,11 @@ func (m *Membership) refresh(ctx context.Context) error {
 			}
 			continue
 		}
-		if now.Sub(s.at) < s.duration {
+		switch age := now.Sub(s.at); {
+		case age < s.duration:
 			members = append(members, id)
+		case age > expiredLeaseTTL*s.duration:
+			m.collect(ctx, l)
 		}
 	}
 	for name := range m.seen {
@@ -309,6 +324,20 @@ func (m *Membership) refresh(ctx context.Context) error {
 		m.members, m.changedAt = members, now
 	}
 	return nil
+}
+
+// expiredLeaseTTL, in lease durations: a Lease not renewed for that long
+// (its replica was killed, and replicas of a Deployment get new names) is
+// deleted by the members that see it.
+const expiredLeaseTTL = 20
+
+// collect deletes an expired Lease unless it changed since it was read.
+func (m *Membership) collect(ctx context.Context, l *coordinationv1.Lease) {
+	uid, rv := l.UID, l.ResourceVersion
+	err := m.opts.Leases.Delete(ctx, l.Name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &uid, ResourceVersion: &rv}})
+	if err == nil {
+		m.opts.Log.Info("deleted the Lease of a replica gone for long", "lease", l.Name)
+	}
 }
 
 func (m *Membership) sight(l *coordinationv1.Lease, now time.Time) sighting {

@@ -31,6 +31,7 @@ type Handoff interface {
 type Members interface {
 	Identity() string
 	Members() []string
+	Held() bool
 	Settled() bool
 }
 
@@ -138,16 +139,20 @@ func (m *Mover) step(ctx context.Context, view *View) {
 	self := m.opts.Membership.Identity()
 	items, versions := view.Items()
 	m.opts.Metrics.observeView(m.opts.GVK, items, self, len(m.opts.Membership.Members()))
-	if !view.Synced() || !m.opts.Membership.Settled() {
+	if !view.Synced() || !m.opts.Membership.Held() {
 		return
 	}
+	// Claims are safe on any view (a stale one loses a conflict); handoffs
+	// wait until the members have settled.
+	settled := m.opts.Membership.Settled()
 	var handoffs []Move
 	for _, mv := range Plan(items, m.opts.Membership.Members(), self) {
-		if mv.To == self {
+		switch {
+		case mv.To == self:
 			m.claim(ctx, mv, versions[mv.Key])
-			continue
+		case settled:
+			handoffs = append(handoffs, mv)
 		}
-		handoffs = append(handoffs, mv)
 	}
 	m.handOff(ctx, handoffs)
 }
