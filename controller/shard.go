@@ -17,6 +17,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/mcrouter-operator/mcrouter-operator/proxy"
 	"github.com/mcrouter-operator/mcrouter-operator/shard"
 )
 
@@ -151,6 +152,7 @@ func (r *Reconciler) handOver(ctx context.Context, key types.NamespacedName, to 
 	if by, _, _ := unstructured.NestedString(obj.Object, "status", statusReconciledBy); by != "" && by != me && r.opts.Shard.Live(by) {
 		return "", fmt.Errorf("replica %q still holds it", by)
 	}
+	r.handDependents(ctx, obj, to)
 	version, err := shard.Relabel(ctx, r.client, r.gvk, key, obj.GetResourceVersion(), to)
 	if err != nil {
 		return "", fmt.Errorf("relabel: %w", err)
@@ -216,6 +218,36 @@ func (r *Reconciler) adoptDependents(ctx context.Context, rec *record) {
 		}
 		if _, err := shard.Relabel(ctx, r.client, d.gvk(), key, live.GetResourceVersion(), me); err != nil {
 			r.log(ctx).Info("dependent not relabelled; retrying at the next check", "dependent", d.String(), "reason", err.Error())
+		}
+	}
+}
+
+// handDependents moves the shard label of the objects in this replica's
+// cache that are linked to obj (obj first among their owners) to replica to:
+// the dependents go with the resource, those no recent run touched too. One
+// left behind (a write failed) is relabelled by to's skip check when its
+// record names it.
+func (r *Reconciler) handDependents(ctx context.Context, obj *unstructured.Unstructured, to string) {
+	ctx, cancel := context.WithTimeout(ctx, dependentSyncTimeout)
+	defer cancel()
+	owner := metav1.OwnerReference{APIVersion: r.gvk.GroupVersion().String(), Kind: r.gvk.Kind, UID: obj.GetUID()}
+	link := proxy.OwnerOf(obj)
+	for _, gvk := range r.dependents.watchedKinds() {
+		list := &unstructured.UnstructuredList{}
+		list.SetGroupVersionKind(gvk.GroupVersion().WithKind(gvk.Kind + "List"))
+		if err := r.client.List(ctx, list); err != nil {
+			r.log(ctx).Info("dependents not handed over", "gvk", gvk.String(), "reason", err.Error())
+			continue
+		}
+		for i := range list.Items {
+			o := &list.Items[i]
+			if link.Link(o.Object) == "" || !firstOwner(o, owner) {
+				continue
+			}
+			key := client.ObjectKeyFromObject(o)
+			if _, err := shard.Relabel(ctx, r.client, gvk, key, o.GetResourceVersion(), to); err != nil {
+				r.log(ctx).Info("dependent not handed over", "gvk", gvk.String(), "dependent", key.String(), "reason", err.Error())
+			}
 		}
 	}
 }

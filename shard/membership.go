@@ -368,7 +368,12 @@ func (m *Membership) sightLocked(l *coordinationv1.Lease, now time.Time) sightin
 		d = time.Duration(*l.Spec.LeaseDurationSeconds) * time.Second
 	}
 	s, ok := m.seen[l.Name]
-	if !ok || s.renewTime != renew {
+	switch {
+	case !ok && now.Sub(l.Spec.RenewTime.Time) > 2*d:
+		// First seen long after its last renewal: expired, even if the
+		// clocks of the two machines were a whole lease duration apart.
+		s = sighting{renewTime: renew, at: now.Add(-d)}
+	case !ok || s.renewTime != renew:
 		s = sighting{renewTime: renew, at: now}
 	}
 	s.duration = d

@@ -159,3 +159,20 @@ func TestRunEndsWhenTheLeaseIsTaken(t *testing.T) {
 func testLog(t *testing.T) logr.Logger {
 	return funcr.New(func(prefix, args string) { t.Log(prefix, args) }, funcr.Options{})
 }
+
+func TestALeaseFirstSeenLongExpiredIsNoMember(t *testing.T) {
+	member(t, "t5-", "dead")
+	l, err := leases(t).Get(t.Context(), "t5-dead", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := metav1.NewMicroTime(time.Now().Add(-3 * leaseDuration))
+	l.Spec.RenewTime = &old
+	if _, err := leases(t).Update(t.Context(), l, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	a := member(t, "t5-", "a") // starts after "dead" stopped renewing
+	if got := a.Members(); !slices.Equal(got, []string{"a"}) {
+		t.Errorf("a replica started after another died sees members %v, want only itself", got)
+	}
+}
