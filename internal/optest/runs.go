@@ -124,7 +124,13 @@ func (rt *runTracker) sample(now time.Time) {
 		if err != nil || st.Zombie() || st.PPID != rt.pid {
 			continue
 		}
-		if !warmImage(newProc(st).Cmdline) {
+		cmdline := newProc(st).Cmdline
+		if cmdline == "" {
+			// Exiting: its memory, command line included, is gone already
+			// (the warm server at shutdown would otherwise pass for a run).
+			continue
+		}
+		if !warmImage(cmdline) {
 			seen[childKey{pid, st.StartTime}] = true
 			continue
 		}
