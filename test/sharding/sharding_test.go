@@ -46,6 +46,7 @@ func TestSharding(t *testing.T) {
 	}{
 		{"three replicas share 60 Mcrouters", s.threeReplicas},
 		{"a fourth replica joins", s.fourthJoins},
+		{"a label edited mid-run", s.relabelMidRun},
 		{"a killed replica's Mcrouters are taken over", s.killOne},
 		{"rolling restart", s.rollingRestart},
 		{"one replica left", s.oneLeft},
