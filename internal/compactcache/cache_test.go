@@ -189,18 +189,31 @@ func TestHandlersAndIndexesGetWholeObjects(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	got := firstAdded(t, inf, "events")
+	if diff := cmp.Diff(want.Object, got.Object); diff != "" {
+		t.Errorf("the handler got a ConfigMap that differs from the API server's:\n%s", diff)
+	}
+	if v, ok := inf.(interface{ LastSyncResourceVersion() string }); !ok || v.LastSyncResourceVersion() == "" {
+		t.Errorf("the informer does not tell its last synced resourceVersion")
+	}
+}
+
+// firstAdded adds a handler to inf and returns the first object of ns it
+// is given.
+func firstAdded(t *testing.T, inf cache.Informer, ns string) *unstructured.Unstructured {
+	t.Helper()
 	var mu sync.Mutex
 	var added []any
 	if _, err := inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{AddFunc: func(obj any) {
 		mu.Lock()
 		defer mu.Unlock()
-		if o, ok := obj.(client.Object); !ok || o.GetNamespace() == "events" {
+		if o, ok := obj.(client.Object); !ok || o.GetNamespace() == ns {
 			added = append(added, obj)
 		}
 	}}); err != nil {
 		t.Fatal(err)
 	}
-	optest.Await(t, "the handler is given the ConfigMap", func(context.Context) (bool, error) {
+	optest.Await(t, "the handler is given an object of "+ns, func(context.Context) (bool, error) {
 		mu.Lock()
 		defer mu.Unlock()
 		return len(added) > 0, fmt.Errorf("%d objects", len(added))
@@ -211,10 +224,5 @@ func TestHandlersAndIndexesGetWholeObjects(t *testing.T) {
 	if !ok {
 		t.Fatalf("handler got a %T", added[0])
 	}
-	if diff := cmp.Diff(want.Object, got.Object); diff != "" {
-		t.Errorf("handler's ConfigMap differs from the API server's:\n%s", diff)
-	}
-	if v, ok := inf.(interface{ LastSyncResourceVersion() string }); !ok || v.LastSyncResourceVersion() == "" {
-		t.Errorf("the informer does not tell its last synced resourceVersion")
-	}
+	return got
 }
