@@ -109,14 +109,19 @@ type operator struct {
 // ready (and its warm server, see startOperatorIn). Its runner directory is
 // the phase's own.
 func (b *bench) startOperator(ctx context.Context, phase, executor string) (*operator, error) {
-	return b.startOperatorIn(ctx, phase, executor, filepath.Join(b.tmp, "runner-"+phase))
+	return b.startOperatorWith(ctx, phase, executor)
 }
 
-// startOperatorIn is startOperator with the --runner-dir given: an operator
-// that takes over from an earlier one uses the earlier one's. With the warm
+// startOperatorWith is startOperator with more operator flags.
+func (b *bench) startOperatorWith(ctx context.Context, phase, executor string, extra ...string) (*operator, error) {
+	return b.startOperatorIn(ctx, phase, executor, filepath.Join(b.tmp, "runner-"+phase), extra...)
+}
+
+// startOperatorIn is startOperatorWith with the --runner-dir given: an
+// operator that takes over from an earlier one uses the earlier one's. With the warm
 // executor it also waits until the warm server is ready, so that no
 // figure but WarmServer includes its start.
-func (b *bench) startOperatorIn(ctx context.Context, phase, executor, runnerDir string) (*operator, error) {
+func (b *bench) startOperatorIn(ctx context.Context, phase, executor, runnerDir string, extra ...string) (*operator, error) {
 	port, err := optest.FreePort()
 	if err != nil {
 		return nil, err
@@ -131,7 +136,7 @@ func (b *bench) startOperatorIn(ctx context.Context, phase, executor, runnerDir 
 			"--runner-dir", runnerDir,
 			"--metrics-bind-address", "127.0.0.1:" + strconv.Itoa(port),
 			"--ansible-executor", executor,
-		}, b.opts.OperatorArgs...),
+		}, append(extra, b.opts.OperatorArgs...)...),
 		Env:     []string{"ANSIBLE_GATHERING=explicit"},
 		LogPath: filepath.Join(b.logDir, "operator-"+phase+".log"),
 	})

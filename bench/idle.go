@@ -30,8 +30,12 @@ func (b *bench) measureIdle(ctx context.Context) error {
 	b.report.Idle = &res
 	b.log("idle: %.2f CPU seconds in %s (%.2f%% of Ansible every period), %.0f Ansible runs, %.0f skipped",
 		res.TreeCPUSeconds, b.opts.IdleWindow, res.Percent, res.AnsibleRuns, res.SkippedReconciles)
-	// The last phase: the control plane stops next, nothing to clean.
-	return nil
+	if b.opts.SkipMemory {
+		// The last phase: the control plane stops next, nothing to clean.
+		return nil
+	}
+	// The memory phase's operator must not hold these CRs.
+	return b.deleteNamespace(ctx, ns)
 }
 
 func (b *bench) idle(ctx context.Context, op *operator, ns string) (Idle, error) {

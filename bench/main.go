@@ -7,6 +7,8 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -43,6 +45,7 @@ func parseFlags(args []string) (Options, error) {
 	executorList := fs.String("executors", strings.Join(d.Executors, ","),
 		"the operator's --ansible-executor values the latency and burst phases run with, comma-separated; restart and idle run on the first")
 	fs.IntVar(&o.IdleCRs, "idle-crs", d.IdleCRs, "CRs of the idle-cost phase (0 skips it)")
+	memoryCRs := fs.String("memory-crs", joinInts(d.MemoryCRs), "numbers of Mcrouters, ascending, at which the memory phase reads the operator's memory (0 skips it)")
 	fs.IntVar(&o.RestartCRs, "restart-crs", d.RestartCRs, "unchanged CRs an operator restart finds (0 skips the restart phase)")
 	fs.DurationVar(&o.IdleWindow, "idle-window", d.IdleWindow, "how long the idle CPU cost is measured (5m for a full run)")
 	fs.IntVar(&o.Repeat, "repeat", d.Repeat, "samples of the spec-change and dependent-restore latencies")
@@ -60,7 +63,10 @@ func parseFlags(args []string) (Options, error) {
 		return o, fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
 	var err error
-	if o.Bursts, err = parseBursts(*bursts); err != nil {
+	if o.Bursts, err = parseSizes("bursts", *bursts); err != nil {
+		return o, err
+	}
+	if o.MemoryCRs, err = parseSizes("memory-crs", *memoryCRs); err != nil {
 		return o, err
 	}
 	o.OperatorArgs = strings.Fields(*operatorArgs)
@@ -71,6 +77,10 @@ func parseFlags(args []string) (Options, error) {
 	o.applyShardQuick(set)
 	o.SkipIdle = o.IdleCRs == 0
 	o.SkipRestart = o.RestartCRs == 0
+	o.SkipMemory = slices.Equal(o.MemoryCRs, []int{0})
+	if o.SkipMemory {
+		o.MemoryCRs = nil
+	}
 	if o.Root, err = optest.ModuleRoot(); err != nil {
 		return o, fmt.Errorf("find the repository root: %w", err)
 	}
@@ -135,6 +145,9 @@ func (b *bench) phases(ctx context.Context) error {
 	if !o.SkipRestart {
 		b.report.Settings.RestartCRs = o.RestartCRs
 	}
+	if !o.SkipMemory {
+		b.report.Settings.MemoryCRs = o.MemoryCRs
+	}
 	b.report.Machine = b.machineFacts(ctx)
 	b.log("measuring the bare role run")
 	if err := b.measureBare(ctx); err != nil {
@@ -155,9 +168,23 @@ func (b *bench) phases(ctx context.Context) error {
 	}
 	if !o.SkipIdle {
 		b.log("idle cost: %d CRs, reconcile period %s, window %s (%s executor)", o.IdleCRs, o.IdlePeriod, o.IdleWindow, o.SingleExecutor())
-		return b.measureIdle(ctx)
+		if err := b.measureIdle(ctx); err != nil {
+			return err
+		}
+	}
+	if !o.SkipMemory {
+		b.log("memory: the operator's memory at %s Mcrouters (%s executor)", joinInts(o.MemoryCRs), o.MemoryExecutor())
+		return b.measureMemory(ctx)
 	}
 	return nil
+}
+
+func joinInts(xs []int) string {
+	s := make([]string, len(xs))
+	for i, x := range xs {
+		s[i] = strconv.Itoa(x)
+	}
+	return strings.Join(s, ",")
 }
 
 // finish prints the table and writes the JSON file.

@@ -36,6 +36,12 @@ type Options struct {
 	// SkipRestart leaves the restart phase out (the flag -restart-crs 0).
 	// Default: false.
 	SkipRestart bool
+	// MemoryCRs are the numbers of Mcrouters, ascending, at which the
+	// memory phase reads the operator's memory. Default: 100, 1000.
+	MemoryCRs []int
+	// SkipMemory leaves the memory phase out (the flag -memory-crs 0).
+	// Default: false.
+	SkipMemory bool
 	// IdleWindow is how long the idle CPU cost is measured. Default: 90s.
 	IdleWindow time.Duration
 	// IdlePeriod is the reconcile-period annotation of the idle CRs.
@@ -69,12 +75,13 @@ type Options struct {
 
 // fullDefaults are the settings of a full run.
 func fullDefaults() Options {
-	return Options{Bursts: []int{10, 20, 50}, Executors: allExecutors(), IdleCRs: 100, RestartCRs: 20, IdleWindow: 90 * time.Second, Repeat: 3, BareRuns: 3}
+	return Options{Bursts: []int{10, 20, 50}, Executors: allExecutors(), IdleCRs: 100, RestartCRs: 20, MemoryCRs: []int{100, 1000},
+		IdleWindow: 90 * time.Second, Repeat: 3, BareRuns: 3}
 }
 
 // quickDefaults are the settings of a smoke run (-quick).
 func quickDefaults() Options {
-	return Options{Bursts: []int{3, 6}, IdleCRs: 6, RestartCRs: 4, IdleWindow: 20 * time.Second, Repeat: 1, BareRuns: 2}
+	return Options{Bursts: []int{3, 6}, IdleCRs: 6, RestartCRs: 4, MemoryCRs: []int{5, 20}, IdleWindow: 20 * time.Second, Repeat: 1, BareRuns: 2}
 }
 
 // applyQuick replaces the options whose flags were not set with the quick
@@ -95,6 +102,9 @@ func (o *Options) applyQuick(set map[string]bool) {
 	}
 	if !set["idle-window"] {
 		o.IdleWindow = q.IdleWindow
+	}
+	if !set["memory-crs"] {
+		o.MemoryCRs = q.MemoryCRs
 	}
 	if !set["repeat"] {
 		o.Repeat = q.Repeat
@@ -117,6 +127,9 @@ func (o *Options) setDefaults() {
 	}
 	if o.RestartCRs == 0 {
 		o.RestartCRs = d.RestartCRs
+	}
+	if o.MemoryCRs == nil && !o.SkipMemory {
+		o.MemoryCRs = d.MemoryCRs
 	}
 	if o.IdleWindow == 0 {
 		o.IdleWindow = d.IdleWindow
@@ -158,6 +171,7 @@ func (o *Options) Validate() error {
 	if !o.SkipRestart && (o.RestartCRs < 1 || o.RestartCRs > 500) {
 		errs = append(errs, fmt.Errorf("-restart-crs: %d out of range 0..500 (0 skips the restart phase)", o.RestartCRs))
 	}
+	errs = append(errs, o.validateMemoryCRs()...)
 	errs = append(errs, o.validateExecutors()...)
 	errs = append(errs, o.validateSharding())
 	if o.IdleWindow < 5*time.Second {
@@ -173,6 +187,40 @@ func (o *Options) Validate() error {
 		errs = append(errs, fmt.Errorf("-bare-runs: %d out of range 1..20", o.BareRuns))
 	}
 	return errors.Join(errs...)
+}
+
+// maxMemoryCRs bounds -memory-crs: the local control plane's Service range
+// (a /16, see internal/devcluster) and the time a run takes.
+const maxMemoryCRs = 5000
+
+func (o *Options) validateMemoryCRs() []error {
+	if o.SkipMemory {
+		return nil
+	}
+	var errs []error
+	if len(o.MemoryCRs) == 0 {
+		errs = append(errs, errors.New("-memory-crs: need at least one number of CRs (0 skips the memory phase)"))
+	}
+	for i, n := range o.MemoryCRs {
+		if n < 1 || n > maxMemoryCRs {
+			errs = append(errs, fmt.Errorf("-memory-crs: %d out of range 1..%d", n, maxMemoryCRs))
+		}
+		if i > 0 && n <= o.MemoryCRs[i-1] {
+			errs = append(errs, fmt.Errorf("-memory-crs: %d after %d; give them in ascending order", n, o.MemoryCRs[i-1]))
+		}
+	}
+	return errs
+}
+
+// MemoryExecutor is the executor of the memory phase: warm when the run
+// has it (a thousand runs of the runner executor take half an hour on two
+// CPUs), else the first. What a CR costs the operator to hold does not
+// depend on how its runs start.
+func (o *Options) MemoryExecutor() string {
+	if slices.Contains(o.Executors, string(runner.ExecutorWarm)) {
+		return string(runner.ExecutorWarm)
+	}
+	return o.SingleExecutor()
 }
 
 // validateExecutors checks -executors, and that -operator-args leaves the
@@ -217,8 +265,9 @@ func parseList(s string) []string {
 	return out
 }
 
-// parseBursts parses a comma-separated list of burst sizes such as "10,20,50".
-func parseBursts(s string) ([]int, error) {
+// parseSizes parses the comma-separated numbers of flag name, such as
+// "10,20,50".
+func parseSizes(name, s string) ([]int, error) {
 	var out []int
 	for _, f := range strings.Split(s, ",") {
 		f = strings.TrimSpace(f)
@@ -227,7 +276,7 @@ func parseBursts(s string) ([]int, error) {
 		}
 		n, err := strconv.Atoi(f)
 		if err != nil {
-			return nil, fmt.Errorf("-bursts: %q is not a number", f)
+			return nil, fmt.Errorf("-%s: %q is not a number", name, f)
 		}
 		out = append(out, n)
 	}

@@ -11,14 +11,14 @@ import (
 )
 
 func TestParseBursts(t *testing.T) {
-	got, err := parseBursts(" 10, 20,,50 ")
+	got, err := parseSizes("bursts", " 10, 20,,50 ")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if diff := cmp.Diff([]int{10, 20, 50}, got); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
-	if _, err := parseBursts("10,x"); err == nil || !strings.Contains(err.Error(), `"x"`) {
+	if _, err := parseSizes("bursts", "10,x"); err == nil || !strings.Contains(err.Error(), `"x"`) {
 		t.Errorf("error %v, want one naming \"x\"", err)
 	}
 }
@@ -30,13 +30,13 @@ func TestOptionsDefaultsAndQuick(t *testing.T) {
 		set  map[string]bool
 		want Options
 	}{
-		{"full defaults", Options{Root: "/repo"}, nil, Options{Root: "/repo", Bursts: []int{10, 20, 50}, Executors: []string{"runner", "warm"}, IdleCRs: 100, RestartCRs: 20,
+		{"full defaults", Options{Root: "/repo"}, nil, Options{Root: "/repo", Bursts: []int{10, 20, 50}, Executors: []string{"runner", "warm"}, IdleCRs: 100, RestartCRs: 20, MemoryCRs: []int{100, 1000},
 			IdleWindow: 90 * time.Second, IdlePeriod: 30 * time.Second, Repeat: 3, BareRuns: 3, OutDir: "/repo/bench/results"}},
-		{"quick", Options{Root: "/repo", Quick: true}, nil, Options{Root: "/repo", Quick: true, Bursts: []int{3, 6}, Executors: []string{"runner", "warm"}, IdleCRs: 6, RestartCRs: 4,
+		{"quick", Options{Root: "/repo", Quick: true}, nil, Options{Root: "/repo", Quick: true, Bursts: []int{3, 6}, Executors: []string{"runner", "warm"}, IdleCRs: 6, RestartCRs: 4, MemoryCRs: []int{5, 20},
 			IdleWindow: 20 * time.Second, IdlePeriod: 30 * time.Second, Repeat: 1, BareRuns: 2, OutDir: "/repo/bench/results"}},
 		{"quick keeps explicit flags", Options{Root: "/repo", Quick: true, Bursts: []int{20}, RestartCRs: 9, OutDir: "/tmp/out"},
 			map[string]bool{"bursts": true, "restart-crs": true}, Options{Root: "/repo", Quick: true, Bursts: []int{20},
-				Executors: []string{"runner", "warm"}, IdleCRs: 6, RestartCRs: 9,
+				Executors: []string{"runner", "warm"}, IdleCRs: 6, RestartCRs: 9, MemoryCRs: []int{5, 20},
 				IdleWindow: 20 * time.Second, IdlePeriod: 30 * time.Second, Repeat: 1, BareRuns: 2, OutDir: "/tmp/out"}},
 	}
 	for _, tt := range tests {
@@ -106,6 +106,35 @@ func TestParseFlags(t *testing.T) {
 	}
 	if diff := cmp.Diff([]string{"warm", "runner"}, o.Executors); diff != "" || o.SingleExecutor() != "warm" {
 		t.Errorf("-executors warm,runner (-want +got):\n%s; single %s", diff, o.SingleExecutor())
+	}
+}
+
+func TestMemoryFlags(t *testing.T) {
+	o, err := parseFlags([]string{"-memory-crs", "0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !o.SkipMemory || o.MemoryCRs != nil {
+		t.Errorf("-memory-crs 0: SkipMemory %v, MemoryCRs %v; want true, none", o.SkipMemory, o.MemoryCRs)
+	}
+	o, err = parseFlags([]string{"-memory-crs", "50,500", "-executors", "runner"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]int{50, 500}, o.MemoryCRs); diff != "" || o.MemoryExecutor() != "runner" {
+		t.Errorf("-memory-crs 50,500 (-want +got):\n%s; executor %s, want runner (the only one)", diff, o.MemoryExecutor())
+	}
+	if o, _ := parseFlags(nil); o.MemoryExecutor() != "warm" {
+		t.Errorf("memory executor %s with runner,warm; want warm", o.MemoryExecutor())
+	}
+	for _, bad := range []struct{ flag, want string }{
+		{"1000,100", "-memory-crs: 100 after 1000"},
+		{"0,100", "-memory-crs: 0 out of range"},
+		{"100,x", `-memory-crs: "x" is not a number`},
+	} {
+		if _, err := parseFlags([]string{"-memory-crs", bad.flag}); err == nil || !strings.Contains(err.Error(), bad.want) {
+			t.Errorf("-memory-crs %s: error %v, want one saying %q", bad.flag, err, bad.want)
+		}
 	}
 }
 

@@ -22,8 +22,10 @@ type Report struct {
 	// once per executor, in the order of Settings.Executors.
 	Executors []ExecutorResult `json:"executors"`
 	// Restart and Idle ran once, on Settings.SingleExecutor.
-	Restart  *Restart `json:"restart,omitempty"`
-	Idle     *Idle    `json:"idle,omitempty"`
+	Restart *Restart `json:"restart,omitempty"`
+	Idle    *Idle    `json:"idle,omitempty"`
+	// Memory ran once, on Memory.Executor.
+	Memory   *Memory  `json:"memory,omitempty"`
 	Targets  []Target `json:"targets"`
 	Warnings []string `json:"warnings,omitempty"`
 
@@ -83,7 +85,8 @@ type Settings struct {
 	IdleCRs           int     `json:"idleCRs"`
 	IdleWindowSeconds float64 `json:"idleWindowSeconds"`
 	IdlePeriodSeconds float64 `json:"idlePeriodSeconds"`
-	RestartCRs        int     `json:"restartCRs"` // 0: no restart phase
+	RestartCRs        int     `json:"restartCRs"`          // 0: no restart phase
+	MemoryCRs         []int   `json:"memoryCRs,omitempty"` // none: no memory phase
 	// Executors are the executors of the phases that depend on it.
 	Executors []string `json:"executors"`
 	// SingleExecutor is the executor of the restart and idle phases,
@@ -220,6 +223,51 @@ type Idle struct {
 	OperatorRSSBytes      int64   `json:"operatorRSSBytes"`
 }
 
+// Memory is the operator's memory as Mcrouters accumulate: Points[0] with
+// none, then one point per size of Settings.MemoryCRs.
+type Memory struct {
+	Executor string        `json:"executor"`
+	Points   []MemoryPoint `json:"points"`
+}
+
+// MemoryPoint is the operator's memory holding CRs Successful Mcrouters,
+// once it is quiet. RSS is read first; the heap after a garbage collection
+// (HeapInuse: the spans holding objects; HeapAlloc: the live objects).
+// The per-CR figures are the growth since Points[0], divided by CRs.
+type MemoryPoint struct {
+	CRs             int     `json:"crs"`
+	ConvergeSeconds float64 `json:"convergeSeconds"` // the step's CRs created → all Successful
+	RSSBytes        int64   `json:"rssBytes"`
+	RSSAnonBytes    int64   `json:"rssAnonBytes"`
+	HeapInuseBytes  int64   `json:"heapInuseBytes"`
+	HeapAllocBytes  int64   `json:"heapAllocBytes"`
+	RSSPerCRBytes   float64 `json:"rssPerCRBytes"`
+	HeapPerCRBytes  float64 `json:"heapPerCRBytes"` // of HeapInuse
+}
+
+// add appends p with its per-CR figures.
+func (m *Memory) add(p MemoryPoint) {
+	if len(m.Points) > 0 && p.CRs > 0 {
+		base := m.Points[0]
+		p.RSSPerCRBytes = float64(p.RSSBytes-base.RSSBytes) / float64(p.CRs)
+		p.HeapPerCRBytes = float64(p.HeapInuseBytes-base.HeapInuseBytes) / float64(p.CRs)
+	}
+	m.Points = append(m.Points, p)
+}
+
+// at returns the point with crs CRs.
+func (m *Memory) at(crs int) (MemoryPoint, bool) {
+	if m == nil {
+		return MemoryPoint{}, false
+	}
+	for _, p := range m.Points {
+		if p.CRs == crs {
+			return p, true
+		}
+	}
+	return MemoryPoint{}, false
+}
+
 // Target is one figure checked against the issue's target.
 type Target struct {
 	// Executor is the executor whose figure it is; "" for the phases
@@ -243,8 +291,12 @@ func floorSeconds(n int, bare float64, cpus int) float64 {
 	return math.Max(bare, float64(n)*bare/float64(cpus))
 }
 
-// megabytes is the unit of the RSS figures and target: 10^6 bytes.
-const megabytes = 1e6
+// megabytes is the unit of the RSS figures and target: 10^6 bytes;
+// kilobytes, of the memory per CR: 10^3 bytes.
+const (
+	megabytes = 1e6
+	kilobytes = 1e3
+)
 
 // warnings flags a run whose figures other load inflated: a bare role run
 // that spent much longer on the wall than on the CPU waited for CPUs.

@@ -103,6 +103,7 @@ func TestTargets(t *testing.T) {
 		"warm/PSS per run in flight (all bursts)":              "met",    // 60 ≤ 80 MB
 		"/Ansible runs after an operator restart":              "missed",
 		"/idle cost vs Ansible every period":                   "met",
+		"/operator RSS per CR at 1,000 CRs":                    "n/a",
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
@@ -201,6 +202,55 @@ func TestRestartTarget(t *testing.T) {
 			var got []Target
 			for _, tg := range targets(&Report{Restart: tt.restart}) {
 				if tg.Figure == restartTarget {
+					got = append(got, tg)
+				}
+			}
+			if diff := cmp.Diff([]Target{tt.want}, got); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestMemoryPerCR(t *testing.T) {
+	m := &Memory{}
+	m.add(MemoryPoint{RSSBytes: 40e6, HeapInuseBytes: 10e6})
+	m.add(MemoryPoint{CRs: 100, RSSBytes: 45e6, HeapInuseBytes: 12e6})
+	m.add(MemoryPoint{CRs: 1000, RSSBytes: 70e6, HeapInuseBytes: 30e6})
+	var got [][2]float64
+	for _, p := range m.Points {
+		got = append(got, [2]float64{p.RSSPerCRBytes, p.HeapPerCRBytes})
+	}
+	want := [][2]float64{{0, 0}, {50e3, 20e3}, {30e3, 20e3}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("per CR (-want +got):\n%s", diff)
+	}
+}
+
+func TestMemoryTarget(t *testing.T) {
+	points := func(rssAt1000 int64, crs ...int) *Memory {
+		m := &Memory{}
+		m.add(MemoryPoint{RSSBytes: 40e6})
+		for _, n := range crs {
+			m.add(MemoryPoint{CRs: n, RSSBytes: 40e6 + int64(n)*rssAt1000})
+		}
+		return m
+	}
+	tests := []struct {
+		name   string
+		memory *Memory
+		want   Target
+	}{
+		{"no memory phase", nil, Target{Figure: memoryTarget, Op: "<=", Limit: 40, Unit: "KB", Result: "n/a"}},
+		{"fewer than 1,000 CRs", points(30e3, 5, 20), Target{Figure: memoryTarget, Op: "<=", Limit: 40, Unit: "KB", Result: "n/a"}},
+		{"30 KB per CR", points(30e3, 100, 1000), Target{Figure: memoryTarget, Value: 30, Op: "<=", Limit: 40, Unit: "KB", Result: "met"}},
+		{"150 KB per CR", points(150e3, 100, 1000), Target{Figure: memoryTarget, Value: 150, Op: "<=", Limit: 40, Unit: "KB", Result: "missed"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got []Target
+			for _, tg := range targets(&Report{Memory: tt.memory}) {
+				if tg.Figure == memoryTarget {
 					got = append(got, tg)
 				}
 			}

@@ -117,11 +117,14 @@ func singleTable(w io.Writer, r *Report, byKey map[[2]string]Target) error {
 	if i := r.Idle; i != nil {
 		rows = append(rows, idleRows(*i)...)
 	}
+	if m := r.Memory; m != nil {
+		rows = append(rows, memoryRows(*m)...)
+	}
 	rows = append(rows, shardingRows(r.Sharding)...)
 	if len(rows) == 0 {
 		return nil
 	}
-	fmt.Fprintf(w, "\nphases run once, on the %s executor:\n", r.Settings.SingleExecutor)
+	fmt.Fprintf(w, "\nphases run once, on the %s executor (memory: %s):\n", r.Settings.SingleExecutor, memoryExecutor(r.Memory))
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "FIGURE\tVALUE\tTARGET\tRESULT")
 	for _, x := range rows {
@@ -219,6 +222,35 @@ func idleRows(i Idle) []row {
 		{fmt.Sprintf("idle: cost vs Ansible every %.0f s", i.PeriodSeconds),
 			fmt.Sprintf("%.2f %% of %.0f CPU s", i.Percent, i.EveryPeriodCPUSeconds), idleTarget},
 	}
+}
+
+func memoryRows(m Memory) []row {
+	var out []row
+	for _, p := range m.Points {
+		if p.CRs == 0 {
+			out = append(out, row{"memory: operator RSS / Go heap in use, no CR",
+				fmt.Sprintf("%s / %s", mb(p.RSSBytes), mb(p.HeapInuseBytes)), ""})
+			continue
+		}
+		target := ""
+		if p.CRs == memoryTargetCRs {
+			target = memoryTarget
+		}
+		out = append(out,
+			row{fmt.Sprintf("memory: %d CRs, all Successful in", p.CRs), secs(p.ConvergeSeconds), ""},
+			row{fmt.Sprintf("memory: operator RSS / Go heap in use, %d CRs", p.CRs),
+				fmt.Sprintf("%s / %s", mb(p.RSSBytes), mb(p.HeapInuseBytes)), ""},
+			row{fmt.Sprintf("memory: per CR, RSS / Go heap in use, %d CRs", p.CRs),
+				fmt.Sprintf("%.1f / %.1f KB", p.RSSPerCRBytes/kilobytes, p.HeapPerCRBytes/kilobytes), target})
+	}
+	return out
+}
+
+func memoryExecutor(m *Memory) string {
+	if m == nil {
+		return "not run"
+	}
+	return m.Executor
 }
 
 func roleRequests(x Burst) string {

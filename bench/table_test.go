@@ -53,8 +53,12 @@ func tableReport() *Report {
 		},
 		Restart: &Restart{CRs: 20, ConvergeSeconds: 18, ReadySeconds: 0.8, SettledSeconds: 2.4, SkippedReconciles: 20, Reconciles: 20,
 			DependentDeleted: "Service restart-0", DependentRestoreSeconds: 1.6},
-		Idle: &Idle{CRs: 100, WindowSeconds: 90, PeriodSeconds: 30, TreeCPUSeconds: 2, EveryPeriodCPUSeconds: 390, Percent: 0.51},
+		Idle:   &Idle{CRs: 100, WindowSeconds: 90, PeriodSeconds: 30, TreeCPUSeconds: 2, EveryPeriodCPUSeconds: 390, Percent: 0.51},
+		Memory: &Memory{Executor: "warm"},
 	}
+	r.Memory.add(MemoryPoint{RSSBytes: 38e6, HeapInuseBytes: 9e6})
+	r.Memory.add(MemoryPoint{CRs: 100, ConvergeSeconds: 70, RSSBytes: 43e6, HeapInuseBytes: 11e6})
+	r.Memory.add(MemoryPoint{CRs: 1000, ConvergeSeconds: 600, RSSBytes: 63e6, HeapInuseBytes: 24e6})
 	r.Targets = targets(r)
 	return r
 }
@@ -78,12 +82,16 @@ func TestPrintTable(t *testing.T) {
 		"all bursts: PSS / RSS per run in flight (median)", "120.0 / 210.0 MB (40 samples)", "30.0 / 95.0 MB (9 samples)", "≤ 80 MB: met",
 		"all bursts: warm server PSS / RSS (median)", "25.0 / 80.0 MB",
 		"none counted (no ansible_operator_proxy_requests_total)",
-		"phases run once, on the runner executor:",
+		"phases run once, on the runner executor (memory: warm):",
+		"memory: operator RSS / Go heap in use, no CR", "38.0 MB / 9.0 MB",
+		"memory: 1000 CRs, all Successful in", "600.00 s",
+		"memory: per CR, RSS / Go heap in use, 100 CRs", "50.0 / 20.0 KB",
+		"memory: per CR, RSS / Go heap in use, 1000 CRs", "25.0 / 15.0 KB", "≤ 40 KB   met",
 		"idle: cost vs Ansible every 30 s", "0.51 % of 390 CPU s", "≤ 5 %",
 		"restart: Ansible runs after an operator restart with 20 unchanged CRs", "0 (0 failed; 20 skipped of 20 reconciles)", "= 0 runs",
 		"restart: new operator start → settled", "2.40 s (ready after 0.80 s)",
 		"restart: Service restart-0 deleted → restored", "1.60 s",
-		"targets: 11 met, 1 missed; missed: warm: cold first CR → Successful (median); not measured in this run: " +
+		"targets: 12 met, 1 missed; missed: warm: cold first CR → Successful (median); not measured in this run: " +
 			"runner: operator Go RSS after the 50-CR burst, warm: operator Go RSS after the 50-CR burst",
 	} {
 		if !strings.Contains(text, want) {

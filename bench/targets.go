@@ -17,7 +17,13 @@ const (
 	pssTarget     = "PSS per run in flight (all bursts)"
 	restartTarget = "Ansible runs after an operator restart"
 	idleTarget    = "idle cost vs Ansible every period"
+	memoryTarget  = "operator RSS per CR at 1,000 CRs"
 )
+
+// memoryTargetCRs is the number of CRs memoryTarget is measured at: with
+// fewer, the operator's fixed costs (the dependents' informers, the heap's
+// own growth) weigh on each CR.
+const memoryTargetCRs = 1000
 
 // runsTarget names the target of the Ansible runs per CR of a burst.
 func runsTarget(n int) string { return fmt.Sprintf("burst of %d: Ansible runs per created CR", n) }
@@ -66,6 +72,8 @@ func targets(r *Report) []Target {
 	} else {
 		out = append(out, check(idleTarget, 0, "<=", 5, "%", false))
 	}
+	p, measured := r.Memory.at(memoryTargetCRs)
+	out = append(out, check(memoryTarget, p.RSSPerCRBytes/kilobytes, "<=", 40, "KB", measured))
 	return append(out, shardingTargets(r.Sharding)...)
 }
 

@@ -205,26 +205,49 @@ func ptrTo[T any](v T) *T { return &v }
 // A key present with a nil record means "known: nothing to skip by" (a run
 // is under way or failed); an absent key means this process has not looked
 // yet, and the record in the resource's status is read.
+//
+// Records are kept packed (packRecord) and decoded on each get: decoded, a
+// record holds every dependent's fields as maps, about 25 KB for the Mcrouter
+// role's five dependents against 1.4 KB packed.
 type memory struct {
 	mu    sync.Mutex
-	items map[string]*record
+	items map[string][]byte // nil: known, nothing to skip by
 }
 
-func newMemory() *memory { return &memory{items: map[string]*record{}} }
+func newMemory() *memory { return &memory{items: map[string][]byte{}} }
 
-// get returns the record and whether this process knows the resource.
+// get returns the record and whether this process knows the resource. A
+// record that does not unpack (a defect) is no record: the caller runs.
 func (m *memory) get(key string) (*record, bool) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	rec, known := m.items[key]
-	return rec, known
+	packed, known := m.packed(key)
+	if packed == nil {
+		return nil, known
+	}
+	rec, err := unpackRecord(packed)
+	if err != nil {
+		return nil, true
+	}
+	return rec, true
 }
 
-// set stores rec; nil records that there is nothing to skip by.
-func (m *memory) set(key string, rec *record) {
+// packed returns the record of key as kept, unpacked outside the lock.
+func (m *memory) packed(key string) ([]byte, bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.items[key] = rec
+	packed, known := m.items[key]
+	return packed, known
+}
+
+// set stores rec; nil records that there is nothing to skip by, and so does
+// a record that cannot be packed.
+func (m *memory) set(key string, rec *record) {
+	var packed []byte
+	if rec != nil {
+		packed, _ = packRecord(rec)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.items[key] = packed
 }
 
 // forget drops the resource (it is gone).

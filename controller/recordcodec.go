@@ -43,6 +43,27 @@ const (
 // encodeRecord returns the status.runRecord value of rec, or nil when it is
 // larger than maxRecordData.
 func encodeRecord(rec *record) (map[string]any, error) {
+	zipped, err := packRecord(rec)
+	if err != nil {
+		return nil, err
+	}
+	data := base64.StdEncoding.EncodeToString(zipped)
+	if len(data) > maxRecordData {
+		return nil, nil
+	}
+	return map[string]any{
+		"format":     int64(recordFormat),
+		"uid":        string(rec.UID),
+		"generation": rec.Generation,
+		"dependents": int64(len(rec.Dependents)),
+		"data":       data,
+	}, nil
+}
+
+// packRecord is rec as gzipped JSON: the status's data before base64, and
+// the form in which the controller's memory keeps records (a record decoded
+// holds its dependents' fields as maps, twenty times its packed size).
+func packRecord(rec *record) ([]byte, error) {
 	raw, err := json.Marshal(rec)
 	if err != nil {
 		return nil, fmt.Errorf("encode run record: %w", err)
@@ -58,17 +79,28 @@ func encodeRecord(rec *record) (map[string]any, error) {
 	if err := zw.Close(); err != nil {
 		return nil, err
 	}
-	data := base64.StdEncoding.EncodeToString(buf.Bytes())
-	if len(data) > maxRecordData {
-		return nil, nil
+	return buf.Bytes(), nil
+}
+
+// unpackRecord decodes what packRecord made, at most maxRecordJSON bytes of
+// JSON.
+func unpackRecord(zipped []byte) (*record, error) {
+	zr, err := gzip.NewReader(bytes.NewReader(zipped))
+	if err != nil {
+		return nil, err
 	}
-	return map[string]any{
-		"format":     int64(recordFormat),
-		"uid":        string(rec.UID),
-		"generation": rec.Generation,
-		"dependents": int64(len(rec.Dependents)),
-		"data":       data,
-	}, nil
+	raw, err := io.ReadAll(io.LimitReader(zr, maxRecordJSON+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(raw) > maxRecordJSON {
+		return nil, fmt.Errorf("unpacks to more than %d bytes", maxRecordJSON)
+	}
+	rec := &record{}
+	if err := json.Unmarshal(raw, rec); err != nil {
+		return nil, err
+	}
+	return rec, nil
 }
 
 // errNoRecord: the status holds no run record.
@@ -97,19 +129,8 @@ func decodeRecord(obj *unstructured.Unstructured) (*record, error) {
 	if err != nil {
 		return nil, fmt.Errorf("status.%s.data: %w", statusRecordKey, err)
 	}
-	zr, err := gzip.NewReader(bytes.NewReader(zipped))
+	rec, err := unpackRecord(zipped)
 	if err != nil {
-		return nil, fmt.Errorf("status.%s.data: %w", statusRecordKey, err)
-	}
-	raw, err := io.ReadAll(io.LimitReader(zr, maxRecordJSON+1))
-	if err != nil {
-		return nil, fmt.Errorf("status.%s.data: %w", statusRecordKey, err)
-	}
-	if len(raw) > maxRecordJSON {
-		return nil, fmt.Errorf("status.%s.data unpacks to more than %d bytes", statusRecordKey, maxRecordJSON)
-	}
-	rec := &record{}
-	if err := json.Unmarshal(raw, rec); err != nil {
 		return nil, fmt.Errorf("status.%s.data: %w", statusRecordKey, err)
 	}
 	if rec.UID != obj.GetUID() {

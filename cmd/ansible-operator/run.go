@@ -224,6 +224,7 @@ func newManager(cfg *rest.Config, f *flags, ws []watches.Watch, namespaces []str
 	}
 	mgr, err := ctrl.NewManager(cfg, manager.Options{
 		Cache:                         cacheOpts,
+		NewCache:                      newCache,
 		Client:                        client.Options{Cache: &client.CacheOptions{Unstructured: true}},
 		Metrics:                       metricsserver.Options{BindAddress: f.MetricsBindAddress},
 		HealthProbeBindAddress:        f.ProbeBindAddress,
@@ -241,17 +242,6 @@ func newManager(cfg *rest.Config, f *flags, ws []watches.Watch, namespaces []str
 		return nil, fmt.Errorf("create manager: %w", err)
 	}
 	return mgr, nil
-}
-
-// stripManagedFields drops metadata.managedFields from cached objects. For
-// unstructured objects it deletes the key rather than decoding the list as
-// cache.TransformStripManagedFields does.
-func stripManagedFields(in any) (any, error) {
-	if u, ok := in.(*unstructured.Unstructured); ok {
-		unstructured.RemoveNestedField(u.Object, "metadata", "managedFields")
-		return u, nil
-	}
-	return cache.TransformStripManagedFields()(in)
 }
 
 // watchErrorHandler says in words a user can act on when a watched kind is

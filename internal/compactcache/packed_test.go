@@ -1,0 +1,192 @@
+package compactcache
+
+import (
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	toolscache "k8s.io/client-go/tools/cache"
+)
+
+// sample is an object with every kind of JSON value the API server sends.
+func sample() *unstructured.Unstructured {
+	return &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "apps/v1",
+		"kind":       "Deployment",
+		"metadata": map[string]any{
+			"name": "web", "namespace": "shop", "uid": "0b5e", "resourceVersion": "42", "generation": int64(3),
+			"labels":      map[string]any{"app": "web", "tier": "front"},
+			"annotations": map[string]any{"note": `<b>"quoted" & ünïcödé</b>`},
+		},
+		"spec": map[string]any{
+			"replicas": int64(2),
+			"ratio":    0.25,
+			"big":      int64(1) << 60,
+			"paused":   false,
+			"selector": map[string]any{},
+			"list":     []any{},
+			"nothing":  nil,
+			"template": map[string]any{"spec": map[string]any{"containers": []any{
+				map[string]any{"name": "c", "args": []any{"-v", int64(-1), true}},
+			}}},
+		},
+	}}
+}
+
+func TestPackRoundTrip(t *testing.T) {
+	in := sample()
+	p := pack(in.DeepCopy())
+	if p == nil {
+		t.Fatal("pack failed")
+	}
+	out, err := p.unpack()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(in.Object, out.Object); diff != "" {
+		t.Errorf("unpacked object differs (-packed +unpacked):\n%s", diff)
+	}
+	copied, ok := p.DeepCopyObject().(*unstructured.Unstructured)
+	if !ok {
+		t.Fatalf("DeepCopyObject returned %T, want *unstructured.Unstructured", p.DeepCopyObject())
+	}
+	if diff := cmp.Diff(in.Object, copied.Object); diff != "" {
+		t.Errorf("DeepCopyObject differs:\n%s", diff)
+	}
+	// Each unpack is a new object: changing one leaves the cache alone.
+	copied.SetName("changed")
+	if again, _ := p.unpack(); again.GetName() != "web" {
+		t.Errorf("the packed object changed with a copy: %q", again.GetName())
+	}
+}
+
+func TestPackKeepsWhatTheInformerReads(t *testing.T) {
+	p := pack(sample())
+	got := map[string]any{"apiVersion": p.APIVersion, "kind": p.Kind, "name": p.GetName(), "namespace": p.GetNamespace(), "labels": p.GetLabels()}
+	want := map[string]any{"apiVersion": "apps/v1", "kind": "Deployment", "name": "web", "namespace": "shop",
+		"labels": map[string]string{"app": "web", "tier": "front"}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("packed metadata (-want +got):\n%s", diff)
+	}
+	if p.GetUID() != "" || p.GetAnnotations() != nil {
+		t.Errorf("packed metadata holds more than the key and labels: uid %q, annotations %v", p.GetUID(), p.GetAnnotations())
+	}
+	if gvk := p.GetObjectKind().GroupVersionKind(); gvk.Kind != "Deployment" || gvk.Group != "apps" {
+		t.Errorf("GetObjectKind = %v", gvk)
+	}
+}
+
+// An integral float comes back as an int64 that encodes to the same JSON.
+func TestPackIntegralFloat(t *testing.T) {
+	in := &unstructured.Unstructured{Object: map[string]any{"kind": "K", "spec": map[string]any{"n": 2.0}}}
+	out, err := pack(in).unpack()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := out.Object["spec"].(map[string]any)["n"]; v != int64(2) {
+		t.Errorf("spec.n = %#v, want int64(2)", v)
+	}
+	a, _ := json.Marshal(in.Object)
+	b, _ := json.Marshal(out.Object)
+	if string(a) != string(b) {
+		t.Errorf("JSON differs: %s vs %s", a, b)
+	}
+}
+
+func TestPackedIsSmall(t *testing.T) {
+	u := sample()
+	long := strings.Repeat(`{"name":"x","image":"memcached:1.6","ports":[{"containerPort":11211,"protocol":"TCP"}]}`, 20)
+	u.SetAnnotations(map[string]string{"kubectl.kubernetes.io/last-applied-configuration": long})
+	raw, _ := json.Marshal(u.Object)
+	if p := pack(u); len(p.data)*4 > len(raw) {
+		t.Errorf("packed %d bytes of %d bytes of JSON; want a quarter or less", len(p.data), len(raw))
+	}
+}
+
+func TestTransform(t *testing.T) {
+	var seen []any
+	next := func(in any) (any, error) { seen = append(seen, in); return in, nil }
+	out, err := Transform(next)(sample())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := out.(*packed); !ok || len(seen) != 1 {
+		t.Errorf("Transform(next) gave %T after %d calls of next, want *packed after 1", out, len(seen))
+	}
+	typed := &toolscache.DeletedFinalStateUnknown{Key: "k"}
+	if out, _ := Transform(nil)(typed); out != typed {
+		t.Errorf("Transform changed a %T", typed)
+	}
+	boom := errors.New("boom")
+	if _, err := Transform(func(any) (any, error) { return nil, boom })(sample()); !errors.Is(err, boom) {
+		t.Errorf("Transform error = %v, want next's", err)
+	}
+}
+
+// recorder is a ResourceEventHandler that records what it is given.
+type recorder struct{ got []any }
+
+func (r *recorder) OnAdd(obj any, _ bool)       { r.got = append(r.got, obj) }
+func (r *recorder) OnUpdate(oldObj, newObj any) { r.got = append(r.got, oldObj, newObj) }
+func (r *recorder) OnDelete(obj any)            { r.got = append(r.got, obj) }
+
+func TestHandlerUnpacks(t *testing.T) {
+	rec := &recorder{}
+	h := handler{rec}
+	p := pack(sample())
+	h.OnAdd(p, true)
+	h.OnUpdate(p, p)
+	h.OnDelete(p)
+	h.OnDelete(toolscache.DeletedFinalStateUnknown{Key: "shop/web", Obj: p})
+	if len(rec.got) != 5 {
+		t.Fatalf("handler got %d objects, want 5", len(rec.got))
+	}
+	for i, o := range rec.got {
+		if t2, ok := o.(toolscache.DeletedFinalStateUnknown); ok {
+			o = t2.Obj
+		}
+		u, ok := o.(*unstructured.Unstructured)
+		if !ok {
+			t.Errorf("object %d is a %T", i, o)
+			continue
+		}
+		if diff := cmp.Diff(sample().Object, u.Object); diff != "" {
+			t.Errorf("object %d differs:\n%s", i, diff)
+		}
+	}
+}
+
+func TestUnpackFailureIsAnError(t *testing.T) {
+	p := pack(sample())
+	p.data = p.data[:len(p.data)/2]
+	if _, err := p.unpack(); err == nil {
+		t.Fatal("unpack of truncated data succeeded")
+	}
+	err := func() (err error) {
+		defer recoverUnpack(&err)
+		p.DeepCopyObject()
+		return nil
+	}()
+	if err == nil || !strings.Contains(err.Error(), "shop/web") {
+		t.Errorf("DeepCopyObject of bad data: error %v, want one naming the object", err)
+	}
+}
+
+func BenchmarkPack(b *testing.B) {
+	u := sample()
+	for b.Loop() {
+		pack(u)
+	}
+}
+
+func BenchmarkUnpack(b *testing.B) {
+	p := pack(sample())
+	for b.Loop() {
+		if _, err := p.unpack(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
