@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -13,7 +12,6 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/watch"
 
-	"github.com/mcrouter-operator/mcrouter-operator/internal/optest"
 	"github.com/mcrouter-operator/mcrouter-operator/internal/procfs"
 	"github.com/mcrouter-operator/mcrouter-operator/runner"
 	"github.com/mcrouter-operator/mcrouter-operator/shard"
@@ -147,34 +145,9 @@ func (b *bench) startReplica(ctx context.Context, set *replicaSet, id string) (*
 
 // launchReplica starts the process of replica id.
 func (b *bench) launchReplica(ns, id string) (*operator, error) {
-	port, err := optest.FreePort()
-	if err != nil {
-		return nil, err
-	}
-	phase, executor := "shard-"+id, b.opts.SingleExecutor()
-	runnerDir := filepath.Join(b.tmp, "runner-"+phase)
-	started := time.Now()
-	op, err := optest.Start(optest.Options{
-		Binary:      b.binary,
-		Kubeconfig:  b.cluster.KubeconfigPath,
-		WatchesFile: filepath.Join(b.opts.Root, "watches.yaml"),
-		Dir:         b.opts.Root,
-		Args: append([]string{
-			"--runner-dir", runnerDir,
-			"--metrics-bind-address", "127.0.0.1:" + strconv.Itoa(port),
-			"--ansible-executor", executor,
-			"--sharding", "--leader-election-namespace", ns,
-		}, b.opts.OperatorArgs...),
-		Env:     []string{"ANSIBLE_GATHERING=explicit", "POD_NAME=" + id},
-		LogPath: filepath.Join(b.logDir, "operator-"+phase+".log"),
-		Name:    phase,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("start replica %s: %w", id, err)
-	}
-	return &operator{Operator: op, phase: phase, executor: executor, started: started,
-		metricsURL: fmt.Sprintf("http://127.0.0.1:%d/metrics", port),
-		isServer:   serverMatcher(b.procRoot, warmServerScript(executor, runnerDir))}, nil
+	phase := "shard-" + id
+	return b.launch(phase, b.opts.SingleExecutor(), filepath.Join(b.tmp, "runner-"+phase), []string{"POD_NAME=" + id},
+		"--sharding", "--leader-election-namespace", ns)
 }
 
 // stopReplicas stops every replica of set still running (SIGTERM: each

@@ -4,12 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"fmt"
 	"strings"
-
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/types"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
 // probeAnnotation names, on a Mcrouter, a ConfigMap its next run reads
@@ -19,18 +14,7 @@ const probeAnnotation = "sharding.test.example.com/probe"
 // annotate sets annotation key of Mcrouter name to value: a change of
 // metadata, which starts no run by itself.
 func annotate(ctx context.Context, ns, name, key, value string) error {
-	body, err := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": map[string]string{key: value}}})
-	if err != nil {
-		return err
-	}
-	u := &unstructured.Unstructured{}
-	u.SetGroupVersionKind(mcrouterGVK)
-	u.SetNamespace(ns)
-	u.SetName(name)
-	if err := kube.Patch(ctx, u, client.RawPatch(types.MergePatchType, body)); err != nil {
-		return fmt.Errorf("annotate Mcrouter %s/%s: %w", ns, name, err)
-	}
-	return nil
+	return patchMcrouter(ctx, ns, name, map[string]any{"metadata": map[string]any{"annotations": map[string]string{key: value}}})
 }
 
 // cacheAnswers lists, in order, how the proxy answered the GETs of path in
