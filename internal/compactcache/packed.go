@@ -2,11 +2,11 @@ package compactcache
 
 import (
 	"bytes"
-	"compress/flate"
 	"encoding/json"
 	"fmt"
-	"io"
 	"sync"
+
+	"github.com/klauspost/compress/s2"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -15,7 +15,7 @@ import (
 )
 
 // packed is what the cache holds in place of an *unstructured.Unstructured:
-// the object as deflated JSON, and the metadata the informer reads without
+// the object as compressed JSON, and the metadata the informer reads without
 // unpacking — the store key (namespace, name) and, for a List with a label
 // selector, the labels.
 //
@@ -35,7 +35,7 @@ var _ metav1.Object = (*packed)(nil)
 
 // pack packs u: nil when u cannot be encoded (it is then cached as it is).
 func pack(u *unstructured.Unstructured) *packed {
-	data, err := deflate(u.Object)
+	data, err := compress(u.Object)
 	if err != nil {
 		return nil
 	}
@@ -50,7 +50,7 @@ func pack(u *unstructured.Unstructured) *packed {
 
 // unpack decodes the object p was made from.
 func (p *packed) unpack() (*unstructured.Unstructured, error) {
-	obj, err := inflate(p.data)
+	obj, err := decompress(p.data)
 	if err != nil {
 		return nil, fmt.Errorf("unpack cached %s %s: %w", p.Kind, p.key(), err)
 	}
@@ -88,52 +88,47 @@ func unpackAny(obj any) (any, error) {
 	return p.unpack()
 }
 
-var (
-	writers = sync.Pool{New: func() any {
-		w, _ := flate.NewWriter(nil, flate.BestSpeed) // a valid level: no error
-		return w
-	}}
-	readers = sync.Pool{New: func() any { return flate.NewReader(bytes.NewReader(nil)) }}
-	buffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
-)
+// buffers holds the scratch space of pack and unpack: the JSON of one object.
+var buffers = sync.Pool{New: func() any { return new([]byte) }}
 
-// deflate encodes obj as JSON and compresses it.
-func deflate(obj map[string]any) ([]byte, error) {
+// compress encodes obj as JSON and compresses it with S2 (Snappy's
+// successor, klauspost/compress): no state kept between calls, a few
+// microseconds for a Deployment; the output is a third larger than
+// deflate's, which takes ten times longer and keeps half a megabyte of
+// state per writer.
+func compress(obj map[string]any) ([]byte, error) {
 	raw, err := json.Marshal(obj)
 	if err != nil {
 		return nil, err
 	}
-	buf := buffers.Get().(*bytes.Buffer)
+	buf := buffers.Get().(*[]byte)
 	defer buffers.Put(buf)
-	buf.Reset()
-	w := writers.Get().(*flate.Writer)
-	defer writers.Put(w)
-	w.Reset(buf)
-	if _, err := w.Write(raw); err != nil {
-		return nil, err
+	if n := s2.MaxEncodedLen(len(raw)); cap(*buf) < n {
+		*buf = make([]byte, n)
 	}
-	if err := w.Close(); err != nil {
-		return nil, err
-	}
-	return bytes.Clone(buf.Bytes()), nil
+	// The encoded block is cut from the scratch buffer: a copy of its size
+	// is kept, not the buffer.
+	return bytes.Clone(s2.EncodeBetter((*buf)[:cap(*buf)], raw)), nil
 }
 
-// inflate decompresses data and decodes it as the unstructured decoder
+// decompress decompresses data and decodes it as the unstructured decoder
 // does (integral numbers as int64, others as float64).
-func inflate(data []byte) (map[string]any, error) {
-	r := readers.Get().(io.ReadCloser)
-	defer readers.Put(r)
-	if err := r.(flate.Resetter).Reset(bytes.NewReader(data), nil); err != nil {
+func decompress(data []byte) (map[string]any, error) {
+	n, err := s2.DecodedLen(data)
+	if err != nil {
 		return nil, err
 	}
-	buf := buffers.Get().(*bytes.Buffer)
+	buf := buffers.Get().(*[]byte)
 	defer buffers.Put(buf)
-	buf.Reset()
-	if _, err := buf.ReadFrom(r); err != nil {
+	if cap(*buf) < n {
+		*buf = make([]byte, n)
+	}
+	raw, err := s2.Decode((*buf)[:n], data)
+	if err != nil {
 		return nil, err
 	}
 	var obj map[string]any
-	if err := utiljson.Unmarshal(buf.Bytes(), &obj); err != nil {
+	if err := utiljson.Unmarshal(raw, &obj); err != nil {
 		return nil, err
 	}
 	return obj, nil
