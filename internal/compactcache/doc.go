@@ -3,10 +3,11 @@
 // with a dictionary of its kind (the JSON of another object of that kind),
 // beside the few metadata fields the informer itself reads (name, namespace,
 // labels), and is decoded again whenever it leaves the cache — by Get, by
-// List, to an event handler, to an index function. In the path watch event → controller →
-// runner → proxy it sits under both ends that read the cache: the controller
-// (the resource it reconciles, the dependents the skip check compares) and
-// the proxy (the GETs and LISTs of a role answered from the cache).
+// List, to an event handler, to an index function. In the path watch event →
+// controller → runner → proxy it sits under both ends that read the cache:
+// the controller (the resource it reconciles, the dependents the skip check
+// compares) and the proxy (the GETs and LISTs of a role answered from the
+// cache).
 //
 // Why: an unstructured object is a tree of small maps, and a Go map costs
 // hundreds of bytes however few its entries. The Mcrouter role's Deployment
