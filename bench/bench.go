@@ -122,6 +122,27 @@ func (b *bench) startOperatorWith(ctx context.Context, phase, executor string, e
 // executor it also waits until the warm server is ready, so that no
 // figure but WarmServer includes its start.
 func (b *bench) startOperatorIn(ctx context.Context, phase, executor, runnerDir string, extra ...string) (*operator, error) {
+	o, err := b.launch(phase, executor, runnerDir, nil, extra...)
+	if err != nil {
+		return nil, err
+	}
+	op := o.Operator
+	if err := op.WaitReady(ctx); err != nil {
+		_ = op.Stop(10 * time.Second)
+		return nil, fmt.Errorf("operator for %s: %w", phase, err)
+	}
+	if executor == string(runner.ExecutorWarm) {
+		if err := b.awaitWarmServer(ctx, o); err != nil {
+			b.stopOperator(ctx, o)
+			return nil, err
+		}
+	}
+	return o, nil
+}
+
+// launch starts the operator process of phase, with env and extra flags
+// added to the bench's own, and returns at once.
+func (b *bench) launch(phase, executor, runnerDir string, env []string, extra ...string) (*operator, error) {
 	port, err := optest.FreePort()
 	if err != nil {
 		return nil, err
@@ -137,26 +158,16 @@ func (b *bench) startOperatorIn(ctx context.Context, phase, executor, runnerDir 
 			"--metrics-bind-address", "127.0.0.1:" + strconv.Itoa(port),
 			"--ansible-executor", executor,
 		}, append(extra, b.opts.OperatorArgs...)...),
-		Env:     []string{"ANSIBLE_GATHERING=explicit"},
+		Env:     append([]string{"ANSIBLE_GATHERING=explicit"}, env...),
 		LogPath: filepath.Join(b.logDir, "operator-"+phase+".log"),
+		Name:    phase,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("start the operator for %s: %w", phase, err)
 	}
-	o := &operator{Operator: op, phase: phase, executor: executor, started: started,
+	return &operator{Operator: op, phase: phase, executor: executor, started: started,
 		metricsURL: fmt.Sprintf("http://127.0.0.1:%d/metrics", port),
-		isServer:   serverMatcher(b.procRoot, warmServerScript(executor, runnerDir))}
-	if err := op.WaitReady(ctx); err != nil {
-		_ = op.Stop(10 * time.Second)
-		return nil, fmt.Errorf("operator for %s: %w", phase, err)
-	}
-	if executor == string(runner.ExecutorWarm) {
-		if err := b.awaitWarmServer(ctx, o); err != nil {
-			b.stopOperator(ctx, o)
-			return nil, err
-		}
-	}
-	return o, nil
+		isServer:   serverMatcher(b.procRoot, warmServerScript(executor, runnerDir))}, nil
 }
 
 // stopOperator saves op's last metrics next to its log and stops it; a slow

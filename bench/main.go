@@ -53,6 +53,7 @@ func parseFlags(args []string) (Options, error) {
 	fs.StringVar(&o.OutDir, "out", filepath.Join("bench", "results"), "directory of the JSON result (relative to the repository root)")
 	fs.StringVar(&o.Operator, "operator", "", "ansible-operator binary (default: build cmd/ansible-operator)")
 	operatorArgs := fs.String("operator-args", "", "more flags for every operator started, space-separated (e.g. --zap-log-level=debug)")
+	fs.IntVar(&o.ShardCRs, "shard-crs", shardCRsFull, "CRs of the sharding phase: 1 and 3 replicas with --sharding, a 4th joining, one killed (0 skips it)")
 	fs.BoolVar(&o.Keep, "keep", false, "keep the operator logs and metrics of every phase (printed path)")
 	fs.BoolVar(&o.Quick, "quick", false, "smoke run: small bursts, few idle and restart CRs, a short window (explicit flags still win)")
 	if err := fs.Parse(args); err != nil {
@@ -73,6 +74,7 @@ func parseFlags(args []string) (Options, error) {
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	o.applyQuick(set)
+	o.applyShardQuick(set)
 	o.SkipIdle = o.IdleCRs == 0
 	o.SkipRestart = o.RestartCRs == 0
 	o.SkipMemory = slices.Equal(o.MemoryCRs, []int{0})
@@ -160,6 +162,9 @@ func (b *bench) phases(ctx context.Context) error {
 		if err := b.measureRestart(ctx); err != nil {
 			return err
 		}
+	}
+	if err := b.measureSharding(ctx); err != nil {
+		return err
 	}
 	if !o.SkipIdle {
 		b.log("idle cost: %d CRs, reconcile period %s, window %s (%s executor)", o.IdleCRs, o.IdlePeriod, o.IdleWindow, o.SingleExecutor())

@@ -64,6 +64,9 @@ type Options struct {
 	// OperatorArgs are more flags for every operator started, e.g.
 	// --zap-log-level debug. Default: none.
 	OperatorArgs []string
+	// ShardCRs is the number of CRs of the sharding phase (sharding.go); 0
+	// leaves it out. Default: 60 (the flag's default; -quick: 12).
+	ShardCRs int
 	// Keep leaves the operator logs and the last metrics scrape of each
 	// phase in the log directory, also on success. Default: false (they are
 	// kept only when the run fails).
@@ -170,6 +173,7 @@ func (o *Options) Validate() error {
 	}
 	errs = append(errs, o.validateMemoryCRs()...)
 	errs = append(errs, o.validateExecutors()...)
+	errs = append(errs, o.validateSharding())
 	if o.IdleWindow < 5*time.Second {
 		errs = append(errs, fmt.Errorf("-idle-window: %s is shorter than 5s", o.IdleWindow))
 	}

@@ -28,6 +28,9 @@ type Report struct {
 	Memory   *Memory  `json:"memory,omitempty"`
 	Targets  []Target `json:"targets"`
 	Warnings []string `json:"warnings,omitempty"`
+
+	// Sharding ran once, on Settings.SingleExecutor (sharding.go).
+	Sharding *Sharding `json:"sharding,omitempty"`
 }
 
 // ExecutorResult is what the phases of one executor measured.

@@ -120,6 +120,7 @@ func singleTable(w io.Writer, r *Report, byKey map[[2]string]Target) error {
 	if m := r.Memory; m != nil {
 		rows = append(rows, memoryRows(*m)...)
 	}
+	rows = append(rows, shardingRows(r.Sharding)...)
 	if len(rows) == 0 {
 		return nil
 	}

@@ -73,7 +73,8 @@ func targets(r *Report) []Target {
 		out = append(out, check(idleTarget, 0, "<=", 5, "%", false))
 	}
 	p, measured := r.Memory.at(memoryTargetCRs)
-	return append(out, check(memoryTarget, p.RSSPerCRBytes/kilobytes, "<=", 40, "KB", measured))
+	out = append(out, check(memoryTarget, p.RSSPerCRBytes/kilobytes, "<=", 40, "KB", measured))
+	return append(out, shardingTargets(r.Sharding)...)
 }
 
 // executorTargets checks the figures of one executor; ran is false when

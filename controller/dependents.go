@@ -140,6 +140,19 @@ func (d *dependentWatches) mapAnnotated(_ context.Context, o *unstructured.Unstr
 	return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: ns, Name: name}}}
 }
 
+// watchedKinds lists the watched dependent kinds, each once.
+func (d *dependentWatches) watchedKinds() []schema.GroupVersionKind {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var out []schema.GroupVersionKind
+	for k := range d.started {
+		if !slices.Contains(out, k.GVK) {
+			out = append(out, k.GVK)
+		}
+	}
+	return out
+}
+
 // kinds lists the watched dependent kinds for status.dependentKinds.
 func (d *dependentWatches) kinds() []any {
 	d.mu.Lock()

@@ -20,6 +20,14 @@
 // dependentsHold finds every dependent as recorded. The record is removed
 // when a run starts and restored only by a run that succeeded.
 //
+// With Options.Shard (--sharding, package shard) the reconciler sees only
+// the resources labelled for its replica, and Reconcile passes the gate
+// (no reconcile of a resource being handed off) and admit (status.reconciledBy
+// must name this replica, or be claimed from nobody or a replica that is
+// gone) before anything else. Handoff drains a resource, moves its label and
+// its cached dependents' (handDependents), then releases it; adoptDependents
+// relabels recorded dependents a skip check or run finds without the label.
+//
 // The proxy reaches back into the controller only through the
 // proxy.DependentWatcher interface, to make the controller watch the kinds a
 // run created.

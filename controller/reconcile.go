@@ -30,7 +30,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	}
 	if r.opts.Shard != nil {
 		key := memoryKey(obj.GetNamespace(), obj.GetName())
-		gated, exit, ok := r.gate.enter(ctx, key)
+		gated, exit, ok := r.gate.enter(ctx, key, obj.GetResourceVersion())
 		if !ok {
 			// Being handed off: until it leaves the cache, look again later.
 			return ctrl.Result{RequeueAfter: r.opts.Shard.RetryPeriod()}, nil

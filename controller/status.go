@@ -146,6 +146,9 @@ func (r *Reconciler) writeStatus(ctx context.Context, obj *unstructured.Unstruct
 			if err := r.apiReader.Get(ctx, client.ObjectKeyFromObject(obj), obj); err != nil {
 				return fmt.Errorf("re-read after status conflict: %w", err)
 			}
+			if err := r.stillHeld(obj); err != nil {
+				return err
+			}
 		case apierrors.IsNotFound(err):
 			// The object exists (we just read it), so the status endpoint is missing.
 			if getErr := r.apiReader.Get(ctx, client.ObjectKeyFromObject(obj), obj.DeepCopy()); getErr == nil {

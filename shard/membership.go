@@ -134,15 +134,27 @@ func (m *Membership) Live(replica string) bool {
 	return found
 }
 
+// Held reports whether this replica holds its Lease: renewed within the
+// renew deadline and counted among the members.
+func (m *Membership) Held() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.heldLocked(time.Now())
+}
+
+func (m *Membership) heldLocked(now time.Time) bool {
+	_, member := slices.BinarySearch(m.members, m.opts.Identity)
+	return member && now.Sub(m.renewed) < m.opts.RenewDeadline
+}
+
 // Settled reports whether this replica holds its Lease and has seen the same
-// members for a whole retry period: plans made on a view still changing
-// would move resources back and forth.
+// members for a whole retry period: handoffs planned on a view still
+// changing would move resources back and forth.
 func (m *Membership) Settled() bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	now := time.Now()
-	_, held := slices.BinarySearch(m.members, m.opts.Identity)
-	return held && now.Sub(m.renewed) < m.opts.RenewDeadline && now.Sub(m.changedAt) >= m.opts.RetryPeriod
+	return m.heldLocked(now) && now.Sub(m.changedAt) >= m.opts.RetryPeriod
 }
 
 // Acquire takes this replica's Lease, waiting while a live holder (an
@@ -163,24 +175,25 @@ func (m *Membership) Acquire(ctx context.Context) error {
 	}
 }
 
-// Run renews the Lease and reads the members every retry period until ctx
-// ends, then deletes the Lease (the caller has stopped every run by then).
-// It returns ErrLeaseLost when renewal fails past the renew deadline.
+// Run renews the Lease every retry period and reads the members four times
+// as often (a replica that died is noticed sooner) until ctx ends, then
+// deletes the Lease (the caller has stopped every run by then). It returns
+// ErrLeaseLost when renewal fails past the renew deadline.
 func (m *Membership) Run(ctx context.Context) error {
-	t := time.NewTicker(m.opts.RetryPeriod)
+	t := time.NewTicker(m.opts.RetryPeriod / readsPerRenewal)
 	defer t.Stop()
-	for {
+	for tick := 1; ; tick++ {
 		select {
 		case <-ctx.Done():
 			m.release(ctx)
 			return nil
 		case <-t.C:
 		}
-		if err := m.renew(ctx); err != nil {
-			if errors.Is(err, ErrLeaseLost) {
-				return err
-			}
-			m.opts.Log.Error(err, "renew shard lease", "lease", m.leaseName())
+		if ctx.Err() != nil {
+			continue
+		}
+		if err := m.renewEvery(ctx, tick); err != nil {
+			return err
 		}
 		if err := m.refresh(ctx); err != nil {
 			m.opts.Log.Error(err, "read shard leases")
@@ -192,6 +205,23 @@ func (m *Membership) Run(ctx context.Context) error {
 			return fmt.Errorf("%w: not renewed for %s", ErrLeaseLost, m.opts.RenewDeadline)
 		}
 	}
+}
+
+// readsPerRenewal: the Leases are read this many times per retry period.
+const readsPerRenewal = 4
+
+// renewEvery renews the Lease on every readsPerRenewal-th tick; only a lost
+// Lease is returned, other errors are logged and retried.
+func (m *Membership) renewEvery(ctx context.Context, tick int) error {
+	if tick%readsPerRenewal != 0 {
+		return nil
+	}
+	err := m.renew(ctx)
+	if err != nil && !errors.Is(err, ErrLeaseLost) {
+		m.opts.Log.Error(err, "renew shard lease", "lease", m.leaseName())
+		return nil
+	}
+	return err
 }
 
 func (m *Membership) leaseName() string { return m.opts.Prefix + m.opts.Identity }
@@ -291,8 +321,11 @@ func (m *Membership) refresh(ctx context.Context) error {
 			}
 			continue
 		}
-		if now.Sub(s.at) < s.duration {
+		switch age := now.Sub(s.at); {
+		case age < s.duration:
 			members = append(members, id)
+		case age > expiredLeaseTTL*s.duration:
+			m.collect(ctx, l)
 		}
 	}
 	for name := range m.seen {
@@ -308,6 +341,20 @@ func (m *Membership) refresh(ctx context.Context) error {
 	return nil
 }
 
+// expiredLeaseTTL, in lease durations: a Lease not renewed for that long
+// (its replica was killed, and replicas of a Deployment get new names) is
+// deleted by the members that see it.
+const expiredLeaseTTL = 20
+
+// collect deletes an expired Lease unless it changed since it was read.
+func (m *Membership) collect(ctx context.Context, l *coordinationv1.Lease) {
+	uid, rv := l.UID, l.ResourceVersion
+	err := m.opts.Leases.Delete(ctx, l.Name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &uid, ResourceVersion: &rv}})
+	if err == nil {
+		m.opts.Log.Info("deleted the Lease of a replica gone for long", "lease", l.Name)
+	}
+}
+
 func (m *Membership) sight(l *coordinationv1.Lease, now time.Time) sighting {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -321,7 +368,12 @@ func (m *Membership) sightLocked(l *coordinationv1.Lease, now time.Time) sightin
 		d = time.Duration(*l.Spec.LeaseDurationSeconds) * time.Second
 	}
 	s, ok := m.seen[l.Name]
-	if !ok || s.renewTime != renew {
+	switch {
+	case !ok && now.Sub(l.Spec.RenewTime.Time) > 2*d:
+		// First seen long after its last renewal: expired, even if the
+		// clocks of the two machines were a whole lease duration apart.
+		s = sighting{renewTime: renew, at: now.Add(-d)}
+	case !ok || s.renewTime != renew:
 		s = sighting{renewTime: renew, at: now}
 	}
 	s.duration = d

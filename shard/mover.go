@@ -31,6 +31,7 @@ type Handoff interface {
 type Members interface {
 	Identity() string
 	Members() []string
+	Held() bool
 	Settled() bool
 }
 
@@ -138,16 +139,20 @@ func (m *Mover) step(ctx context.Context, view *View) {
 	self := m.opts.Membership.Identity()
 	items, versions := view.Items()
 	m.opts.Metrics.observeView(m.opts.GVK, items, self, len(m.opts.Membership.Members()))
-	if !view.Synced() || !m.opts.Membership.Settled() {
+	if !view.Synced() || !m.opts.Membership.Held() {
 		return
 	}
+	// Claims are safe on any view (a stale one loses a conflict); handoffs
+	// wait until the members have settled.
+	settled := m.opts.Membership.Settled()
 	var handoffs []Move
 	for _, mv := range Plan(items, m.opts.Membership.Members(), self) {
-		if mv.To == self {
+		switch {
+		case mv.To == self:
 			m.claim(ctx, mv, versions[mv.Key])
-			continue
+		case settled:
+			handoffs = append(handoffs, mv)
 		}
-		handoffs = append(handoffs, mv)
 	}
 	m.handOff(ctx, handoffs)
 }
@@ -157,7 +162,7 @@ func (m *Mover) step(ctx context.Context, view *View) {
 func (m *Mover) claim(ctx context.Context, mv Move, version string) {
 	ns, name, _ := strings.Cut(mv.Key, "/")
 	log := m.opts.Log.WithValues("namespace", ns, "name", name)
-	if err := Relabel(ctx, m.opts.Client, m.opts.GVK, types.NamespacedName{Namespace: ns, Name: name}, version, mv.To); err != nil {
+	if _, err := Relabel(ctx, m.opts.Client, m.opts.GVK, types.NamespacedName{Namespace: ns, Name: name}, version, mv.To); err != nil {
 		if !apierrors.IsConflict(err) && !apierrors.IsNotFound(err) {
 			log.Error(err, "claim resource")
 		}
@@ -199,19 +204,23 @@ func (m *Mover) handOff(ctx context.Context, moves []Move) {
 
 // Relabel sets the shard label of a resource to replica with a merge patch
 // guarded by resourceVersion (when version is set): a resource changed since
-// it was read is left alone (a conflict).
-func Relabel(ctx context.Context, c client.Client, gvk schema.GroupVersionKind, key types.NamespacedName, version, replica string) error {
+// it was read is left alone (a conflict). It returns the resourceVersion the
+// API server answered with.
+func Relabel(ctx context.Context, c client.Client, gvk schema.GroupVersionKind, key types.NamespacedName, version, replica string) (string, error) {
 	meta := map[string]any{"labels": map[string]any{Label: replica}}
 	if version != "" {
 		meta["resourceVersion"] = version
 	}
 	body, err := json.Marshal(map[string]any{"metadata": meta})
 	if err != nil {
-		return err
+		return "", err
 	}
 	obj := &unstructured.Unstructured{}
 	obj.SetGroupVersionKind(gvk)
 	obj.SetNamespace(key.Namespace)
 	obj.SetName(key.Name)
-	return c.Patch(ctx, obj, client.RawPatch(types.MergePatchType, body))
+	if err := c.Patch(ctx, obj, client.RawPatch(types.MergePatchType, body)); err != nil {
+		return "", err
+	}
+	return obj.GetResourceVersion(), nil
 }

@@ -55,6 +55,10 @@ func TestFlagValidation(t *testing.T) {
 		want string // "" = valid
 	}{
 		{args: []string{"--proxy-port", "0"}},
+		{args: []string{"--sharding"}},
+		{args: []string{"--sharding", "--leader-elect"}, want: "--sharding and --leader-elect exclude each other"},
+		{args: []string{"--leader-elect-retry-period", "10s"}, want: "--leader-elect-retry-period"},
+		{args: []string{"--leader-elect-lease-duration", "5s"}, want: "--leader-elect-lease-duration"},
 		{args: []string{"--ansible-log-events", "everything"}},
 		{args: []string{"--max-concurrent-reconciles", "0"}, want: "--max-concurrent-reconciles"},
 		{args: []string{"--max-concurrent-runs", "-1"}, want: "--max-concurrent-runs"},

@@ -119,12 +119,23 @@ func (rt *runTracker) track(done <-chan struct{}) {
 
 func (rt *runTracker) sample(now time.Time) {
 	seen := map[childKey]bool{}
+	self := ""
+	if st, err := procfs.ReadStat(procfs.Root, rt.pid); err == nil {
+		self = newProc(st).Cmdline
+	}
 	for _, pid := range children(rt.pid) {
 		st, err := procfs.ReadStat(procfs.Root, pid)
 		if err != nil || st.Zombie() || st.PPID != rt.pid {
 			continue
 		}
-		if !warmImage(newProc(st).Cmdline) {
+		cmdline := newProc(st).Cmdline
+		if cmdline == "" || cmdline == self {
+			// Exiting (its memory, command line included, is gone: the warm
+			// server at shutdown), or forked and not yet exec'd (the
+			// operator's own command line): not a run.
+			continue
+		}
+		if !warmImage(cmdline) {
 			seen[childKey{pid, st.StartTime}] = true
 			continue
 		}

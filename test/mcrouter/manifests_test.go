@@ -54,14 +54,25 @@ func TestBundleUpToDate(t *testing.T) {
 // renderDeploy returns the objects of `kubectl kustomize deploy/`.
 func renderDeploy(t *testing.T) []*unstructured.Unstructured {
 	t.Helper()
+	return renderKustomization(t, repoPath(t, "deploy"))
+}
+
+// renderKustomization returns the objects of `kubectl kustomize dir`.
+func renderKustomization(t *testing.T, dir string) []*unstructured.Unstructured {
+	t.Helper()
 	requireTool(t, "kubectl")
-	cmd := exec.CommandContext(t.Context(), "kubectl", "kustomize", repoPath(t, "deploy"))
+	cmd := exec.CommandContext(t.Context(), "kubectl", "kustomize", dir)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	b, err := cmd.Output()
 	if err != nil {
-		t.Fatalf("kubectl kustomize deploy/: %v\n%s", err, stderr.String())
+		t.Fatalf("kubectl kustomize %s: %v\n%s", dir, err, stderr.String())
 	}
+	return decodeObjects(b)
+}
+
+// decodeObjects decodes a stream of YAML or JSON documents.
+func decodeObjects(b []byte) []*unstructured.Unstructured {
 	var objs []*unstructured.Unstructured
 	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(b), 4096)
 	for {
@@ -173,8 +184,23 @@ func TestBundleAppliesWithLeastPrivilege(t *testing.T) {
 		{"update", "mcrouter.example.com", "mcrouters", "status", ns, true},
 		{"update", "mcrouter.example.com", "mcrouters", "finalizers", ns, true},
 		{"create", "", "events", "", ns, true},
+		// Leader election, and sharding's Leases: one per replica, listed
+		// (the live ones are the replicas), deleted on a graceful stop.
 		{"update", "coordination.k8s.io", "leases", "", operatorNS, true},
+		{"create", "coordination.k8s.io", "leases", "", operatorNS, true},
+		{"list", "coordination.k8s.io", "leases", "", operatorNS, true},
+		{"delete", "coordination.k8s.io", "leases", "", operatorNS, true},
+		{"watch", "coordination.k8s.io", "leases", "", operatorNS, false},
+		{"patch", "coordination.k8s.io", "leases", "", operatorNS, false},
 		{"create", "coordination.k8s.io", "leases", "", ns, false},
+		{"list", "coordination.k8s.io", "leases", "", "", false},
+		// Sharding labels the Mcrouters and their dependents with their
+		// replica and names it in status.reconciledBy.
+		{"patch", "mcrouter.example.com", "mcrouters", "", ns, true},
+		{"patch", "mcrouter.example.com", "mcrouters", "status", ns, true},
+		{"patch", "apps", "statefulsets", "", ns, true},
+		{"patch", "", "services", "", ns, true},
+		{"patch", "", "configmaps", "", ns, true},
 		{"delete", "apps", "statefulsets", "", ns, false},
 		{"create", "mcrouter.example.com", "mcrouters", "", ns, false},
 		{"get", "", "secrets", "", ns, false},

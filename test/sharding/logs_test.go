@@ -1,0 +1,43 @@
+package sharding_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"strings"
+)
+
+// probeAnnotation names, on a Mcrouter, a ConfigMap its next run reads
+// through the proxy (testdata/record.yml).
+const probeAnnotation = "sharding.test.example.com/probe"
+
+// annotate sets annotation key of Mcrouter name to value: a change of
+// metadata, which starts no run by itself.
+func annotate(ctx context.Context, ns, name, key, value string) error {
+	return patchMcrouter(ctx, ns, name, map[string]any{"metadata": map[string]any{"annotations": map[string]string{key: value}}})
+}
+
+// cacheAnswers lists, in order, how the proxy answered the GETs of path in
+// an operator's log: "hit" (from the informer cache), "miss" (the cache did
+// not hold it: the API server answered) or "bypass".
+func cacheAnswers(log, path string) []string {
+	var out []string
+	sc := bufio.NewScanner(strings.NewReader(log))
+	sc.Buffer(make([]byte, 64<<10), 16<<20)
+	for sc.Scan() {
+		line := sc.Bytes()
+		if !strings.Contains(string(line), path) {
+			continue
+		}
+		var e struct {
+			Logger, Msg, Method, Path, Cache string
+		}
+		if json.Unmarshal(line, &e) != nil {
+			continue
+		}
+		if e.Logger == "proxy" && e.Msg == "request" && e.Method == "GET" && e.Path == path {
+			out = append(out, e.Cache)
+		}
+	}
+	return out
+}
