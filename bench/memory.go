@@ -55,6 +55,7 @@ func (b *bench) memorySteps(ctx context.Context, op *operator, ns, gcURL string,
 		}
 		p.CRs, p.ConvergeSeconds = crs, converge
 		res.add(p)
+		p = res.Points[len(res.Points)-1] // with its per-CR figures
 		b.log("memory: %d CRs: RSS %.1f MB, Go heap in use %.1f MB%s", crs, float64(p.RSSBytes)/megabytes,
 			float64(p.HeapInuseBytes)/megabytes, perCRNote(p))
 		return nil
