@@ -162,6 +162,20 @@ func TestDictionaryOfTheKind(t *testing.T) {
 	}
 }
 
+func TestSecretsMakeNoDictionary(t *testing.T) {
+	pk := newPacker()
+	for i := range 2 {
+		u := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "Secret",
+			"metadata": map[string]any{"name": fmt.Sprint("s", i)}, "data": map[string]any{"password": "c2VjcmV0c2VjcmV0"}}}
+		if p := pk.pack(u); p.dict != nil {
+			t.Errorf("Secret %d packed with a dictionary", i)
+		}
+	}
+	if len(pk.dicts) != 0 {
+		t.Errorf("dictionaries made of Secrets: %v", pk.dicts)
+	}
+}
+
 func TestDictionaryChangesAreBounded(t *testing.T) {
 	pk := newPacker()
 	var all []*packed
