@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strconv"
 	"time"
 
@@ -49,12 +51,13 @@ func (b *bench) memorySteps(ctx context.Context, op *operator, ns, gcURL string,
 		if _, err := b.settle(ctx, op, 3*time.Second, 2*time.Minute, allActivity); err != nil {
 			return err
 		}
-		p, err := b.readOperatorMemory(ctx, op, gcURL)
+		p, err := b.readOperatorMemory(ctx, op, gcURL, filepath.Join(b.logDir, fmt.Sprintf("heap-memory-%d.pb.gz", crs)))
 		if err != nil {
 			return err
 		}
 		p.CRs, p.ConvergeSeconds = crs, converge
 		res.add(p)
+		p = res.Points[len(res.Points)-1] // with its per-CR figures
 		b.log("memory: %d CRs: RSS %.1f MB, Go heap in use %.1f MB%s", crs, float64(p.RSSBytes)/megabytes,
 			float64(p.HeapInuseBytes)/megabytes, perCRNote(p))
 		return nil
@@ -87,16 +90,17 @@ func perCRNote(p MemoryPoint) string {
 }
 
 // readOperatorMemory reads op's resident set, then has it collect garbage
-// (pprof's heap profile with gc=1) and reads its Go heap: what the live
-// objects take, not what garbage awaiting collection adds.
-func (b *bench) readOperatorMemory(ctx context.Context, op *operator, gcURL string) (MemoryPoint, error) {
+// (pprof's heap profile with gc=1, kept in profile: `go tool pprof` it with
+// the operator binary) and reads its Go heap: what the live objects take,
+// not what garbage awaiting collection adds.
+func (b *bench) readOperatorMemory(ctx context.Context, op *operator, gcURL, profile string) (MemoryPoint, error) {
 	var p MemoryPoint
 	mem, err := procfs.ReadMemory(b.procRoot, op.Pid())
 	if err != nil {
 		return p, err
 	}
 	p.RSSBytes, p.RSSAnonBytes = mem.RSS, mem.Anon
-	if err := get(ctx, gcURL); err != nil {
+	if err := download(ctx, gcURL, profile); err != nil {
 		return p, op.failure(fmt.Errorf("collect the operator's garbage: %w", err))
 	}
 	m, err := scrape(ctx, op.metricsURL)
@@ -108,8 +112,8 @@ func (b *bench) readOperatorMemory(ctx context.Context, op *operator, gcURL stri
 	return p, nil
 }
 
-// get reads url to the end and discards it.
-func get(ctx context.Context, url string) error {
+// download writes what url answers to path.
+func download(ctx context.Context, url, path string) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return err
@@ -122,6 +126,13 @@ func get(ctx context.Context, url string) error {
 	if resp.StatusCode != http.StatusOK {
 		return fmt.Errorf("GET %s: HTTP %s", url, resp.Status)
 	}
-	_, err = io.Copy(io.Discard, resp.Body)
-	return err
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		_ = f.Close()
+		return err
+	}
+	return f.Close()
 }

@@ -79,7 +79,8 @@ func packRecord(rec *record) ([]byte, error) {
 	if err := zw.Close(); err != nil {
 		return nil, err
 	}
-	return buf.Bytes(), nil
+	// The buffer grew by doubling: the memory keeps a copy of its size.
+	return bytes.Clone(buf.Bytes()), nil
 }
 
 // unpackRecord decodes what packRecord made, at most maxRecordJSON bytes of

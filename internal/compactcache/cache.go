@@ -18,53 +18,50 @@ import (
 // that cache.New builds from opts, with every unstructured object packed
 // after the transforms opts names, and read through Wrap.
 func NewCache(config *rest.Config, opts cache.Options) (cache.Cache, error) {
-	c, err := cache.New(config, packing(opts))
+	c, err := cache.New(config, newPacker().options(opts))
 	if err != nil {
 		return nil, err
 	}
 	return Wrap(c), nil
 }
 
-// packing returns opts with each transform it sets followed by Transform;
+// options returns opts with each transform it sets followed by packing;
 // DefaultTransform is set even when opts has none, so that every informer
 // packs (cache.New defaults the others from it).
-func packing(opts cache.Options) cache.Options {
-	opts.DefaultTransform = Transform(opts.DefaultTransform)
+func (pk *packer) options(opts cache.Options) cache.Options {
+	opts.DefaultTransform = pk.transform(opts.DefaultTransform)
 	if opts.ByObject != nil {
 		opts.ByObject = maps.Clone(opts.ByObject)
 		for obj, b := range opts.ByObject {
 			if b.Transform != nil {
-				b.Transform = Transform(b.Transform)
-				opts.ByObject[obj] = b
+				b.Transform = pk.transform(b.Transform)
 			}
-			if b.Namespaces != nil {
-				b.Namespaces = packingConfigs(b.Namespaces)
-				opts.ByObject[obj] = b
-			}
+			b.Namespaces = pk.configs(b.Namespaces)
+			opts.ByObject[obj] = b
 		}
 	}
-	opts.DefaultNamespaces = packingConfigs(opts.DefaultNamespaces)
+	opts.DefaultNamespaces = pk.configs(opts.DefaultNamespaces)
 	return opts
 }
 
-func packingConfigs(in map[string]cache.Config) map[string]cache.Config {
+func (pk *packer) configs(in map[string]cache.Config) map[string]cache.Config {
 	if in == nil {
 		return nil
 	}
 	out := maps.Clone(in)
 	for ns, c := range out {
 		if c.Transform != nil {
-			c.Transform = Transform(c.Transform)
+			c.Transform = pk.transform(c.Transform)
 			out[ns] = c
 		}
 	}
 	return out
 }
 
-// Transform is a cache transform that runs next (nil: none), then packs the
+// transform is a cache transform that runs next (nil: none), then packs the
 // result when it is an *unstructured.Unstructured. A cache built with it must
 // be read through Wrap.
-func Transform(next toolscache.TransformFunc) toolscache.TransformFunc {
+func (pk *packer) transform(next toolscache.TransformFunc) toolscache.TransformFunc {
 	return func(in any) (any, error) {
 		if next != nil {
 			var err error
@@ -73,7 +70,7 @@ func Transform(next toolscache.TransformFunc) toolscache.TransformFunc {
 			}
 		}
 		if u, ok := in.(*unstructured.Unstructured); ok {
-			if p := pack(u); p != nil {
+			if p := pk.pack(u); p != nil {
 				return p, nil
 			}
 		}
@@ -81,7 +78,7 @@ func Transform(next toolscache.TransformFunc) toolscache.TransformFunc {
 	}
 }
 
-// Cache reads a cache whose objects were packed by Transform: objects come
+// Cache reads a cache whose objects were packed (see NewCache): objects come
 // out of Get, List, informers' event handlers and field index functions
 // unpacked, as *unstructured.Unstructured.
 type Cache struct {

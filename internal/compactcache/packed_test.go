@@ -3,11 +3,15 @@ package compactcache
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
+	"os"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/klauspost/compress/s2"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
 	toolscache "k8s.io/client-go/tools/cache"
 )
 
@@ -38,7 +42,7 @@ func sample() *unstructured.Unstructured {
 
 func TestPackRoundTrip(t *testing.T) {
 	in := sample()
-	p := pack(in.DeepCopy())
+	p := newPacker().pack(in.DeepCopy())
 	if p == nil {
 		t.Fatal("pack failed")
 	}
@@ -64,7 +68,7 @@ func TestPackRoundTrip(t *testing.T) {
 }
 
 func TestPackKeepsWhatTheInformerReads(t *testing.T) {
-	p := pack(sample())
+	p := newPacker().pack(sample())
 	got := map[string]any{"apiVersion": p.APIVersion, "kind": p.Kind, "name": p.GetName(), "namespace": p.GetNamespace(), "labels": p.GetLabels()}
 	want := map[string]any{"apiVersion": "apps/v1", "kind": "Deployment", "name": "web", "namespace": "shop",
 		"labels": map[string]string{"app": "web", "tier": "front"}}
@@ -82,7 +86,7 @@ func TestPackKeepsWhatTheInformerReads(t *testing.T) {
 // An integral float comes back as an int64 that encodes to the same JSON.
 func TestPackIntegralFloat(t *testing.T) {
 	in := &unstructured.Unstructured{Object: map[string]any{"kind": "K", "spec": map[string]any{"n": 2.0}}}
-	out, err := pack(in).unpack()
+	out, err := newPacker().pack(in).unpack()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,33 +100,125 @@ func TestPackIntegralFloat(t *testing.T) {
 	}
 }
 
+// deployment is the Mcrouter role's Deployment as the API server sends it
+// (managedFields left out, as the operator's cache does).
+func deployment(t testing.TB) *unstructured.Unstructured {
+	t.Helper()
+	raw, err := os.ReadFile("testdata/deployment.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := &unstructured.Unstructured{}
+	if err := u.UnmarshalJSON(raw); err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
 func TestPackedIsSmall(t *testing.T) {
-	u := sample()
-	long := strings.Repeat(`{"name":"x","image":"memcached:1.6","ports":[{"containerPort":11211,"protocol":"TCP"}]}`, 20)
-	u.SetAnnotations(map[string]string{"kubectl.kubernetes.io/last-applied-configuration": long})
+	u := deployment(t)
 	raw, _ := json.Marshal(u.Object)
-	if p := pack(u); len(p.data)*4 > len(raw) {
-		t.Errorf("packed %d bytes of %d bytes of JSON; want a quarter or less", len(p.data), len(raw))
+	p := newPacker().pack(u)
+	if len(p.data)*2 > len(raw) {
+		t.Errorf("the Deployment packs to %d bytes of %d bytes of JSON; want half or less", len(p.data), len(raw))
+	}
+	out, err := p.unpack()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(deployment(t).Object, out.Object); diff != "" {
+		t.Errorf("the Deployment unpacked differs:\n%s", diff)
+	}
+}
+
+// another is u under another name and UID, as the next CR's Deployment.
+func another(u *unstructured.Unstructured, name string) *unstructured.Unstructured {
+	v := u.DeepCopy()
+	v.SetName(name)
+	v.SetUID("uid-of-" + types.UID(name))
+	return v
+}
+
+func TestDictionaryOfTheKind(t *testing.T) {
+	pk := newPacker()
+	first, second := pk.pack(deployment(t)), pk.pack(another(deployment(t), "m-2"))
+	alone := newPacker()
+	alone.dicts["apps/v1 Deployment"] = &kindDict{changes: maxDictChanges} // no dictionary
+	plain := alone.pack(another(deployment(t), "m-2"))
+	if first.dict == nil || second.dict != first.dict {
+		t.Fatalf("dictionaries %p and %p, want the same one", first.dict, second.dict)
+	}
+	if plain.dict != nil || len(second.data)*3 > len(plain.data) {
+		t.Errorf("with the kind's dictionary %d bytes, without %d; want a third or less", len(second.data), len(plain.data))
+	}
+	for _, p := range []*packed{first, second, plain} {
+		out, err := p.unpack()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(another(deployment(t), p.Name).Object["spec"], out.Object["spec"]); diff != "" || out.GetName() != p.Name {
+			t.Errorf("%s unpacked differs:\n%s", p.Name, diff)
+		}
+	}
+}
+
+func TestSecretsMakeNoDictionary(t *testing.T) {
+	pk := newPacker()
+	for i := range 2 {
+		u := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "Secret",
+			"metadata": map[string]any{"name": fmt.Sprint("s", i)}, "data": map[string]any{"password": "c2VjcmV0c2VjcmV0"}}}
+		if p := pk.pack(u); p.dict != nil {
+			t.Errorf("Secret %d packed with a dictionary", i)
+		}
+	}
+	if len(pk.dicts) != 0 {
+		t.Errorf("dictionaries made of Secrets: %v", pk.dicts)
+	}
+}
+
+func TestDictionaryChangesAreBounded(t *testing.T) {
+	pk := newPacker()
+	var all []*packed
+	dicts := map[*s2.Dict]bool{}
+	for i := range 8 {
+		u := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "ConfigMap",
+			"metadata": map[string]any{"name": fmt.Sprint("c", i)},
+			"data":     map[string]any{"k": strings.Repeat(fmt.Sprint(i), 100<<i)}}}
+		p := pk.pack(u)
+		all = append(all, p)
+		dicts[p.dict] = true
+	}
+	if len(dicts) != 1+maxDictChanges {
+		t.Errorf("%d dictionaries for objects doubling in size, want %d", len(dicts), 1+maxDictChanges)
+	}
+	for i, p := range all {
+		out, err := p.unpack()
+		if err != nil {
+			t.Fatalf("object %d packed before the dictionary changed: %v", i, err)
+		}
+		if v, _, _ := unstructured.NestedString(out.Object, "data", "k"); len(v) != 100<<i {
+			t.Errorf("object %d unpacks to %d bytes of data, want %d", i, len(v), 100<<i)
+		}
 	}
 }
 
 func TestTransform(t *testing.T) {
 	var seen []any
 	next := func(in any) (any, error) { seen = append(seen, in); return in, nil }
-	out, err := Transform(next)(sample())
+	out, err := newPacker().transform(next)(sample())
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, ok := out.(*packed); !ok || len(seen) != 1 {
-		t.Errorf("Transform(next) gave %T after %d calls of next, want *packed after 1", out, len(seen))
+		t.Errorf("transform(next) gave %T after %d calls of next, want *packed after 1", out, len(seen))
 	}
 	typed := &toolscache.DeletedFinalStateUnknown{Key: "k"}
-	if out, _ := Transform(nil)(typed); out != typed {
-		t.Errorf("Transform changed a %T", typed)
+	if out, _ := newPacker().transform(nil)(typed); out != typed {
+		t.Errorf("transform changed a %T", typed)
 	}
 	boom := errors.New("boom")
-	if _, err := Transform(func(any) (any, error) { return nil, boom })(sample()); !errors.Is(err, boom) {
-		t.Errorf("Transform error = %v, want next's", err)
+	if _, err := newPacker().transform(func(any) (any, error) { return nil, boom })(sample()); !errors.Is(err, boom) {
+		t.Errorf("transform error = %v, want next's", err)
 	}
 }
 
@@ -136,7 +232,7 @@ func (r *recorder) OnDelete(obj any)            { r.got = append(r.got, obj) }
 func TestHandlerUnpacks(t *testing.T) {
 	rec := &recorder{}
 	h := handler{rec}
-	p := pack(sample())
+	p := newPacker().pack(sample())
 	h.OnAdd(p, true)
 	h.OnUpdate(p, p)
 	h.OnDelete(p)
@@ -160,7 +256,7 @@ func TestHandlerUnpacks(t *testing.T) {
 }
 
 func TestUnpackFailureIsAnError(t *testing.T) {
-	p := pack(sample())
+	p := newPacker().pack(sample())
 	p.data = p.data[:len(p.data)/2]
 	if _, err := p.unpack(); err == nil {
 		t.Fatal("unpack of truncated data succeeded")
@@ -176,14 +272,15 @@ func TestUnpackFailureIsAnError(t *testing.T) {
 }
 
 func BenchmarkPack(b *testing.B) {
-	u := sample()
+	u := deployment(b)
+	pk := newPacker()
 	for b.Loop() {
-		pack(u)
+		pk.pack(u)
 	}
 }
 
 func BenchmarkUnpack(b *testing.B) {
-	p := pack(sample())
+	p := newPacker().pack(deployment(b))
 	for b.Loop() {
 		if _, err := p.unpack(); err != nil {
 			b.Fatal(err)
