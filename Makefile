@@ -19,7 +19,10 @@ IMG       ?= ghcr.io/mcrouter-operator/mcrouter-operator:latest
 GO_TEST_FLAGS ?= -timeout 45m
 # The packages that start Ansible run a second time with the warm executor
 # (docs/testing.md), longest first: go test starts them in this order.
-WARM_TEST_PKGS := ./test/e2e/ ./test/operator/ ./runner/
+# test/sharding starts its replicas with the warm executor whatever
+# TEST_ANSIBLE_EXECUTOR says: it runs only in the warm pass.
+WARM_TEST_PKGS := ./test/e2e/ ./test/sharding/ ./runner/ ./test/operator/
+RUNNER_TEST_PKGS = $(shell $(GO) list ./... | grep -v '/test/sharding$$')
 # Run from the Go module proxy at a fixed version, outside go.mod.
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
@@ -76,7 +79,7 @@ lint: ## yamllint and ansible-lint for roles, molecule and deploy.
 
 .PHONY: test
 test: deps vet ## The whole test suite: vet, unit, integration and end-to-end tests (lint runs in test/mcrouter), then the Ansible suites with the warm executor.
-	TEST_ANSIBLE_EXECUTOR=runner $(GO) test $(GO_TEST_FLAGS) ./...
+	TEST_ANSIBLE_EXECUTOR=runner $(GO) test $(GO_TEST_FLAGS) $(RUNNER_TEST_PKGS)
 	TEST_ANSIBLE_EXECUTOR=warm $(GO) test $(GO_TEST_FLAGS) $(WARM_TEST_PKGS)
 
 .PHONY: bench
