@@ -56,6 +56,5 @@ func (h *Handler) serve(req *http.Request) error {
 	if err != nil {
 		return err
 	}
-	_, err = h.reg.apply(r)
-	return err
+	return h.reg.apply(r)
 }

@@ -34,14 +34,13 @@ func newRegistry(o *Options) *registry {
 }
 
 // apply validates req and applies it, registering its metric on first use.
-// It reports whether the metric is new.
-func (g *registry) apply(req *Request) (bool, error) {
+func (g *registry) apply(req *Request) error {
 	k, err := req.kind()
 	if err != nil {
-		return false, err
+		return err
 	}
 	if err := req.validate(k, g.opts); err != nil {
-		return false, err
+		return err
 	}
 	names := sortedKeys(req.Labels)
 	values := make([]string, len(names))
@@ -53,20 +52,20 @@ func (g *registry) apply(req *Request) (bool, error) {
 	m, known := g.metrics[req.Name]
 	if known {
 		if err := m.matches(req.Name, k, names); err != nil {
-			return false, err
+			return err
 		}
 	}
 	key := strings.Join(values, "\xff")
 	if !known || !m.has(key) {
 		if g.series >= g.opts.MaxSeries {
-			return false, refuse(http.StatusUnprocessableEntity,
+			return refuse(http.StatusUnprocessableEntity,
 				"metric %q: the user metrics hold %d series, the most the operator keeps; "+
 					"publish fewer metrics or fewer label values", req.Name, g.series)
 		}
 	}
 	if !known {
 		if m, err = g.register(req, k, names); err != nil {
-			return false, err
+			return err
 		}
 	}
 	if !m.has(key) {
@@ -74,7 +73,7 @@ func (g *registry) apply(req *Request) (bool, error) {
 		g.series++
 	}
 	m.apply(req, values)
-	return !known, nil
+	return nil
 }
 
 // matches refuses a request that would change the metric's type or labels.
