@@ -15,6 +15,7 @@ import (
 
 	"github.com/mcrouter-operator/mcrouter-operator/controller"
 	"github.com/mcrouter-operator/mcrouter-operator/internal/cpuquota"
+	"github.com/mcrouter-operator/mcrouter-operator/internal/usermetrics"
 	"github.com/mcrouter-operator/mcrouter-operator/runner"
 	"github.com/mcrouter-operator/mcrouter-operator/watches"
 )
@@ -36,6 +37,7 @@ type flags struct {
 	InjectOwnerRef          bool
 	ProxyPort               int
 	MetricsBindAddress      string
+	UserMetricsBindAddress  string
 	ProbeBindAddress        string
 	PprofBindAddress        string
 	LeaderElect             bool
@@ -77,6 +79,8 @@ func (f *flags) bind(fs *pflag.FlagSet) {
 	fs.BoolVar(&f.InjectOwnerRef, "inject-owner-ref", true, "inject owner references into objects the roles create")
 	fs.IntVar(&f.ProxyPort, "proxy-port", 8888, "loopback port of the Kubernetes API proxy the roles use (0 picks a free port)")
 	fs.StringVar(&f.MetricsBindAddress, "metrics-bind-address", ":8080", `metrics endpoint address ("0" disables)`)
+	fs.StringVar(&f.UserMetricsBindAddress, "user-metrics-bind-address", usermetrics.DefaultAddr,
+		`loopback address where roles' osdk_metric tasks publish metrics, served on /metrics ("0" disables)`)
 	fs.StringVar(&f.ProbeBindAddress, "health-probe-bind-address", ":6789", "health probe endpoint address (/healthz, /readyz)")
 	fs.StringVar(&f.PprofBindAddress, "pprof-bind-address", "", `address serving net/http/pprof ("" disables)`)
 	fs.BoolVar(&f.LeaderElect, "leader-elect", false, "elect a leader so only one replica reconciles")
@@ -127,6 +131,11 @@ func (f *flags) validate() error {
 	}
 	if f.ProxyPort < 0 || f.ProxyPort > 65535 {
 		errs = append(errs, fmt.Errorf("--proxy-port must be 0-65535, got %d", f.ProxyPort))
+	}
+	if f.UserMetricsBindAddress != "0" {
+		if err := usermetrics.ValidateAddr(f.UserMetricsBindAddress); err != nil {
+			errs = append(errs, fmt.Errorf("--user-metrics-bind-address: %w", err))
+		}
 	}
 	if f.RunTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("--run-timeout must be positive, got %s", f.RunTimeout))

@@ -28,6 +28,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/mcrouter-operator/mcrouter-operator/controller"
+	"github.com/mcrouter-operator/mcrouter-operator/internal/usermetrics"
 	"github.com/mcrouter-operator/mcrouter-operator/internal/version"
 	"github.com/mcrouter-operator/mcrouter-operator/proxy"
 	"github.com/mcrouter-operator/mcrouter-operator/runner"
@@ -114,6 +115,9 @@ func run(ctx context.Context, f *flags) error {
 	if err != nil {
 		return fmt.Errorf("start proxy: %w", err)
 	}
+	if err := addUserMetrics(mgr, f.UserMetricsBindAddress); err != nil {
+		return err
+	}
 	if err := addRunnables(mgr, cfg, f, ws, namespaces, run, px, member); err != nil {
 		return err
 	}
@@ -170,6 +174,18 @@ func addRunnables(mgr manager.Manager, cfg *rest.Config, f *flags, ws []watches.
 		<-ctx.Done()
 		return nil
 	}))
+}
+
+// addUserMetrics serves the osdk_metric endpoint on addr ("0": not at all).
+func addUserMetrics(mgr manager.Manager, addr string) error {
+	if addr == "0" {
+		return nil
+	}
+	um, err := usermetrics.New(usermetrics.Options{Addr: addr, Registry: metrics.Registry, Log: ctrl.Log.WithName("usermetrics")})
+	if err != nil {
+		return err
+	}
+	return mgr.Add(um)
 }
 
 // addControllers adds one controller per watch; it returns them by name,

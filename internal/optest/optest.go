@@ -85,8 +85,8 @@ type Operator struct {
 	runTimeout time.Duration
 }
 
-// Start runs the operator with free ports for probes and proxy, metrics off
-// unless Args set them, the repository's collections on
+// Start runs the operator with free ports for probes and proxy, metrics and
+// user metrics (fixed port 5050 by default) off unless Args set them, the repository's collections on
 // ANSIBLE_COLLECTIONS_PATH, and --ansible-executor Executor() unless Args
 // set it.
 func Start(o Options) (*Operator, error) {
@@ -123,6 +123,7 @@ func Start(o Options) (*Operator, error) {
 		"--health-probe-bind-address", "127.0.0.1:" + strconv.Itoa(probe),
 		"--proxy-port", strconv.Itoa(proxyPort),
 		"--metrics-bind-address", "0",
+		"--user-metrics-bind-address", "0",
 	}
 	args = append(args, o.Args...)
 	if _, set := flagValue(args, "--ansible-executor"); !set {
