@@ -20,6 +20,13 @@
 // dependentsHold finds every dependent as recorded. The record is removed
 // when a run starts and restored only by a run that succeeded.
 //
+// With the watch's pruneDependents, trackCreated keeps a ledger of what
+// runs of each resource created (prune_ledger.go: in memory and in
+// status.createdDependents, surviving failed runs and restarts) and, after a
+// successful run, prune deletes what the ledger holds and the run's record
+// does not, once the API server shows it is still the object created and
+// still linked to the resource (prune.go).
+//
 // With Options.Shard (--sharding, package shard) the reconciler sees only
 // the resources labelled for its replica, and Reconcile passes the gate
 // (no reconcile of a resource being handed off) and admit (status.reconciledBy

@@ -84,6 +84,7 @@ func (r *Reconciler) forget(ctx context.Context, namespace, name string) {
 		}
 	}
 	r.memory.forget(key)
+	r.ledgers.forget(key)
 	if err := r.opts.Runner.Remove(r.gvk, namespace, name); err != nil {
 		r.log(ctx).Error(err, "remove runner artifacts")
 	}
@@ -117,13 +118,16 @@ func (r *Reconciler) reconcileRun(ctx context.Context, obj *unstructured.Unstruc
 		rec = r.remember(ctx, ran, outcome, prev)
 		r.adoptDependents(ctx, rec)
 	}
+	created, setCreated := r.trackCreated(ctx, ran, outcome, rec)
 	if w.ManageStatus {
 		// A role that wrote the resource (k8s_status) left a newer version:
 		// start from it rather than conflict with it.
 		if latest := r.lastPrimaryWrite(obj, outcome.writes); latest != nil {
 			obj = latest
 		}
-		if err := r.writeStatus(ctx, obj, r.runStatus(ctx, ran, outcome, rec)); err != nil {
+		change := r.runStatus(ctx, ran, outcome, rec)
+		change.SetCreated, change.Created = setCreated, created
+		if err := r.writeStatus(ctx, obj, change); err != nil {
 			return r.statusFailed(ctx, obj, err)
 		}
 	}

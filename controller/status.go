@@ -31,6 +31,10 @@ type statusChange struct {
 	// is nil; without SetRecord it is left as is.
 	SetRecord bool
 	Record    map[string]any
+	// SetCreated sets status.createdDependents (prune_ledger.go) to Created,
+	// or removes it when Created is nil; without SetCreated it is left as is.
+	SetCreated bool
+	Created    map[string]any
 }
 
 // applyConditions returns the conditions list with ours merged in by type.
@@ -103,7 +107,22 @@ func statusPatch(obj *unstructured.Unstructured, change statusChange, now time.T
 			patch[statusRecordKey] = change.Record
 		}
 	}
+	if change.SetCreated {
+		setOrRemove(patch, obj, statusLedgerKey, change.Created)
+	}
 	return patch, len(patch) > 0
+}
+
+// setOrRemove adds status.<key> = value to patch, or its removal when value
+// is nil, unless obj has it so already.
+func setOrRemove(patch map[string]any, obj *unstructured.Unstructured, key string, value map[string]any) {
+	cur, found, _ := unstructured.NestedFieldNoCopy(obj.Object, "status", key)
+	switch {
+	case value == nil && found && cur != nil:
+		patch[key] = nil // removed by the merge patch
+	case value != nil && !reflect.DeepEqual(normalize(cur), normalize(value)):
+		patch[key] = value
+	}
 }
 
 // normalize round-trips through JSON so int64 vs float64 and []string vs

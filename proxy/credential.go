@@ -121,6 +121,10 @@ type Write struct {
 	// Object is the decoded response object, nil when the API server answered
 	// with a Status or in a media type other than JSON.
 	Object *unstructured.Unstructured
+	// Created: the API server answered 201 Created, so this write made the
+	// object (a create, or a PUT or server-side apply of an absent object);
+	// never set for a dry run.
+	Created bool
 }
 
 // Read is one successful GET of a single object linked to the run's owner (an

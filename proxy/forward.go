@@ -141,6 +141,7 @@ func (p *Proxy) inspectResponse(resp *http.Response) error {
 		}
 		obj = p.decodeBody(mt, data)
 	}
+	ex.created = resp.StatusCode == http.StatusCreated && !ex.dryRun
 	if ex.linkCreated && resp.StatusCode == http.StatusCreated {
 		linked, err := p.linkCreatedObject(resp, ex, obj)
 		if err != nil {

@@ -241,7 +241,7 @@ func (c *Credential) recordWrite(ex *exchange, obj map[string]any) {
 	info := ex.info
 	w := Write{
 		GVK: ex.gvk, Namespace: info.Namespace, Name: info.Name, Subresource: info.Subresource,
-		Verb: info.Verb, ContentType: ex.contentType, Body: ex.body,
+		Verb: info.Verb, ContentType: ex.contentType, Body: ex.body, Created: ex.created,
 	}
 	switch {
 	case info.Verb == reqinfo.VerbPatch && strings.HasPrefix(ex.contentType, "application/apply-patch"):

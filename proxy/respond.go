@@ -32,6 +32,8 @@ type exchange struct {
 	// linkCreated: the body went out without the owner link, to be linked if
 	// this write creates the object (adopt.go).
 	linkCreated bool
+	// created: the API server answered 201 Created (Write.Created).
+	created     bool
 	contentType string
 	body        map[string]any // decoded request body as forwarded
 	cache       string         // "hit", "miss" or "" (not a cacheable read)

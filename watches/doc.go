@@ -31,7 +31,9 @@
 // Differences from upstream: markUnsafe defaults to true, so values taken from the custom resource are never
 // evaluated as Jinja templates unless an entry sets markUnsafe: false. skipUnchangedResync (default false) is this
 // runtime's own key: when true, a periodic resync that finds the resource and its dependents unchanged since the
-// last successful run does not start Ansible. Unknown keys, bare numbers as durations, both role and playbook, and
+// last successful run does not start Ansible. pruneDependents (default false) is ours as well: when true, a
+// successful run is followed by the deletion of the dependents earlier runs of the resource created and this run
+// no longer created, updated or read. Unknown keys, bare numbers as durations, both role and playbook, and
 // unusable environment overrides are errors where upstream ignores them or falls back silently. A key given with
 // no value (`vars:`) means its default.
 // ansibleExecutor ("runner" or "warm"; default: the --ansible-executor flag) is this runtime's own key too: it

@@ -203,6 +203,7 @@ func wantFull(t *testing.T, dir, file string) []watches.Watch {
 			MaxConcurrentReconciles:     4,
 			AnsibleVerbosity:            2,
 			SkipUnchangedResync:         true,
+			PruneDependents:             true,
 			AnsibleExecutor:             "warm",
 			Finalizer: &watches.Finalizer{
 				Name: "finalizer.mcrouter.example.com",

@@ -32,7 +32,7 @@ func entryKeys() []string {
 	return []string{
 		"group", "version", "kind", "role", "playbook", "vars", "reconcilePeriod", "manageStatus",
 		"watchDependentResources", "watchClusterScopedResources", "watchAnnotationsChanges", "snakeCaseParameters",
-		"markUnsafe", "maxRunnerArtifacts", "skipUnchangedResync", "ansibleExecutor", "finalizer", "blacklist", "selector",
+		"markUnsafe", "maxRunnerArtifacts", "skipUnchangedResync", "pruneDependents", "ansibleExecutor", "finalizer", "blacklist", "selector",
 	}
 }
 
@@ -268,6 +268,8 @@ func setEntryKey(e *Entry, p pair) error {
 		e.MarkUnsafe, err = decodeBool(v, key)
 	case "skipUnchangedResync":
 		e.SkipUnchangedResync, err = decodeBool(v, key)
+	case "pruneDependents":
+		e.PruneDependents, err = decodeBool(v, key)
 	case "maxRunnerArtifacts":
 		e.MaxRunnerArtifacts, err = decodeInt(v, key)
 		if err == nil && e.MaxRunnerArtifacts < 1 {

@@ -48,6 +48,10 @@ type Watch struct {
 	// SkipUnchangedResync is this runtime's own key `skipUnchangedResync` (default false): a periodic resync that
 	// finds the resource and its dependents unchanged since the last successful run does not start Ansible.
 	SkipUnchangedResync bool
+	// PruneDependents is this runtime's own key `pruneDependents` (default false): after a successful run, the
+	// dependents earlier runs of the resource created and this run no longer touched are deleted (see the
+	// controller package).
+	PruneDependents bool
 	// AnsibleExecutor is this runtime's own key `ansibleExecutor`: "runner" or "warm" (see the runner package);
 	// "" (absent) leaves it to the --ansible-executor flag.
 	AnsibleExecutor string

@@ -201,7 +201,10 @@ func TestBundleAppliesWithLeastPrivilege(t *testing.T) {
 		{"patch", "apps", "statefulsets", "", ns, true},
 		{"patch", "", "services", "", ns, true},
 		{"patch", "", "configmaps", "", ns, true},
-		{"delete", "apps", "statefulsets", "", ns, false},
+		// pruneDependents deletes what a run no longer creates.
+		{"delete", "apps", "statefulsets", "", ns, true},
+		{"delete", "", "configmaps", "", ns, true},
+		{"delete", "", "secrets", "", ns, false},
 		{"create", "mcrouter.example.com", "mcrouters", "", ns, false},
 		{"get", "", "secrets", "", ns, false},
 		{"list", "", "pods", "", "", false},
@@ -319,7 +322,7 @@ func TestWatchesFile(t *testing.T) {
 	}
 	want := []map[string]any{{
 		"version": "v1alpha3", "group": "mcrouter.example.com", "kind": "Mcrouter",
-		"role": "mcrouter", "skipUnchangedResync": true,
+		"role": "mcrouter", "skipUnchangedResync": true, "pruneDependents": true,
 	}}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("watches.yaml (-want +got):\n%s", diff)
