@@ -107,6 +107,16 @@
 // res.period of a task whose action is operator_sdk.util.requeue_after is
 // read the same way. An invalid period is reported as a failure of that task.
 //
+// # Collections
+//
+// Options.Collections (the operator passes its built-in operator_sdk.util)
+// is written once per process to <RootDir>/.collections/<digest>: a dir of
+// that digest left by an earlier process is kept only when it holds exactly
+// those files. Every run gets ANSIBLE_COLLECTIONS_PATH set to
+// Options.CollectionsPath followed by that dir, so a collection of the same
+// name anywhere on the path comes first and replaces it whole, as Ansible
+// loads a collection from the first path entry that has it.
+//
 // # Process
 //
 // ansible-runner starts in its own process group. It runs ansible-playbook

@@ -69,7 +69,8 @@ func (f *flags) bind(fs *pflag.FlagSet) {
 	fs.IntVar(&f.AnsibleVerbosity, "ansible-verbosity", watches.DefaultAnsibleVerbosity, "Ansible verbosity (0-7); ANSIBLE_VERBOSITY_<KIND>_<GROUP> overrides it per watch")
 	fs.StringVar(&f.AnsibleArgs, "ansible-args", "", "extra arguments for ansible-playbook, written to env/cmdline")
 	fs.StringVar(&f.AnsibleRolesPath, "ansible-roles-path", "", "roles search path; overrides ANSIBLE_ROLES_PATH")
-	fs.StringVar(&f.AnsibleCollectionsPath, "ansible-collections-path", "", "collections search path; overrides ANSIBLE_COLLECTIONS_PATH")
+	fs.StringVar(&f.AnsibleCollectionsPath, "ansible-collections-path", "",
+		"collections search path, ahead of collections/ beside the watches file and the built-in operator_sdk.util; overrides ANSIBLE_COLLECTIONS_PATH")
 	fs.StringVar(&f.AnsibleLogEvents, "ansible-log-events", "tasks", "which Ansible events to log: tasks, everything or nothing")
 	fs.StringVar(&f.AnsibleExecutor, "ansible-executor", string(runner.ExecutorRunner),
 		"how runs start Ansible: runner (exec ansible-runner for each run) or warm (fork it from a warm Python process); "+

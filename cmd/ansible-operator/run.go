@@ -27,6 +27,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
+	"github.com/mcrouter-operator/mcrouter-operator/collections"
 	"github.com/mcrouter-operator/mcrouter-operator/controller"
 	"github.com/mcrouter-operator/mcrouter-operator/internal/version"
 	"github.com/mcrouter-operator/mcrouter-operator/proxy"
@@ -65,7 +66,12 @@ func newRunCommand() *cobra.Command {
 // run loads the watches (failing before any cluster access on bad input),
 // then assembles manager, proxy, runner and one controller per watch.
 func run(ctx context.Context, f *flags) error {
-	ws, err := loadWatches(f)
+	wd, err := os.Getwd()
+	if err != nil {
+		return fmt.Errorf("working directory: %w", err)
+	}
+	searchPath := collectionsPath(f.AnsibleCollectionsPath, f.WatchesFile, wd, os.LookupEnv)
+	ws, err := loadWatches(f, searchPath)
 	if err != nil {
 		return err
 	}
@@ -73,6 +79,8 @@ func run(ctx context.Context, f *flags) error {
 	executor, _ := runner.ParseExecutor(f.AnsibleExecutor)
 	run, err := runner.New(runner.Options{
 		RootDir:               f.RunnerDir,
+		CollectionsPath:       searchPath,
+		Collections:           collections.FS(),
 		AnsibleArgs:           f.AnsibleArgs,
 		Timeout:               f.RunTimeout,
 		MaxArtifactBytes:      int64(f.MaxArtifactBytes),
@@ -118,28 +126,27 @@ func run(ctx context.Context, f *flags) error {
 		return err
 	}
 	ctrl.Log.WithName("setup").Info("starting", "version", version.Version, "watches", len(ws), "proxy", px.Addr(),
-		"maxConcurrentRuns", f.MaxConcurrentRuns, "namespaces", strings.Join(namespaces, ","))
+		"maxConcurrentRuns", f.MaxConcurrentRuns, "namespaces", strings.Join(namespaces, ","),
+		"collectionsPath", strings.Join(searchPath, ":"))
 	if member != nil {
 		return startSharded(ctx, mgr, member)
 	}
 	return mgr.Start(ctx)
 }
 
-// loadWatches applies the roles and collections path flags (they win over
-// the environment, as upstream) and loads the watches file.
-func loadWatches(f *flags) ([]watches.Watch, error) {
+// loadWatches applies the roles path flag (it wins over the environment, as
+// upstream) and loads the watches file; roles named namespace.collection.role
+// are looked up on collectionsPath, the runs' own.
+func loadWatches(f *flags, collectionsPath []string) ([]watches.Watch, error) {
 	if f.AnsibleRolesPath != "" {
 		_ = os.Setenv("ANSIBLE_ROLES_PATH", f.AnsibleRolesPath)
-	}
-	if f.AnsibleCollectionsPath != "" {
-		_ = os.Setenv("ANSIBLE_COLLECTIONS_PATH", f.AnsibleCollectionsPath)
 	}
 	return watches.Load(f.WatchesFile, watches.Options{
 		ReconcilePeriod:         f.ReconcilePeriod,
 		MaxConcurrentReconciles: f.MaxConcurrentReconciles,
 		AnsibleVerbosity:        f.AnsibleVerbosity,
 		RolesPath:               splitPath(os.Getenv("ANSIBLE_ROLES_PATH")),
-		CollectionsPath:         splitPath(os.Getenv("ANSIBLE_COLLECTIONS_PATH")),
+		CollectionsPath:         collectionsPath,
 	})
 }
 
