@@ -3,6 +3,7 @@ package operator_test
 import (
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -57,15 +58,33 @@ func startByHand(t *testing.T, dir string, kind string, env []string, args ...st
 }
 
 // TestRunFromACheckout: the built-in operator_sdk.util serves the role's
-// k8s_status.
+// k8s_status, and --log-format=text logs a line per task result, failures
+// with their message.
 func TestRunFromACheckout(t *testing.T) {
 	ns := namespace(t, "checkout")
-	op := startByHand(t, t.TempDir(), gvkCheckout.Kind, nil)
+	op := startByHand(t, t.TempDir(), gvkCheckout.Kind, nil, "--log-format", "text")
 	create(t, newCR(gvkCheckout, ns, "good", map[string]any{"message": "from the binary"}))
+	create(t, newCR(gvkCheckout, ns, "bad", map[string]any{"fail": true, "fail_reason": "on purpose"}))
 
 	u := waitCR(t, gvkCheckout, ns, "good", "Successful", successful, op)
 	if got, _, _ := unstructured.NestedString(u.Object, "status", "greeting"); got != "from the binary" {
 		t.Errorf("status.greeting = %q, want the one operator_sdk.util.k8s_status wrote", got)
+	}
+	waitCR(t, gvkCheckout, ns, "bad", "Failure", failed, op)
+
+	logs := op.Logs()
+	for what, re := range map[string]string{
+		"task line": `(ok|changed): \[Checkout checkout/good\] TASK \[testop : Report custom status\] \d+\.\d\ds`,
+		"failure line": `fatal: \[Checkout checkout/bad\] TASK \[testop : Fail on request\] \d+\.\d\ds: ` +
+			`FAILED! => requested failure: on purpose`,
+		"recap": `PLAY RECAP \[Checkout checkout/good\] ok=\d+ changed=\d+ unreachable=0 failed=0`,
+	} {
+		if !regexp.MustCompile(re).MatchString(logs) {
+			t.Errorf("no %s matching %s in the log", what, re)
+		}
+	}
+	if strings.Contains(logs, `"msg":"task`) {
+		t.Errorf("the text log holds JSON task lines")
 	}
 }
 
