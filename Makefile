@@ -26,8 +26,6 @@ RUNNER_TEST_PKGS = $(shell $(GO) list ./... | grep -v '/test/sharding$$')
 # Run from the Go module proxy at a fixed version, outside go.mod.
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/collections$(if $(ANSIBLE_COLLECTIONS_PATH),:$(ANSIBLE_COLLECTIONS_PATH))
-
 .PHONY: help
 help: ## Show the targets.
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'

@@ -192,7 +192,7 @@ func (c *collector) handleResult(event string, data *taskData, stdout string) {
 		}
 	}
 	c.res.Tasks = append(c.res.Tasks, task)
-	c.log.taskResult(&task, failure.failure.Message)
+	c.log.taskResult(&task, failure.failure.Message, data.duration())
 }
 
 // resDropped reports an empty result: ansible-runner replaces a result

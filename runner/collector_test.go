@@ -283,3 +283,29 @@ func TestEventLoggerLevels(t *testing.T) {
 		})
 	}
 }
+
+func TestResultLogLines(t *testing.T) {
+	var lines []string
+	log := funcr.New(func(_, args string) { lines = append(lines, args) }, funcr.Options{Verbosity: 0})
+	c := newCollector("job", "/artifacts/job", eventLogger{log: log, mode: LogTasks})
+	failed := task("Check")
+	failed["duration"], failed["res"] = 0.1234, map[string]any{"msg": "boom"}
+	unmeasured := task("Plain")
+	unmeasured["res"] = map[string]any{"changed": true}
+	in := eventLine(t, eventOk, "", unmeasured) + eventLine(t, eventFailed, "", failed)
+	if err := c.read(strings.NewReader(in)); err != nil {
+		t.Fatalf("read: %v", err)
+	}
+	want := []string{
+		`"task"="Plain" "result"="changed"`,
+		`"task"="Check" "result"="failed" "duration"="123ms" "message"="boom"`,
+	}
+	if len(lines) != len(want) {
+		t.Fatalf("logged %q, want %d lines", lines, len(want))
+	}
+	for i, w := range want {
+		if !strings.Contains(lines[i], w) {
+			t.Errorf("line %d = %s, want it to contain %s", i, lines[i], w)
+		}
+	}
+}

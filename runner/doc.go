@@ -107,6 +107,25 @@
 // res.period of a task whose action is operator_sdk.util.requeue_after is
 // read the same way. An invalid period is reported as a failure of that task.
 //
+// # Collections
+//
+// Options.Collections (the operator passes its built-in operator_sdk.util)
+// is written once per process to <RootDir>/.collections/<digest>: a dir of
+// that digest left by an earlier process is kept only when it holds exactly
+// those files. Every run gets ANSIBLE_COLLECTIONS_PATH set to
+// Options.CollectionsPath followed by that dir, so a collection of the same
+// name anywhere on the path comes first and replaces it whole, as Ansible
+// loads a collection from the first path entry that has it.
+//
+// # Log lines
+//
+// With LogTasks a run logs, with the keys of the ctx logger (or namespace and
+// name) and job: LogTaskStarted with task (and role, for a task in a role);
+// one line per task result with task, role, result (a TaskStatus), duration
+// (what ansible-runner measured) and, for a failure, message; LogRecap with
+// the Stats; and LogAnsibleOutput with line at V(1). Log formats for people
+// render them by these names (the operator's --log-format=text).
+//
 // # Process
 //
 // ansible-runner starts in its own process group. It runs ansible-playbook

@@ -39,6 +39,17 @@ type taskData struct {
 	Host           string          `json:"host"`
 	IgnoreErrors   *bool           `json:"ignore_errors"`
 	Res            json.RawMessage `json:"res"`
+	// Duration is the seconds a result took, as ansible-runner measured
+	// them; absent (nil) when it did not.
+	Duration *float64 `json:"duration"`
+}
+
+// duration returns Duration, or -1 when absent.
+func (d *taskData) duration() time.Duration {
+	if d.Duration == nil || *d.Duration < 0 {
+		return -1
+	}
+	return time.Duration(*d.Duration * float64(time.Second)).Round(time.Millisecond)
 }
 
 func (d *taskData) action() string {

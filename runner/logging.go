@@ -2,8 +2,19 @@ package runner
 
 import (
 	"strings"
+	"time"
 
 	"github.com/go-logr/logr"
+)
+
+// Messages and keys of a run's log lines that log formats for people render
+// (see the package doc, "Log lines").
+const (
+	LogTaskStarted   = "task started"
+	LogRecap         = "PLAY RECAP"
+	LogAnsibleOutput = "ansible output"
+	// LogKeyResult marks a task result line; its value is a TaskStatus.
+	LogKeyResult = "result"
 )
 
 // eventLogger turns events into human-readable log lines. With LogTasks it
@@ -29,14 +40,19 @@ func (l eventLogger) taskStarted(d *taskData) {
 	if !l.enabled() {
 		return
 	}
-	l.withTask(d.Task, d.Role).Info("task started")
+	l.withTask(d.Task, d.Role).Info(LogTaskStarted)
 }
 
-func (l eventLogger) taskResult(t *TaskEvent, message string) {
+// taskResult logs a result; duration is what ansible-runner measured, and
+// is left out when it measured nothing (negative).
+func (l eventLogger) taskResult(t *TaskEvent, message string, duration time.Duration) {
 	if !l.enabled() {
 		return
 	}
-	log := l.withTask(t.Name, t.Role)
+	log := l.withTask(t.Name, t.Role).WithValues(LogKeyResult, string(t.Status))
+	if duration >= 0 {
+		log = log.WithValues("duration", duration)
+	}
 	switch t.Status {
 	case TaskFailed, TaskUnreachable:
 		log.Info("task "+string(t.Status), "message", message)
@@ -53,7 +69,7 @@ func (l eventLogger) recap(s Stats) {
 	if !l.enabled() {
 		return
 	}
-	l.log.Info("PLAY RECAP", "ok", s.Ok, "changed", s.Changed, "unreachable", s.Unreachable,
+	l.log.Info(LogRecap, "ok", s.Ok, "changed", s.Changed, "unreachable", s.Unreachable,
 		"failed", s.Failures, "skipped", s.Skipped, "rescued", s.Rescued, "ignored", s.Ignored)
 }
 
@@ -71,7 +87,7 @@ func (l eventLogger) output(text string) {
 	}
 	for _, line := range strings.Split(cleanOutput(text), "\n") {
 		if strings.TrimSpace(line) != "" {
-			log.Info("ansible output", "line", line)
+			log.Info(LogAnsibleOutput, "line", line)
 		}
 	}
 }

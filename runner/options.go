@@ -3,6 +3,7 @@ package runner
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -109,6 +110,17 @@ type Options struct {
 	// override the process environment (ANSIBLE_ROLES_PATH,
 	// ANSIBLE_COLLECTIONS_PATH, ANSIBLE_GATHERING…). Default: none.
 	Env []string
+	// CollectionsPath is the runs' collections search path
+	// (ANSIBLE_COLLECTIONS_PATH), searched in order, ahead of Collections.
+	// Give absolute paths: a run works in its own directory. Default: none;
+	// with neither CollectionsPath nor Collections, the environment decides.
+	CollectionsPath []string
+	// Collections is a tree ansible_collections/<namespace>/<name>/… that
+	// every run finds after CollectionsPath, so that any other copy of a
+	// collection it holds wins. New writes it to
+	// <RootDir>/.collections/<digest of its files>, replacing what differs
+	// there. Default: none.
+	Collections fs.FS
 	// MaxArtifactBytes caps the disk space of one resource's artifacts
 	// (<input dir>/artifacts; flag --max-runner-artifacts-bytes). After each
 	// run, however it ended, its oldest artifact dirs are deleted until the
@@ -199,8 +211,17 @@ func (o *Options) Validate() error {
 		errs = append(errs, fmt.Errorf("python path %q must not contain spaces or quotes", o.PythonPath))
 	}
 	for i, kv := range o.Env {
-		if k, _, ok := strings.Cut(kv, "="); !ok || k == "" {
+		k, _, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
 			errs = append(errs, fmt.Errorf("runner env entry %d %q: want KEY=value", i, kv))
+		}
+		if k == collectionsEnv && (o.CollectionsPath != nil || o.Collections != nil) {
+			errs = append(errs, fmt.Errorf("runner env entry %d sets %s, which the collections options set; use those", i, k))
+		}
+	}
+	for _, p := range o.CollectionsPath {
+		if p == "" || strings.Contains(p, ":") {
+			errs = append(errs, fmt.Errorf("collections path entry %q: want a directory without ':'", p))
 		}
 	}
 	return errors.Join(errs...)

@@ -53,6 +53,9 @@ func New(opts Options) (*Runner, error) {
 	if err := ensureRootDir(opts.RootDir, os.Geteuid()); err != nil {
 		return nil, err
 	}
+	if opts.Env, err = collectionsPathEnv(opts); err != nil {
+		return nil, err
+	}
 	if n := reapOrphans(opts.RootDir); n > 0 {
 		opts.Log.Info("killed Ansible runs left behind by an earlier operator process", "runs", n)
 	}

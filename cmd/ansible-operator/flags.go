@@ -22,7 +22,8 @@ import (
 
 // flags are `ansible-operator run`'s flags: upstream's names and defaults,
 // plus ours (--run-timeout, --kubeconfig, --runner-dir, --max-concurrent-runs,
-// --max-runner-artifacts-bytes, --max-total-runner-artifacts-bytes).
+// --max-runner-artifacts-bytes, --max-total-runner-artifacts-bytes,
+// --log-format).
 type flags struct {
 	WatchesFile             string
 	ReconcilePeriod         time.Duration
@@ -57,7 +58,10 @@ type flags struct {
 	MaxArtifactBytes        byteSize
 	MaxTotalArtifactBytes   byteSize
 	Kubeconfig              string
+	LogFormat               string
 	Zap                     zap.Options
+	// ZapEncoder is --zap-encoder as given, lower-cased; "" when not given.
+	ZapEncoder string
 }
 
 func (f *flags) bind(fs *pflag.FlagSet) {
@@ -71,7 +75,8 @@ func (f *flags) bind(fs *pflag.FlagSet) {
 	fs.IntVar(&f.AnsibleVerbosity, "ansible-verbosity", watches.DefaultAnsibleVerbosity, "Ansible verbosity (0-7); ANSIBLE_VERBOSITY_<KIND>_<GROUP> overrides it per watch")
 	fs.StringVar(&f.AnsibleArgs, "ansible-args", "", "extra arguments for ansible-playbook, written to env/cmdline")
 	fs.StringVar(&f.AnsibleRolesPath, "ansible-roles-path", "", "roles search path; overrides ANSIBLE_ROLES_PATH")
-	fs.StringVar(&f.AnsibleCollectionsPath, "ansible-collections-path", "", "collections search path; overrides ANSIBLE_COLLECTIONS_PATH")
+	fs.StringVar(&f.AnsibleCollectionsPath, "ansible-collections-path", "",
+		"collections search path, ahead of collections/ beside the watches file and the built-in operator_sdk.util; overrides ANSIBLE_COLLECTIONS_PATH")
 	fs.StringVar(&f.AnsibleLogEvents, "ansible-log-events", "tasks", "which Ansible events to log: tasks, everything or nothing")
 	fs.StringVar(&f.AnsibleExecutor, "ansible-executor", string(runner.ExecutorRunner),
 		"how runs start Ansible: runner (exec ansible-runner for each run) or warm (fork it from a warm Python process); "+
@@ -113,9 +118,20 @@ func (f *flags) bind(fs *pflag.FlagSet) {
 	fs.Var(&f.MaxTotalArtifactBytes, "max-total-runner-artifacts-bytes",
 		"disk space the artifacts of all resources under --runner-dir may take (bytes or a quantity such as 256Mi)")
 	fs.StringVar(&f.Kubeconfig, "kubeconfig", "", "kubeconfig to use (default: KUBECONFIG, ~/.kube/config, or in-cluster)")
+	fs.StringVar(&f.LogFormat, "log-format", logFormatAuto,
+		"log format: json, text (the runs' tasks as ansible-playbook prints them) or auto (text on a terminal, else json; "+
+			"--zap-encoder or --zap-devel decide when given)")
 	gofs := flag.NewFlagSet("zap", flag.ContinueOnError)
 	f.Zap.BindFlags(gofs)
 	fs.AddGoFlagSet(gofs)
+}
+
+// readZapFlags records the upstream zap flags that --log-format=auto defers
+// to, once fs is parsed.
+func (f *flags) readZapFlags(fs *pflag.FlagSet) {
+	if fl := fs.Lookup("zap-encoder"); fl != nil && fl.Changed {
+		f.ZapEncoder = strings.ToLower(fl.Value.String())
+	}
 }
 
 func (f *flags) validate() error {
@@ -172,6 +188,9 @@ func (f *flags) validate() error {
 	}
 	if _, err := runner.ParseExecutor(f.AnsibleExecutor); err != nil {
 		errs = append(errs, fmt.Errorf("--ansible-executor: %w", err))
+	}
+	if _, err := chooseLogFormat(f.LogFormat, f.ZapEncoder, f.Zap.Development, false); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }

@@ -21,6 +21,7 @@ func parse(t *testing.T, args ...string) (*flags, error) {
 	if err := fs.Parse(args); err != nil {
 		t.Fatalf("parse %v: %v", args, err)
 	}
+	f.readZapFlags(fs)
 	return f, f.validate()
 }
 

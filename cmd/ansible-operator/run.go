@@ -22,11 +22,11 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
-	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
+	"github.com/mcrouter-operator/mcrouter-operator/collections"
 	"github.com/mcrouter-operator/mcrouter-operator/controller"
 	"github.com/mcrouter-operator/mcrouter-operator/internal/usermetrics"
 	"github.com/mcrouter-operator/mcrouter-operator/internal/version"
@@ -46,10 +46,12 @@ func newRunCommand() *cobra.Command {
 		Short: "Watch the resources named in watches.yaml and reconcile them with Ansible",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			f.readZapFlags(cmd.Flags())
 			if err := f.validate(); err != nil {
 				return err
 			}
-			ctrl.SetLogger(zap.New(zap.UseFlagOptions(&f.Zap)))
+			format, _ := chooseLogFormat(f.LogFormat, f.ZapEncoder, f.Zap.Development, isTerminal(os.Stderr))
+			ctrl.SetLogger(newLogger(&f.Zap, format, os.Stderr))
 			if _, set := os.LookupEnv("GOGC"); !set {
 				// The operator's heap is small and Ansible dominates the CPU:
 				// a tighter GC target keeps RSS down (measured: 48 → 44 MB after
@@ -66,7 +68,12 @@ func newRunCommand() *cobra.Command {
 // run loads the watches (failing before any cluster access on bad input),
 // then assembles manager, proxy, runner and one controller per watch.
 func run(ctx context.Context, f *flags) error {
-	ws, err := loadWatches(f)
+	wd, err := os.Getwd()
+	if err != nil {
+		return fmt.Errorf("working directory: %w", err)
+	}
+	searchPath := collectionsPath(f.AnsibleCollectionsPath, f.WatchesFile, wd, os.LookupEnv)
+	ws, err := loadWatches(f, searchPath)
 	if err != nil {
 		return err
 	}
@@ -74,6 +81,8 @@ func run(ctx context.Context, f *flags) error {
 	executor, _ := runner.ParseExecutor(f.AnsibleExecutor)
 	run, err := runner.New(runner.Options{
 		RootDir:               f.RunnerDir,
+		CollectionsPath:       searchPath,
+		Collections:           collections.FS(),
 		AnsibleArgs:           f.AnsibleArgs,
 		Timeout:               f.RunTimeout,
 		MaxArtifactBytes:      int64(f.MaxArtifactBytes),
@@ -122,28 +131,27 @@ func run(ctx context.Context, f *flags) error {
 		return err
 	}
 	ctrl.Log.WithName("setup").Info("starting", "version", version.Version, "watches", len(ws), "proxy", px.Addr(),
-		"maxConcurrentRuns", f.MaxConcurrentRuns, "namespaces", strings.Join(namespaces, ","))
+		"maxConcurrentRuns", f.MaxConcurrentRuns, "namespaces", strings.Join(namespaces, ","),
+		"collectionsPath", strings.Join(searchPath, ":"))
 	if member != nil {
 		return startSharded(ctx, mgr, member)
 	}
 	return mgr.Start(ctx)
 }
 
-// loadWatches applies the roles and collections path flags (they win over
-// the environment, as upstream) and loads the watches file.
-func loadWatches(f *flags) ([]watches.Watch, error) {
+// loadWatches applies the roles path flag (it wins over the environment, as
+// upstream) and loads the watches file; roles named namespace.collection.role
+// are looked up on collectionsPath, the runs' own.
+func loadWatches(f *flags, collectionsPath []string) ([]watches.Watch, error) {
 	if f.AnsibleRolesPath != "" {
 		_ = os.Setenv("ANSIBLE_ROLES_PATH", f.AnsibleRolesPath)
-	}
-	if f.AnsibleCollectionsPath != "" {
-		_ = os.Setenv("ANSIBLE_COLLECTIONS_PATH", f.AnsibleCollectionsPath)
 	}
 	return watches.Load(f.WatchesFile, watches.Options{
 		ReconcilePeriod:         f.ReconcilePeriod,
 		MaxConcurrentReconciles: f.MaxConcurrentReconciles,
 		AnsibleVerbosity:        f.AnsibleVerbosity,
 		RolesPath:               splitPath(os.Getenv("ANSIBLE_ROLES_PATH")),
-		CollectionsPath:         splitPath(os.Getenv("ANSIBLE_COLLECTIONS_PATH")),
+		CollectionsPath:         collectionsPath,
 	})
 }
 

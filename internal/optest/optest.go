@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -63,6 +64,7 @@ type Options struct {
 	Dir         string   // working directory; default: the watches file's directory
 	Args        []string // more flags
 	Env         []string // more environment (KEY=VALUE)
+	Unset       []string // names of variables of the test's environment the operator does not get
 	LogPath     string   // operator output; default: <Dir>/operator-<pid>.log in a temp dir
 	Name        string   // names the operator in failure messages; default: the log file's name
 }
@@ -86,14 +88,10 @@ type Operator struct {
 }
 
 // Start runs the operator with free ports for probes and proxy, metrics and
-// user metrics (fixed port 5050 by default) off unless Args set them, the repository's collections on
-// ANSIBLE_COLLECTIONS_PATH, and --ansible-executor Executor() unless Args
-// set it.
+// user metrics (fixed port 5050 by default) off unless Args set them, and
+// --ansible-executor Executor() unless Args set it. The operator brings its
+// own operator_sdk.util collection.
 func Start(o Options) (*Operator, error) {
-	root, err := ModuleRoot()
-	if err != nil {
-		return nil, err
-	}
 	probe, err := FreePort()
 	if err != nil {
 		return nil, err
@@ -131,8 +129,7 @@ func Start(o Options) (*Operator, error) {
 	}
 	cmd := exec.Command(o.Binary, args...)
 	cmd.Dir = o.Dir
-	cmd.Env = append(os.Environ(), "ANSIBLE_COLLECTIONS_PATH="+filepath.Join(root, "collections"))
-	cmd.Env = append(cmd.Env, o.Env...)
+	cmd.Env = append(environWithout(o.Unset), o.Env...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
@@ -158,6 +155,18 @@ func Start(o Options) (*Operator, error) {
 		close(op.done)
 	}()
 	return op, nil
+}
+
+// environWithout is the test's environment without the variables named.
+func environWithout(names []string) []string {
+	var out []string
+	for _, kv := range os.Environ() {
+		k, _, _ := strings.Cut(kv, "=")
+		if !slices.Contains(names, k) {
+			out = append(out, kv)
+		}
+	}
+	return out
 }
 
 // runTimeout is the value of --run-timeout in args, or 0 when it is not set:
