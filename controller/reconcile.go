@@ -51,9 +51,27 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		r.dependents.restore(ctx, obj, last.Dependents)
 	}
 	if wait, skip := r.unchanged(ctx, obj); skip {
-		return ctrl.Result{RequeueAfter: wait}, nil
+		return ctrl.Result{RequeueAfter: wait}, r.markReconciled(ctx, obj)
 	}
 	return r.reconcileRun(ctx, obj)
+}
+
+// markReconciled writes, when a run is skipped, that the current generation
+// was reconciled successfully, in case the status does not say so yet (it
+// was written by an older runtime): the record proves it. No request is
+// made when it does.
+func (r *Reconciler) markReconciled(ctx context.Context, obj *unstructured.Unstructured) error {
+	if !r.opts.Watch.ManageStatus {
+		return nil
+	}
+	if observed, _, _ := unstructured.NestedInt64(obj.Object, "status", "observedGeneration"); observed == obj.GetGeneration() {
+		return nil
+	}
+	if err := r.writeStatus(ctx, obj, reconciledStatus(obj.GetGeneration(), nil)); err != nil {
+		_, err = r.statusFailed(ctx, obj, err)
+		return err
+	}
+	return nil
 }
 
 // get reads the resource from the cache; nil when it is gone, in which case
