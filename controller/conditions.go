@@ -57,3 +57,16 @@ const (
 	AnnotationVerbosity          = "ansible.sdk.operatorframework.io/verbosity"
 	AnnotationMaxRunnerArtifacts = "ansible.sdk.operatorframework.io/max-runner-artifacts"
 )
+
+// Pause (ours): the annotation stops every run of the resource, finalizer
+// included, until it is removed; the Paused condition says so.
+const (
+	AnnotationPauseReconcile = "ansible.sdk.operatorframework.io/pause-reconcile"
+
+	TypePaused    = "Paused"
+	ReasonPaused  = "Paused"
+	ReasonResumed = "Resumed"
+
+	MessagePaused  = "Not reconciled: the annotation " + AnnotationPauseReconcile + ` is "true"; remove it to resume`
+	MessageResumed = "Reconciliation resumed"
+)

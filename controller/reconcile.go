@@ -22,7 +22,8 @@ import (
 var _ reconcile.Reconciler = (*Reconciler)(nil)
 
 // Reconcile runs the watch's role or playbook for one resource, in named
-// phases: get, deletion, ensureFinalizer, skip-unchanged, run, status, requeue.
+// phases: get, deletion, ensureFinalizer, pause, skip-unchanged, run, status,
+// requeue.
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	obj, err := r.get(ctx, req)
 	if err != nil || obj == nil {
@@ -41,10 +42,21 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 			return res, err
 		}
 	}
+	paused := r.paused(ctx, obj)
 	if obj.GetDeletionTimestamp() != nil {
+		if paused {
+			return r.holdPaused(ctx, obj)
+		}
 		return r.reconcileDeletion(ctx, obj)
 	}
+	// Even when paused: a deletion must wait for the finalizer run.
 	if err := r.ensureFinalizer(ctx, obj); err != nil {
+		return ctrl.Result{}, err
+	}
+	if paused {
+		return r.holdPaused(ctx, obj)
+	}
+	if err := r.markResumed(ctx, obj); err != nil {
 		return ctrl.Result{}, err
 	}
 	if last := r.lastRecord(ctx, obj); last != nil {
