@@ -70,3 +70,13 @@ const (
 	MessagePaused  = "Not reconciled: the annotation " + AnnotationPauseReconcile + ` is "true"; remove it to resume`
 	MessageResumed = "Reconciliation resumed"
 )
+
+// A run on request (ours): a new value of the annotation starts one run
+// even when nothing changed; status.lastHandledReconcileAt names the value
+// the last run served.
+const (
+	AnnotationReconcileRequestedAt = "ansible.sdk.operatorframework.io/reconcile-requested-at"
+	statusHandledRequestKey        = "lastHandledReconcileAt"
+	// maxRequestBytes bounds the value copied into status and memory.
+	maxRequestBytes = 256
+)

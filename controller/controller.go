@@ -143,6 +143,7 @@ type Reconciler struct {
 	ctrl       crcontroller.Controller
 	dependents *dependentWatches
 	memory     *memory
+	requests   *requests
 	gate       *gate
 }
 
@@ -171,6 +172,7 @@ func Add(mgr manager.Manager, opts Options) (*Reconciler, error) {
 		recorder:  boundedRecorder{mgr.GetEventRecorder(Name(gvk))},
 		now:       time.Now,
 		memory:    newMemory(),
+		requests:  newRequests(),
 		gate:      newGate(),
 	}
 	primary := &unstructured.Unstructured{}

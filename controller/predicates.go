@@ -16,7 +16,7 @@ import (
 // changed (or the object has none), when deletion started, and — only with
 // watchAnnotationsChanges — when annotations changed; the selector filters
 // every event; namespaces restrict to WATCH_NAMESPACE. Ours: a change of the
-// pause annotation counts too.
+// pause or the reconcile-requested-at annotation counts too.
 func primaryPredicates(w watches.Watch, namespaces []string) []predicate.Predicate {
 	preds := []predicate.Predicate{predicate.Funcs{
 		UpdateFunc: func(e event.UpdateEvent) bool {
@@ -28,7 +28,7 @@ func primaryPredicates(w watches.Watch, namespaces []string) []predicate.Predica
 				return true
 			case w.WatchAnnotationsChanges && !reflect.DeepEqual(o.GetAnnotations(), n.GetAnnotations()):
 				return true
-			case annotationChanged(o, n, AnnotationPauseReconcile):
+			case annotationChanged(o, n, AnnotationPauseReconcile), annotationChanged(o, n, AnnotationReconcileRequestedAt):
 				return true
 			}
 			return false

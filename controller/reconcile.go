@@ -62,6 +62,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if last := r.lastRecord(ctx, obj); last != nil {
 		r.dependents.restore(ctx, obj, last.Dependents)
 	}
+	if r.requestPending(ctx, obj) {
+		return r.reconcileRun(ctx, obj)
+	}
 	if wait, skip := r.unchanged(ctx, obj); skip {
 		return ctrl.Result{RequeueAfter: wait}, r.markReconciled(ctx, obj)
 	}
@@ -114,6 +117,7 @@ func (r *Reconciler) forget(ctx context.Context, namespace, name string) {
 		}
 	}
 	r.memory.forget(key)
+	r.requests.forget(key)
 	if err := r.opts.Runner.Remove(r.gvk, namespace, name); err != nil {
 		r.log(ctx).Error(err, "remove runner artifacts")
 	}
@@ -137,10 +141,14 @@ func (r *Reconciler) reconcileRun(ctx context.Context, obj *unstructured.Unstruc
 	// and find a newer generation, which this run did not reconcile.
 	ran := obj.DeepCopy()
 	opts := r.runOptions(ctx, ran, w.Role, w.Playbook, w.Vars)
+	served := r.request(ctx, ran)
 	outcome := r.run(ctx, ran, opts, "reconcile")
 	if ctx.Err() != nil {
 		// Shutting down: the run was cancelled, which says nothing about the resource.
 		return ctrl.Result{}, ctx.Err()
+	}
+	if served != "" {
+		r.requests.set(key, served)
 	}
 	var rec *record
 	if !outcome.failed() {
@@ -153,7 +161,9 @@ func (r *Reconciler) reconcileRun(ctx context.Context, obj *unstructured.Unstruc
 		if latest := r.lastPrimaryWrite(obj, outcome.writes); latest != nil {
 			obj = latest
 		}
-		if err := r.writeStatus(ctx, obj, r.runStatus(ctx, ran, outcome, rec)); err != nil {
+		change := r.runStatus(ctx, ran, outcome, rec)
+		change.HandledRequest = served
+		if err := r.writeStatus(ctx, obj, change); err != nil {
 			return r.statusFailed(ctx, obj, err)
 		}
 	}

@@ -29,6 +29,8 @@ type statusChange struct {
 	// ObservedGeneration sets status.observedGeneration; 0 leaves it as is.
 	ObservedGeneration int64
 	DependentKinds     []any // status.dependentKinds; nil: leave as is
+	// HandledRequest sets status.lastHandledReconcileAt; "" leaves it as is.
+	HandledRequest string
 	// SetRecord sets status.runRecord to Record, or removes it when Record
 	// is nil; without SetRecord it is left as is.
 	SetRecord bool
@@ -103,6 +105,11 @@ func statusPatch(obj *unstructured.Unstructured, change statusChange, now time.T
 	if g := change.ObservedGeneration; g > 0 {
 		if cur, _, _ := unstructured.NestedInt64(obj.Object, "status", "observedGeneration"); cur != g {
 			patch["observedGeneration"] = g
+		}
+	}
+	if h := change.HandledRequest; h != "" {
+		if cur, _, _ := unstructured.NestedString(obj.Object, "status", statusHandledRequestKey); cur != h {
+			patch[statusHandledRequestKey] = h
 		}
 	}
 	if change.DependentKinds != nil {
