@@ -275,6 +275,7 @@ func (r *Reconciler) run(ctx context.Context, obj *unstructured.Unstructured, op
 // annotations are CR input: the operator's flags bound what they may ask for.
 func (r *Reconciler) runOptions(ctx context.Context, obj *unstructured.Unstructured, role, playbook string, vars map[string]any) runner.RunOptions {
 	w := r.opts.Watch
+	artifacts := r.intAnnotation(ctx, obj, AnnotationMaxRunnerArtifacts, w.MaxRunnerArtifacts, 0, r.opts.MaxArtifactsAnnotation)
 	return runner.RunOptions{
 		Role:                role,
 		Playbook:            playbook,
@@ -282,7 +283,8 @@ func (r *Reconciler) runOptions(ctx context.Context, obj *unstructured.Unstructu
 		SnakeCaseParameters: w.SnakeCaseParameters,
 		MarkUnsafe:          w.MarkUnsafe,
 		Verbosity:           r.intAnnotation(ctx, obj, AnnotationVerbosity, w.AnsibleVerbosity, 0, r.opts.MaxVerbosityAnnotation),
-		MaxArtifacts:        r.intAnnotation(ctx, obj, AnnotationMaxRunnerArtifacts, w.MaxRunnerArtifacts, 1, r.opts.MaxArtifactsAnnotation),
+		MaxArtifacts:        artifacts,
+		DiscardArtifacts:    artifacts == 0,
 		Executor:            runner.Executor(w.AnsibleExecutor),
 	}
 }
