@@ -49,7 +49,8 @@ func TestAnnotationsAreBounded(t *testing.T) {
 		{AnnotationVerbosity, "4", 4, ""},
 		{AnnotationVerbosity, "-1", 1, "using the default"},
 		{AnnotationMaxRunnerArtifacts, "1000", 100, "using 100"},
-		{AnnotationMaxRunnerArtifacts, "0", 20, "using the default"},
+		{AnnotationMaxRunnerArtifacts, "-1", 20, "using the default"},
+		{AnnotationMaxRunnerArtifacts, "0", 0, ""},
 		{AnnotationMaxRunnerArtifacts, "3", 3, ""},
 	} {
 		t.Run(tt.key+"="+tt.value, func(t *testing.T) {

@@ -144,6 +144,7 @@ type Reconciler struct {
 	dependents *dependentWatches
 	memory     *memory
 	ledgers    *ledgers
+	requests   *requests
 	gate       *gate
 }
 
@@ -173,6 +174,7 @@ func Add(mgr manager.Manager, opts Options) (*Reconciler, error) {
 		now:       time.Now,
 		memory:    newMemory(),
 		ledgers:   newLedgers(),
+		requests:  newRequests(),
 		gate:      newGate(),
 	}
 	primary := &unstructured.Unstructured{}

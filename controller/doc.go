@@ -8,7 +8,14 @@
 // Data flow of one reconcile:
 //
 //	get → deletion? (finalizer run, finalizer removal) → ensureFinalizer →
-//	unchanged? (skip) → status Running → run → interpret → applyStatus → requeue
+//	paused? (hold) → requested? (run) → unchanged? (skip) → status Running →
+//	run → interpret → applyStatus → requeue
+//
+// Besides upstream's Running, Successful and Failure the status carries the
+// conditions kstatus reads (Ready, Reconciling, Stalled; outcome.go) and
+// status.observedGeneration; the pause annotation (pause.go) holds every run
+// of a resource and the reconcile-requested-at annotation (trigger.go) asks
+// for one.
 //
 // Skip-unchanged works from a record of the last successful run (record.go):
 // every dependent the run touched, created or read, by UID, with the fields

@@ -69,33 +69,61 @@ func (o *outcome) ansibleResult() map[string]any {
 	}
 }
 
-// status is the status change after a run.
+// status is the status change after a run of generation.
 func (o *outcome) status(generation int64) statusChange {
 	if !o.failed() {
-		return statusChange{Generation: generation, Conditions: []condition{
+		return reconciledStatus(generation, []condition{
 			{Type: TypeRunning, Status: "True", Reason: ReasonSuccessful, Message: MessageAwaiting, AnsibleResult: o.ansibleResult()},
 			{Type: TypeSuccessful, Status: "True", Reason: ReasonSuccessful, Message: MessageSucceeded},
 			{Type: TypeFailure, Status: "False", Reason: ReasonSuccessful, Message: MessageSucceeded},
-		}}
+		})
 	}
 	msg, running := o.message(), MessageFailedRetrying
 	if o.refused() {
 		running = MessageRefused
 	}
-	return statusChange{Generation: generation, Conditions: []condition{
+	return statusChange{Generation: generation, ObservedGeneration: generation, Conditions: []condition{
 		{Type: TypeRunning, Status: "False", Reason: ReasonFailed, Message: running, AnsibleResult: o.ansibleResult()},
 		{Type: TypeSuccessful, Status: "False", Reason: ReasonFailed, Message: msg},
 		{Type: TypeFailure, Status: "True", Reason: ReasonFailed, Message: msg},
+		{Type: TypeReady, Status: "False", Reason: ReasonFailed, Message: msg},
+		{Type: TypeReconciling, Status: "False", Reason: ReasonFailed, Message: msg},
+		{Type: TypeStalled, Status: "True", Reason: ReasonFailed, Message: msg},
 	}}
+}
+
+// reconciledStatus says that generation was reconciled successfully: after
+// a run, and when a run is skipped because nothing changed since the last
+// successful one (which a status written by an older runtime may not say
+// yet). more come first.
+func reconciledStatus(generation int64, more []condition) statusChange {
+	return statusChange{Generation: generation, ObservedGeneration: generation, Conditions: append(more,
+		condition{Type: TypeReady, Status: "True", Reason: ReasonSuccessful, Message: MessageSucceeded},
+		condition{Type: TypeReconciling, Status: "False", Reason: ReasonSuccessful, Message: MessageSucceeded},
+		condition{Type: TypeStalled, Status: "False", Reason: ReasonSuccessful, Message: MessageSucceeded},
+	)}
 }
 
 // runningStatus is written before a run starts. Successful and Failure keep
 // describing the last finished run; the run record goes until the run has
-// succeeded.
+// succeeded. A run of a generation the status does not describe yet makes
+// the resource Reconciling, no longer Ready nor Stalled; a run of the same
+// generation again (a resync, drift, a retry) leaves them as they are.
 func runningStatus(obj *unstructured.Unstructured) statusChange {
-	return statusChange{Generation: obj.GetGeneration(), SetRecord: true, Conditions: []condition{
+	gen := obj.GetGeneration()
+	change := statusChange{Generation: gen, SetRecord: true, Conditions: []condition{
 		{Type: TypeRunning, Status: "True", Reason: ReasonRunning, Message: MessageRunning},
 	}}
+	if observed, _, _ := unstructured.NestedInt64(obj.Object, "status", "observedGeneration"); observed == gen {
+		return change
+	}
+	msg := fmt.Sprintf(MessageReconcilingGeneration, gen)
+	change.Conditions = append(change.Conditions,
+		condition{Type: TypeReady, Status: "Unknown", Reason: ReasonReconciling, Message: msg},
+		condition{Type: TypeReconciling, Status: "True", Reason: ReasonReconciling, Message: msg},
+		condition{Type: TypeStalled, Status: "False", Reason: ReasonReconciling, Message: msg},
+	)
+	return change
 }
 
 func oneLine(s string) string {

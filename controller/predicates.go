@@ -15,7 +15,8 @@ import (
 // primaryPredicates are upstream's: an update counts when the generation
 // changed (or the object has none), when deletion started, and — only with
 // watchAnnotationsChanges — when annotations changed; the selector filters
-// every event; namespaces restrict to WATCH_NAMESPACE.
+// every event; namespaces restrict to WATCH_NAMESPACE. Ours: a change of the
+// pause or the reconcile-requested-at annotation counts too.
 func primaryPredicates(w watches.Watch, namespaces []string) []predicate.Predicate {
 	preds := []predicate.Predicate{predicate.Funcs{
 		UpdateFunc: func(e event.UpdateEvent) bool {
@@ -26,6 +27,8 @@ func primaryPredicates(w watches.Watch, namespaces []string) []predicate.Predica
 			case n.GetDeletionTimestamp() != nil && o.GetDeletionTimestamp() == nil:
 				return true
 			case w.WatchAnnotationsChanges && !reflect.DeepEqual(o.GetAnnotations(), n.GetAnnotations()):
+				return true
+			case annotationChanged(o, n, AnnotationPauseReconcile), annotationChanged(o, n, AnnotationReconcileRequestedAt):
 				return true
 			}
 			return false
@@ -43,4 +46,12 @@ func primaryPredicates(w watches.Watch, namespaces []string) []predicate.Predica
 		}))
 	}
 	return preds
+}
+
+// annotationChanged reports whether the annotation key differs between the
+// old and the new object (set, removed or changed).
+func annotationChanged(o, n client.Object, key string) bool {
+	ov, oldSet := o.GetAnnotations()[key]
+	nv, newSet := n.GetAnnotations()[key]
+	return oldSet != newSet || ov != nv
 }

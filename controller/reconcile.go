@@ -22,7 +22,8 @@ import (
 var _ reconcile.Reconciler = (*Reconciler)(nil)
 
 // Reconcile runs the watch's role or playbook for one resource, in named
-// phases: get, deletion, ensureFinalizer, skip-unchanged, run, status, requeue.
+// phases: get, deletion, ensureFinalizer, pause, skip-unchanged, run, status,
+// requeue.
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	obj, err := r.get(ctx, req)
 	if err != nil || obj == nil {
@@ -41,19 +42,51 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 			return res, err
 		}
 	}
+	paused := r.paused(ctx, obj)
 	if obj.GetDeletionTimestamp() != nil {
+		if paused {
+			return r.holdPaused(ctx, obj)
+		}
 		return r.reconcileDeletion(ctx, obj)
 	}
+	// Even when paused: a deletion must wait for the finalizer run.
 	if err := r.ensureFinalizer(ctx, obj); err != nil {
+		return ctrl.Result{}, err
+	}
+	if paused {
+		return r.holdPaused(ctx, obj)
+	}
+	if err := r.markResumed(ctx, obj); err != nil {
 		return ctrl.Result{}, err
 	}
 	if last := r.lastRecord(ctx, obj); last != nil {
 		r.dependents.restore(ctx, obj, last.Dependents)
 	}
+	if r.requestPending(ctx, obj) {
+		return r.reconcileRun(ctx, obj)
+	}
 	if wait, skip := r.unchanged(ctx, obj); skip {
-		return ctrl.Result{RequeueAfter: wait}, nil
+		return ctrl.Result{RequeueAfter: wait}, r.markReconciled(ctx, obj)
 	}
 	return r.reconcileRun(ctx, obj)
+}
+
+// markReconciled writes, when a run is skipped, that the current generation
+// was reconciled successfully, in case the status does not say so yet (it
+// was written by an older runtime): the record proves it. No request is
+// made when it does.
+func (r *Reconciler) markReconciled(ctx context.Context, obj *unstructured.Unstructured) error {
+	if !r.opts.Watch.ManageStatus {
+		return nil
+	}
+	if observed, _, _ := unstructured.NestedInt64(obj.Object, "status", "observedGeneration"); observed == obj.GetGeneration() {
+		return nil
+	}
+	if err := r.writeStatus(ctx, obj, reconciledStatus(obj.GetGeneration(), nil)); err != nil {
+		_, err = r.statusFailed(ctx, obj, err)
+		return err
+	}
+	return nil
 }
 
 // get reads the resource from the cache; nil when it is gone, in which case
@@ -85,6 +118,7 @@ func (r *Reconciler) forget(ctx context.Context, namespace, name string) {
 	}
 	r.memory.forget(key)
 	r.ledgers.forget(key)
+	r.requests.forget(key)
 	if err := r.opts.Runner.Remove(r.gvk, namespace, name); err != nil {
 		r.log(ctx).Error(err, "remove runner artifacts")
 	}
@@ -108,10 +142,14 @@ func (r *Reconciler) reconcileRun(ctx context.Context, obj *unstructured.Unstruc
 	// and find a newer generation, which this run did not reconcile.
 	ran := obj.DeepCopy()
 	opts := r.runOptions(ctx, ran, w.Role, w.Playbook, w.Vars)
+	served := r.request(ctx, ran)
 	outcome := r.run(ctx, ran, opts, "reconcile")
 	if ctx.Err() != nil {
 		// Shutting down: the run was cancelled, which says nothing about the resource.
 		return ctrl.Result{}, ctx.Err()
+	}
+	if served != "" {
+		r.requests.set(key, served)
 	}
 	var rec *record
 	if !outcome.failed() {
@@ -127,6 +165,7 @@ func (r *Reconciler) reconcileRun(ctx context.Context, obj *unstructured.Unstruc
 		}
 		change := r.runStatus(ctx, ran, outcome, rec)
 		change.SetCreated, change.Created = setCreated, created
+		change.HandledRequest = served
 		if err := r.writeStatus(ctx, obj, change); err != nil {
 			return r.statusFailed(ctx, obj, err)
 		}
@@ -239,6 +278,7 @@ func (r *Reconciler) run(ctx context.Context, obj *unstructured.Unstructured, op
 // annotations are CR input: the operator's flags bound what they may ask for.
 func (r *Reconciler) runOptions(ctx context.Context, obj *unstructured.Unstructured, role, playbook string, vars map[string]any) runner.RunOptions {
 	w := r.opts.Watch
+	artifacts := r.intAnnotation(ctx, obj, AnnotationMaxRunnerArtifacts, w.MaxRunnerArtifacts, 0, r.opts.MaxArtifactsAnnotation)
 	return runner.RunOptions{
 		Role:                role,
 		Playbook:            playbook,
@@ -246,7 +286,8 @@ func (r *Reconciler) runOptions(ctx context.Context, obj *unstructured.Unstructu
 		SnakeCaseParameters: w.SnakeCaseParameters,
 		MarkUnsafe:          w.MarkUnsafe,
 		Verbosity:           r.intAnnotation(ctx, obj, AnnotationVerbosity, w.AnsibleVerbosity, 0, r.opts.MaxVerbosityAnnotation),
-		MaxArtifacts:        r.intAnnotation(ctx, obj, AnnotationMaxRunnerArtifacts, w.MaxRunnerArtifacts, 1, r.opts.MaxArtifactsAnnotation),
+		MaxArtifacts:        artifacts,
+		DiscardArtifacts:    artifacts == 0,
 		Executor:            runner.Executor(w.AnsibleExecutor),
 	}
 }

@@ -24,9 +24,13 @@ type condition struct {
 
 // statusChange is everything one reconcile step changes in status.
 type statusChange struct {
-	Conditions     []condition
-	Generation     int64
-	DependentKinds []any // status.dependentKinds; nil: leave as is
+	Conditions []condition
+	Generation int64
+	// ObservedGeneration sets status.observedGeneration; 0 leaves it as is.
+	ObservedGeneration int64
+	DependentKinds     []any // status.dependentKinds; nil: leave as is
+	// HandledRequest sets status.lastHandledReconcileAt; "" leaves it as is.
+	HandledRequest string
 	// SetRecord sets status.runRecord to Record, or removes it when Record
 	// is nil; without SetRecord it is left as is.
 	SetRecord bool
@@ -60,6 +64,9 @@ func applyConditions(existing []any, change statusChange, now time.Time) []any {
 		i, found := index[c.Type]
 		if found {
 			m = out[i].(map[string]any)
+			if c.Type == TypeReady && !ownReady(m) {
+				continue // the role's
+			}
 		}
 		if m["status"] != c.Status || m["lastTransitionTime"] == nil {
 			m["lastTransitionTime"] = now.UTC().Format(time.RFC3339)
@@ -83,6 +90,13 @@ func applyConditions(existing []any, change statusChange, now time.Time) []any {
 	return out
 }
 
+// ownReady reports whether the Ready condition c is the runtime's: one
+// with a reason the runtime does not write is the role's.
+func ownReady(c map[string]any) bool {
+	reason, _ := c["reason"].(string)
+	return ownReadyReasons[reason]
+}
+
 // statusPatch returns the status keys to write, and false when obj already
 // has them.
 func statusPatch(obj *unstructured.Unstructured, change statusChange, now time.Time) (map[string]any, bool) {
@@ -91,6 +105,16 @@ func statusPatch(obj *unstructured.Unstructured, change statusChange, now time.T
 	patch := map[string]any{}
 	if !reflect.DeepEqual(normalize(conds), normalize(existing)) {
 		patch["conditions"] = conds
+	}
+	if g := change.ObservedGeneration; g > 0 {
+		if cur, _, _ := unstructured.NestedInt64(obj.Object, "status", "observedGeneration"); cur != g {
+			patch["observedGeneration"] = g
+		}
+	}
+	if h := change.HandledRequest; h != "" {
+		if cur, _, _ := unstructured.NestedString(obj.Object, "status", statusHandledRequestKey); cur != h {
+			patch[statusHandledRequestKey] = h
+		}
 	}
 	if change.DependentKinds != nil {
 		cur, _, _ := unstructured.NestedSlice(obj.Object, "status", "dependentKinds")

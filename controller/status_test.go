@@ -82,6 +82,7 @@ func TestStatusPatchOnlyWhenChanged(t *testing.T) {
 		t.Fatalf("first write: changed=%v patch=%v", changed, patch)
 	}
 	_ = unstructured.SetNestedField(obj.Object, normalize(patch["conditions"]), "status", "conditions")
+	_ = unstructured.SetNestedField(obj.Object, patch["observedGeneration"], "status", "observedGeneration")
 	_ = unstructured.SetNestedField(obj.Object, "the role's", "status", "custom")
 	if patch, changed := statusPatch(obj, change, t1); changed {
 		t.Errorf("identical change written again: %v", patch)

@@ -94,10 +94,28 @@ func (s *artifactStore) forget(dir string) {
 
 // afterRun enforces the caps after a run of the resource of input dir dir,
 // which the caller holds busy; the artifacts of keep, that run, are kept,
-// cut down to the per-resource cap if they alone pass it.
-func (s *artifactStore) afterRun(dir, keep string) error {
+// cut down to the per-resource cap if they alone pass it. With discard
+// nothing is kept: the resource's artifacts dir goes.
+func (s *artifactStore) afterRun(dir, keep string, discard bool) error {
+	if discard {
+		return s.discard(dir)
+	}
 	err := s.rotateResource(dir, keep)
 	return errors.Join(err, s.rotateTotal(dir, keep))
+}
+
+// discard deletes the artifacts dir of input dir dir, which the caller
+// holds busy.
+func (s *artifactStore) discard(dir string) error {
+	err := os.RemoveAll(filepath.Join(dir, artifactsDir))
+	if err != nil {
+		err = fmt.Errorf("discard artifacts: %w", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := s.resourceLocked(dir)
+	r.base, r.runs = 0, nil
+	return err
 }
 
 // rotateResource deletes the oldest runs of dir until its artifacts fit the

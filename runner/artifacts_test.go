@@ -68,7 +68,7 @@ func TestArtifactStoreRotatesOneResourceOldestFirst(t *testing.T) {
 	// The run that just ended is kept even when its dir looks oldest.
 	s := newArtifactStore(250*kib, 10<<20)
 	keep := filepath.Join(dir, artifactsDir, "run-0")
-	if err := s.afterRun(dir, keep); err != nil {
+	if err := s.afterRun(dir, keep, false); err != nil {
 		t.Fatal(err)
 	}
 	if diff := cmp.Diff([]string{"run-0", "run-3"}, runNames(t, dir)); diff != "" {
@@ -90,7 +90,7 @@ func TestArtifactStoreCutsARunPastTheCap(t *testing.T) {
 	keep := fakeRun(t, dir, "loud", 0, files)
 	fakeRun(t, dir, "older", -time.Minute, map[string]int{"stdout": 10 * kib})
 	s := newArtifactStore(256*kib, 10<<20)
-	if err := s.afterRun(dir, keep); err != nil {
+	if err := s.afterRun(dir, keep, false); err != nil {
 		t.Fatal(err)
 	}
 	if got := usage(t, filepath.Join(dir, artifactsDir)); got > 256*kib {
@@ -137,7 +137,7 @@ func TestArtifactStoreTotalCap(t *testing.T) {
 	}
 	s.total = 300 * kib
 	s.begin(busy)
-	if err := s.afterRun(b, bNew); err != nil {
+	if err := s.afterRun(b, bNew, false); err != nil {
 		t.Fatal(err)
 	}
 	got := map[string][]string{"a": runNames(t, a), "b": runNames(t, b), "busy": runNames(t, busy)}

@@ -29,7 +29,8 @@
 // # Artifacts
 //
 // ansible-runner keeps at most RunOptions.MaxArtifacts artifact dirs per
-// resource. The Runner also caps them in bytes of disk (allocated blocks, as
+// resource; with RunOptions.DiscardArtifacts the resource's artifacts dir is
+// deleted after each run instead. The Runner also caps them in bytes of disk (allocated blocks, as
 // a size-limited emptyDir counts them): after every run, however it ended,
 // the resource's oldest artifact dirs are deleted until the rest fits
 // Options.MaxArtifactBytes, and the run's own artifacts, kept always, are cut

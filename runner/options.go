@@ -251,6 +251,11 @@ type RunOptions struct {
 	// MaxArtifacts is the number of artifact directories kept
 	// (--rotate-artifacts); 0 keeps all, as in ansible-runner. Default: 0.
 	MaxArtifacts int
+	// DiscardArtifacts deletes the resource's artifact directories, this
+	// run's included, when the run ends (watches.yaml maxRunnerArtifacts: 0):
+	// the Result is read from ansible-runner's stdout either way. Default:
+	// false.
+	DiscardArtifacts bool
 	// Executor overrides Options.Executor for this run. Default: "", the
 	// Options' executor.
 	Executor Executor

@@ -23,7 +23,8 @@ var (
 // Result is what one run produced. Run returns a Result whenever
 // ansible-runner started, also alongside an error.
 type Result struct {
-	// Ident is the ansible-runner job ident; the artifacts are in ArtifactDir.
+	// Ident is the ansible-runner job ident; the artifacts are in ArtifactDir
+	// ("" with RunOptions.DiscardArtifacts: there are none).
 	Ident       string
 	ArtifactDir string
 	// Stats are the counters of playbook_on_stats for localhost.

@@ -166,7 +166,7 @@ func (r *Runner) Run(ctx context.Context, obj *unstructured.Unstructured, opts R
 	defer func() {
 		// However the run ended: a failing resource retried with backoff
 		// must not grow the disk run after run.
-		if err := r.artifacts.afterRun(dir, filepath.Join(dir, artifactsDir, ident)); err != nil {
+		if err := r.artifacts.afterRun(dir, filepath.Join(dir, artifactsDir, ident), opts.DiscardArtifacts); err != nil {
 			log.Error(err, "could not bring the artifacts under their byte caps")
 		}
 	}()
@@ -185,7 +185,11 @@ func (r *Runner) Run(ctx context.Context, obj *unstructured.Unstructured, opts R
 			log.Error(err, "could not clean up the temp dir of the run")
 		}
 	}()
-	return r.process(dir, ident, opts, log).run(ctx)
+	res, err := r.process(dir, ident, opts, log).run(ctx)
+	if res != nil && opts.DiscardArtifacts {
+		res.ArtifactDir = "" // deleted when Run returns
+	}
+	return res, err
 }
 
 // process prepares the ansible-runner process of one run.

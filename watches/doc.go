@@ -25,7 +25,7 @@
 // group), role or playbook (exactly one), vars, reconcilePeriod (a Go duration string such as "30s"; absent means
 // Options.ReconcilePeriod; "0s" disables periodic requeue), manageStatus (true), watchDependentResources (true),
 // watchClusterScopedResources (false), watchAnnotationsChanges (false), snakeCaseParameters (true),
-// maxRunnerArtifacts (20, at least 1), finalizer {name, role, playbook, vars}, blacklist [{group, version, kind}],
+// maxRunnerArtifacts (20; 0 keeps none), finalizer {name, role, playbook, vars}, blacklist [{group, version, kind}],
 // selector {matchLabels, matchExpressions}.
 //
 // Differences from upstream: markUnsafe defaults to true, so values taken from the custom resource are never

@@ -272,8 +272,8 @@ func setEntryKey(e *Entry, p pair) error {
 		e.PruneDependents, err = decodeBool(v, key)
 	case "maxRunnerArtifacts":
 		e.MaxRunnerArtifacts, err = decodeInt(v, key)
-		if err == nil && e.MaxRunnerArtifacts < 1 {
-			err = errAt(v, key, "%d is less than 1", e.MaxRunnerArtifacts)
+		if err == nil && e.MaxRunnerArtifacts < 0 {
+			err = errAt(v, key, "%d is negative", e.MaxRunnerArtifacts)
 		}
 	case "ansibleExecutor":
 		e.AnsibleExecutor, err = decodeString(v, key)

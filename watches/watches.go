@@ -39,7 +39,7 @@ type Watch struct {
 	WatchAnnotationsChanges     bool          // `watchAnnotationsChanges`, default false
 	SnakeCaseParameters         bool          // `snakeCaseParameters`, default true
 	MarkUnsafe                  bool          // `markUnsafe`, default true (upstream: false): CR input is never templated
-	MaxRunnerArtifacts          int           // `maxRunnerArtifacts`, default 20, at least 1
+	MaxRunnerArtifacts          int           // `maxRunnerArtifacts`, default 20; 0 keeps none (upstream: all)
 	// MaxConcurrentReconciles comes from MAX_CONCURRENT_RECONCILES_<KIND>_<GROUP> (or the deprecated
 	// WORKER_<KIND>_<GROUP>), else Options.MaxConcurrentReconciles.
 	MaxConcurrentReconciles int
