@@ -15,8 +15,13 @@ fail() {
 }
 
 [ "$(id -u)" -eq 0 ] || fail "needs root (debootstrap, chroot, mounts and namespaces): run it as root, e.g. sudo make image-test"
-for cmd in debootstrap chroot mount unshare go kubectl; do
-	command -v "$cmd" >/dev/null 2>&1 || fail "$cmd not found; apt-get install -y debootstrap (and make deps)"
+if ! command -v debootstrap >/dev/null 2>&1; then
+	echo "make image-test: installing debootstrap"
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends debootstrap >/dev/null ||
+		fail "apt-get install debootstrap failed (is a Debian mirror reachable?)"
+fi
+for cmd in debootstrap chroot mount mknod go kubectl; do
+	command -v "$cmd" >/dev/null 2>&1 || fail "$cmd not found (make deps installs go and kubectl's companions)"
 done
 
 exec go test -tags imagetest -count=1 -v -timeout 60m -run 'TestImage' ./test/image/
