@@ -74,35 +74,14 @@ func startPod(t *testing.T, cluster *devcluster.Cluster, img image) *pod {
 	argv := podArgv(t, ctr, img.Config, p.ports)
 	env := podEnv(t, cluster, ctr, img.Config)
 	user := podUser(t, spec, ctr, img.Config)
-	var tmpfs []string
-	for _, vm := range ctr.VolumeMounts {
-		i := slices.IndexFunc(spec.Volumes, func(v corev1.Volume) bool { return v.Name == vm.Name })
-		if i < 0 || spec.Volumes[i].EmptyDir == nil {
-			t.Fatalf("volume %s of the operator Deployment: the image test provides emptyDir volumes only", vm.Name)
-		}
-		tmpfs = append(tmpfs, vm.MountPath)
-	}
-	workdir := img.Config.WorkDir
+	p.opts = podSandbox(t, spec, ctr)
+	p.opts.Root, p.opts.User, p.opts.Env, p.opts.Argv = img.Root, user, env, argv
+	p.opts.WorkDir = img.Config.WorkDir
 	if ctr.WorkingDir != "" {
-		workdir = ctr.WorkingDir
+		p.opts.WorkDir = ctr.WorkingDir
 	}
-	sc := ctr.SecurityContext
-	if sc == nil {
-		sc = &corev1.SecurityContext{}
-	}
-	if sc.Capabilities != nil && (len(sc.Capabilities.Add) > 0 || !slices.Equal(sc.Capabilities.Drop, []corev1.Capability{"ALL"})) {
-		t.Fatalf("the operator container's capabilities %+v: the image test provides drop: [ALL] only", sc.Capabilities)
-	}
-	p.opts = containerOptions{
-		Root: img.Root, User: user, WorkDir: workdir, Env: env, Argv: argv,
-		ReadOnly:    sc.ReadOnlyRootFilesystem != nil && *sc.ReadOnlyRootFilesystem,
-		NoNewPrivs:  sc.AllowPrivilegeEscalation != nil && !*sc.AllowPrivilegeEscalation,
-		DropAllCaps: sc.Capabilities != nil,
-		Tmpfs:       tmpfs,
-		Binds:       []string{saDir + ":/var/run/secrets/kubernetes.io/serviceaccount"},
-		Hostname:    podName,
-		Output:      p.log,
-	}
+	p.opts.Binds = []string{saDir + ":/var/run/secrets/kubernetes.io/serviceaccount"}
+	p.opts.Hostname, p.opts.Output = podName, p.log
 	c, err := startContainer(t, p.opts)
 	if err != nil {
 		t.Fatal(err)
@@ -115,6 +94,31 @@ func startPod(t *testing.T, cluster *devcluster.Cluster, img image) *pod {
 		}
 	})
 	return p
+}
+
+// podSandbox is what the container's securityContext and volumes ask of
+// the runtime; what the image test cannot provide fails the test.
+func podSandbox(t *testing.T, spec corev1.PodSpec, ctr corev1.Container) containerOptions {
+	t.Helper()
+	var o containerOptions
+	for _, vm := range ctr.VolumeMounts {
+		i := slices.IndexFunc(spec.Volumes, func(v corev1.Volume) bool { return v.Name == vm.Name })
+		if i < 0 || spec.Volumes[i].EmptyDir == nil {
+			t.Fatalf("volume %s of the operator Deployment: the image test provides emptyDir volumes only", vm.Name)
+		}
+		o.Tmpfs = append(o.Tmpfs, vm.MountPath)
+	}
+	sc := ctr.SecurityContext
+	if sc == nil {
+		sc = &corev1.SecurityContext{}
+	}
+	if sc.Capabilities != nil && (len(sc.Capabilities.Add) > 0 || !slices.Equal(sc.Capabilities.Drop, []corev1.Capability{"ALL"})) {
+		t.Fatalf("the operator container's capabilities %+v: the image test provides drop: [ALL] only", sc.Capabilities)
+	}
+	o.ReadOnly = sc.ReadOnlyRootFilesystem != nil && *sc.ReadOnlyRootFilesystem
+	o.NoNewPrivs = sc.AllowPrivilegeEscalation != nil && !*sc.AllowPrivilegeEscalation
+	o.DropAllCaps = sc.Capabilities != nil
+	return o
 }
 
 // podArgv is the container's command line as Kubernetes makes it from the
