@@ -50,7 +50,8 @@ func TestImageReconcilesTheSample(t *testing.T) {
 		}
 	})
 	p := startPod(t, cluster, img)
-	optest.Await(t, "the operator's /readyz", p.probe("readinessProbe"))
+	optest.Await(t, "the operator's readiness probe", p.probe("readinessProbe"))
+	optest.Await(t, "the operator's liveness probe", p.probe("livenessProbe"))
 
 	cs := kubernetes.NewForConfigOrDie(cluster.Config)
 	ns := "image-test"
