@@ -58,6 +58,9 @@ CMD ["run"]
 	if len(p.Steps) != 3 || p.Steps[0].Run != wantRun || p.Steps[0].In.Line != 7 {
 		t.Errorf("steps = %+v, want first RUN %q on line 7", p.Steps, wantRun)
 	}
+	if diff := cmp.Diff([]string{"PATH=" + slimBaseEnv[0][1]}, p.Steps[0].Env.strings()); diff != "" {
+		t.Errorf("the first RUN's environment (-want +got):\n%s", diff)
+	}
 	if diff := cmp.Diff(&copySpec{From: "build", Sources: []string{"/out/x"}, Dest: "/usr/local/bin/x"}, p.Steps[1].Copy); diff != "" {
 		t.Errorf("COPY --from (-want +got):\n%s", diff)
 	}

@@ -40,15 +40,6 @@ func (e envList) strings() []string {
 	return out
 }
 
-func (e envList) get(key string) string {
-	for _, kv := range e {
-		if kv[0] == key {
-			return kv[1]
-		}
-	}
-	return ""
-}
-
 // step is an instruction of the runtime stage that changes the root's files,
 // with the state the engine runs it in.
 type step struct {
