@@ -80,6 +80,12 @@ test: deps vet ## The whole test suite: vet, unit, integration and end-to-end te
 	TEST_ANSIBLE_EXECUTOR=runner $(GO) test $(GO_TEST_FLAGS) $(RUNNER_TEST_PKGS)
 	TEST_ANSIBLE_EXECUTOR=warm $(GO) test $(GO_TEST_FLAGS) $(WARM_TEST_PKGS)
 
+.PHONY: image-test
+image-test: ## Needs root: build/Dockerfile's runtime stage, assembled without Docker (debootstrap, chroot), reconciles the sample Mcrouter.
+	@[ "$$(id -u)" -eq 0 ] || { echo "make image-test: needs root (debootstrap, chroot, mounts and namespaces): run it as root, e.g. sudo make image-test" >&2; exit 1; }
+	@$(MAKE) --no-print-directory -s deps
+	@hack/image-test.sh
+
 .PHONY: bench
 bench: deps build ## Performance benchmark (see bench/).
 	$(GO) run ./bench $(BENCH_FLAGS)
