@@ -48,6 +48,9 @@ func TestReadmeScenarios(t *testing.T) {
 func readmeApplySample(t *testing.T, op *optest.Operator, ns, name string) {
 	kubectl(t, "apply", "-n", ns, "-f", filepath.Join("deploy", "samples", "mcrouter_v1alpha3_mcrouter.yaml"))
 	u := waitMcrouter(t, op, ns, name, "Successful", settled)
+	// The status that says Successful says Ready too: kubectl wait, checking
+	// once (--timeout=0s), finds it so.
+	kubectl(t, "wait", "-n", ns, "--for=condition=Ready", "--timeout=0s", "mcrouter/"+name)
 
 	running := optest.Condition(u, "Running")
 	res, _ := running["ansibleResult"].(map[string]any)
