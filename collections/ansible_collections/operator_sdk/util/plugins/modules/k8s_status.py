@@ -50,8 +50,7 @@ options:
   replace:
     description:
       - Replace the whole status with I(status) and I(conditions) instead of merging. The
-        conditions the operator itself manages (C(Running), C(Successful), C(Failure), C(Ready),
-        C(Reconciling), C(Stalled), C(Paused)) are kept.
+        conditions the operator itself manages (C(Running), C(Successful), C(Failure)) are kept.
     type: bool
     default: false
     aliases: [force]
@@ -148,8 +147,7 @@ from ansible_collections.operator_sdk.util.plugins.module_utils.k8s_client impor
     object_path,
 )
 
-# The conditions the runtime writes (upstream's three, then kstatus's and Paused): replace keeps them.
-OPERATOR_CONDITIONS = ("Running", "Successful", "Failure", "Ready", "Reconciling", "Stalled", "Paused")
+OPERATOR_CONDITIONS = ("Running", "Successful", "Failure")
 CONDITION_KEYS = ("type", "status", "reason", "message", "lastTransitionTime",
                   "lastHeartbeatTime", "observedGeneration")
 REASON = re.compile(r"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$")
