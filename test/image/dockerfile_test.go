@@ -114,17 +114,7 @@ func TestParseDockerfileRejectsWhatItDoesNotKnow(t *testing.T) {
 // entrypoint.
 func TestRuntimeStageIsUnderstood(t *testing.T) {
 	t.Parallel()
-	stages, err := readDockerfile(repoPath(t, "build", "Dockerfile"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := planRuntime(stages)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if p.Base != slimBase {
-		t.Errorf("the runtime stage is FROM %s; the image test stands in for %s only (hack/image-test-base.sh)", p.Base, slimBase)
-	}
+	p := runtimePlan(t)
 	if p.Config.User == "" || p.Config.User == "0" || p.Config.User == "root" {
 		t.Errorf("the image runs as %q; want a non-root USER", p.Config.User)
 	}
@@ -158,4 +148,22 @@ func operatorDeployment(t testing.TB) *appsv1.Deployment {
 		t.Fatalf("deploy/manager/operator.yaml: want one container, got %d", len(d.Spec.Template.Spec.Containers))
 	}
 	return &d
+}
+
+// runtimePlan plans the runtime stage of build/Dockerfile; the test fails
+// unless its base is the one the image test stands in for.
+func runtimePlan(t *testing.T) plan {
+	t.Helper()
+	stages, err := readDockerfile(repoPath(t, "build", "Dockerfile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := planRuntime(stages)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Base != slimBase {
+		t.Fatalf("the runtime stage is FROM %s; the image test stands in for %s only (hack/image-test-base.sh)", p.Base, slimBase)
+	}
+	return p
 }

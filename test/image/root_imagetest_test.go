@@ -38,17 +38,7 @@ type image struct {
 // the test.
 func assembleImage(t *testing.T) image {
 	t.Helper()
-	stages, err := readDockerfile(repoPath(t, "build", "Dockerfile"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := planRuntime(stages)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if p.Base != slimBase {
-		t.Fatalf("the runtime stage is FROM %s; the image test stands in for %s only", p.Base, slimBase)
-	}
+	p := runtimePlan(t)
 	// The build stage (a Go build) runs while the base and the RUN lines
 	// (downloads, mostly) are made, unless those copy from it.
 	built := startBuildStages(t, p)
