@@ -123,13 +123,7 @@ func statusPatch(obj *unstructured.Unstructured, change statusChange, now time.T
 		}
 	}
 	if change.SetRecord {
-		cur, found, _ := unstructured.NestedFieldNoCopy(obj.Object, "status", statusRecordKey)
-		switch {
-		case change.Record == nil && found && cur != nil:
-			patch[statusRecordKey] = nil // removed by the merge patch
-		case change.Record != nil && !reflect.DeepEqual(normalize(cur), normalize(change.Record)):
-			patch[statusRecordKey] = change.Record
-		}
+		setOrRemove(patch, obj, statusRecordKey, change.Record)
 	}
 	if change.SetCreated {
 		setOrRemove(patch, obj, statusLedgerKey, change.Created)
