@@ -13,6 +13,8 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+
+	"github.com/mcrouter-operator/mcrouter-operator/internal/optest"
 )
 
 // containerOptions say how hack/image-test-container.sh runs one process.
@@ -67,7 +69,7 @@ func startContainer(t testing.TB, o containerOptions) (*container, error) {
 	}
 	args := append([]string{o.Root, o.User, o.WorkDir}, o.Env...)
 	args = append(args, o.Argv...)
-	cmd := exec.Command(repoPath(t, "hack", "image-test-container.sh"), args...)
+	cmd := exec.Command(optest.RepoPath(t, "hack", "image-test-container.sh"), args...)
 	cmd.Env = append(os.Environ(),
 		"IMAGE_TMPFS="+strings.Join(o.Tmpfs, " "),
 		"IMAGE_BINDS="+strings.Join(o.Binds, " "),

@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/mcrouter-operator/mcrouter-operator/internal/optest"
 )
 
 // COPY as an engine does it, into the image root.
@@ -21,7 +23,7 @@ import (
 // "**/" matching any depth.
 func ignored(t *testing.T) func(rel string) bool {
 	t.Helper()
-	b, err := os.ReadFile(repoPath(t, ".dockerignore"))
+	b, err := os.ReadFile(optest.RepoPath(t, ".dockerignore"))
 	if err != nil && !os.IsNotExist(err) {
 		t.Fatal(err)
 	}
@@ -31,7 +33,7 @@ func ignored(t *testing.T) func(rel string) bool {
 			pats = append(pats, strings.TrimSuffix(l, "/"))
 		}
 	}
-	repo := repoPath(t)
+	repo := optest.RepoPath(t)
 	return func(host string) bool {
 		rel, err := filepath.Rel(repo, host)
 		if err != nil || strings.HasPrefix(rel, "..") {

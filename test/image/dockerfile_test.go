@@ -2,24 +2,15 @@ package image
 
 import (
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 	appsv1 "k8s.io/api/apps/v1"
 	"sigs.k8s.io/yaml"
-)
 
-// repoPath returns the absolute path of a file of the repository.
-func repoPath(t testing.TB, parts ...string) string {
-	t.Helper()
-	p, err := filepath.Abs(filepath.Join(append([]string{"..", ".."}, parts...)...))
-	if err != nil {
-		t.Fatalf("repository path %v: %v", parts, err)
-	}
-	return p
-}
+	"github.com/mcrouter-operator/mcrouter-operator/internal/optest"
+)
 
 func TestParseDockerfile(t *testing.T) {
 	t.Parallel()
@@ -122,7 +113,7 @@ func TestRuntimeStageIsUnderstood(t *testing.T) {
 		if s.Copy == nil || s.Copy.From == "" {
 			continue
 		}
-		if _, err := planBuild(p.Stages[s.Copy.From], s.Copy.Sources, repoPath(t), t.TempDir()); err != nil {
+		if _, err := planBuild(p.Stages[s.Copy.From], s.Copy.Sources, optest.RepoPath(t), t.TempDir()); err != nil {
 			t.Error(err)
 		}
 	}
@@ -136,7 +127,7 @@ func TestRuntimeStageIsUnderstood(t *testing.T) {
 // operatorDeployment is deploy/manager/operator.yaml.
 func operatorDeployment(t testing.TB) *appsv1.Deployment {
 	t.Helper()
-	b, err := os.ReadFile(repoPath(t, "deploy", "manager", "operator.yaml"))
+	b, err := os.ReadFile(optest.RepoPath(t, "deploy", "manager", "operator.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -154,7 +145,7 @@ func operatorDeployment(t testing.TB) *appsv1.Deployment {
 // unless its base is the one the image test stands in for.
 func runtimePlan(t *testing.T) plan {
 	t.Helper()
-	stages, err := readDockerfile(repoPath(t, "build", "Dockerfile"))
+	stages, err := readDockerfile(optest.RepoPath(t, "build", "Dockerfile"))
 	if err != nil {
 		t.Fatal(err)
 	}

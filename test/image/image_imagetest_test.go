@@ -40,7 +40,7 @@ func TestImageReconcilesTheSample(t *testing.T) {
 	reportSize(t, img.Root)
 	checkCollections(t, img.Root)
 
-	cluster, err := devcluster.Start(t.Context(), devcluster.Options{CRDPaths: []string{repoPath(t, "deploy", "crds")}})
+	cluster, err := devcluster.Start(t.Context(), devcluster.Options{CRDPaths: []string{optest.RepoPath(t, "deploy", "crds")}})
 	if err != nil {
 		t.Fatalf("start the local control plane: %v", err)
 	}
@@ -58,7 +58,7 @@ func TestImageReconcilesTheSample(t *testing.T) {
 	if _, err := cs.CoreV1().Namespaces().Create(t.Context(), namespace(ns), metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	kubectl(t, cluster, "apply", "-n", ns, "-f", repoPath(t, "deploy", "samples", "mcrouter_v1alpha3_mcrouter.yaml"))
+	kubectl(t, cluster, "apply", "-n", ns, "-f", optest.RepoPath(t, "deploy", "samples", "mcrouter_v1alpha3_mcrouter.yaml"))
 	dyn := dynamic.NewForConfigOrDie(cluster.Config)
 	var cr *unstructured.Unstructured
 	optest.Await(t, "the sample Mcrouter reconciled by the image", func(ctx context.Context) (bool, error) {

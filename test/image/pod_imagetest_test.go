@@ -199,7 +199,7 @@ func podUser(t *testing.T, spec corev1.PodSpec, ctr corev1.Container, cfg imageC
 // returns the operator's namespace.
 func applyDeploy(t *testing.T, cluster *devcluster.Cluster) string {
 	t.Helper()
-	rendered := kubectl(t, cluster, "kustomize", repoPath(t, "deploy"))
+	rendered := kubectl(t, cluster, "kustomize", optest.RepoPath(t, "deploy"))
 	dec := utilyaml.NewYAMLOrJSONDecoder(strings.NewReader(rendered), 4096)
 	var keep bytes.Buffer
 	ns := ""

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mcrouter-operator/mcrouter-operator/internal/optest"
 )
 
 // Where the image test keeps its roots between runs (default bin/image-test)
@@ -78,7 +80,7 @@ func startBuildStages(t *testing.T, p plan) func() map[string]string {
 		err     error
 	}
 	ch := make(chan result, 1)
-	repo, out, ctx := repoPath(t), t.TempDir(), t.Context()
+	repo, out, ctx := optest.RepoPath(t), t.TempDir(), t.Context()
 	go func() {
 		o, err := buildStages(ctx, repo, out, p)
 		ch <- result{o, err}
@@ -106,7 +108,7 @@ func cacheDir(t *testing.T) string {
 	t.Helper()
 	dir := os.Getenv(cacheEnv)
 	if dir == "" {
-		dir = repoPath(t, "bin", "image-test")
+		dir = optest.RepoPath(t, "bin", "image-test")
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatalf("image test cache %s: %v", dir, err)
@@ -118,7 +120,7 @@ func cacheDir(t *testing.T) string {
 // hack/image-test-base.sh once per version of that script and mirror.
 func cachedBase(t *testing.T, cache string) (dir, key string) {
 	t.Helper()
-	script := repoPath(t, "hack", "image-test-base.sh")
+	script := optest.RepoPath(t, "hack", "image-test-base.sh")
 	b, err := os.ReadFile(script)
 	if err != nil {
 		t.Fatal(err)
@@ -259,7 +261,7 @@ func applyStep(t *testing.T, root string, s step, outputs map[string]string) {
 func copySource(t *testing.T, c copySpec, src string, outputs map[string]string) string {
 	t.Helper()
 	if c.From == "" {
-		return repoPath(t, src)
+		return optest.RepoPath(t, src)
 	}
 	p, ok := outputs[c.From+":"+src]
 	if !ok {

@@ -10,6 +10,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
+
+	"github.com/mcrouter-operator/mcrouter-operator/internal/optest"
 )
 
 // TestCRDValidation creates Mcrouters on the API server: the schema rejects
@@ -65,7 +67,7 @@ func TestCRDValidation(t *testing.T) {
 func TestCRDSampleAndDefaults(t *testing.T) {
 	t.Parallel()
 	ns := newNamespace(t)
-	b, err := os.ReadFile(repoPath(t, "deploy", "samples", "mcrouter_v1alpha3_mcrouter.yaml"))
+	b, err := os.ReadFile(optest.RepoPath(t, "deploy", "samples", "mcrouter_v1alpha3_mcrouter.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,7 +86,7 @@ func TestCRDSampleAndDefaults(t *testing.T) {
 	}
 
 	defaults := map[string]any{}
-	b, err = os.ReadFile(repoPath(t, "roles", "mcrouter", "defaults", "main.yml"))
+	b, err = os.ReadFile(optest.RepoPath(t, "roles", "mcrouter", "defaults", "main.yml"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -38,16 +38,6 @@ func TestMain(m *testing.M) {
 
 var mcrouterGVR = schema.GroupVersionResource{Group: "mcrouter.example.com", Version: "v1alpha3", Resource: "mcrouters"}
 
-// repoPath returns the absolute path of a file of the repository.
-func repoPath(t testing.TB, parts ...string) string {
-	t.Helper()
-	p, err := filepath.Abs(filepath.Join(append([]string{"..", ".."}, parts...)...))
-	if err != nil {
-		t.Fatalf("repository path %v: %v", parts, err)
-	}
-	return p
-}
-
 // requireTool fails the test when a program the tests run is missing.
 func requireTool(t testing.TB, name string) string {
 	t.Helper()
@@ -150,14 +140,14 @@ func (p playbook) run(t testing.TB) ([]taskResult, error) {
 		t.Fatalf("write extra vars: %v", err)
 	}
 	cmd := exec.CommandContext(optest.Context(t), "ansible-playbook", "-i", "localhost,", "-c", "local",
-		"-e", "@"+varsFile, repoPath(t, p.Path))
-	cmd.Dir = repoPath(t)
+		"-e", "@"+varsFile, optest.RepoPath(t, p.Path))
+	cmd.Dir = optest.RepoPath(t)
 	cmd.Env = append(os.Environ(),
 		"KUBECONFIG="+cluster.KubeconfigPath,
 		"K8S_AUTH_KUBECONFIG="+cluster.KubeconfigPath,
 		"TEST_NAMESPACE="+p.Namespace,
-		"ANSIBLE_ROLES_PATH="+repoPath(t, "roles"),
-		"ANSIBLE_COLLECTIONS_PATH="+repoPath(t, "collections")+":/usr/share/ansible/collections",
+		"ANSIBLE_ROLES_PATH="+optest.RepoPath(t, "roles"),
+		"ANSIBLE_COLLECTIONS_PATH="+optest.RepoPath(t, "collections")+":/usr/share/ansible/collections",
 		"ANSIBLE_STDOUT_CALLBACK=ansible.posix.json",
 		"ANSIBLE_LOCAL_TEMP="+filepath.Join(dir, "local"),
 		"ANSIBLE_REMOTE_TEMP="+filepath.Join(dir, "remote"),

@@ -18,6 +18,8 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/yaml"
+
+	"github.com/mcrouter-operator/mcrouter-operator/internal/optest"
 )
 
 const (
@@ -33,7 +35,7 @@ func TestBundleUpToDate(t *testing.T) {
 	t.Parallel()
 	requireTool(t, "kubectl")
 	out := filepath.Join(t.TempDir(), "bundle.yaml")
-	cmd := exec.CommandContext(t.Context(), repoPath(t, "hack", "bundle.sh"), out)
+	cmd := exec.CommandContext(t.Context(), optest.RepoPath(t, "hack", "bundle.sh"), out)
 	cmd.Env = append(os.Environ(), "IMG=")
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("hack/bundle.sh: %v\n%s", err, b)
@@ -42,7 +44,7 @@ func TestBundleUpToDate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := os.ReadFile(repoPath(t, bundlePath))
+	got, err := os.ReadFile(optest.RepoPath(t, bundlePath))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,7 +56,7 @@ func TestBundleUpToDate(t *testing.T) {
 // renderDeploy returns the objects of `kubectl kustomize deploy/`.
 func renderDeploy(t *testing.T) []*unstructured.Unstructured {
 	t.Helper()
-	return renderKustomization(t, repoPath(t, "deploy"))
+	return renderKustomization(t, optest.RepoPath(t, "deploy"))
 }
 
 // renderKustomization returns the objects of `kubectl kustomize dir`.
@@ -157,7 +159,7 @@ func TestKustomizeRendersOperator(t *testing.T) {
 func TestBundleAppliesWithLeastPrivilege(t *testing.T) {
 	t.Parallel()
 	requireTool(t, "kubectl")
-	cmd := exec.CommandContext(t.Context(), "kubectl", "--kubeconfig", cluster.KubeconfigPath, "apply", "-f", repoPath(t, bundlePath))
+	cmd := exec.CommandContext(t.Context(), "kubectl", "--kubeconfig", cluster.KubeconfigPath, "apply", "-f", optest.RepoPath(t, bundlePath))
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("kubectl apply -f %s: %v\n%s", bundlePath, err, b)
 	}
@@ -241,7 +243,7 @@ func TestDockerfileCopiesExistingPaths(t *testing.T) {
 	var dirs []string
 	for _, c := range copies {
 		for _, src := range c.sources {
-			if _, err := os.Stat(repoPath(t, src)); err != nil {
+			if _, err := os.Stat(optest.RepoPath(t, src)); err != nil {
 				t.Errorf("build/Dockerfile line %d copies %s: %v", c.line, src, err)
 			}
 			dirs = append(dirs, strings.TrimSuffix(src, "/"))
@@ -254,13 +256,13 @@ func TestDockerfileCopiesExistingPaths(t *testing.T) {
 	requireTool(t, "go")
 	cmd := exec.CommandContext(t.Context(), "go", "list", "-e", "-deps",
 		"-f", "{{if .Module}}{{if .Module.Main}}{{.Dir}}{{end}}{{end}}", "./cmd/ansible-operator")
-	cmd.Dir = repoPath(t)
+	cmd.Dir = optest.RepoPath(t)
 	out, err := cmd.Output()
 	if err != nil {
 		t.Fatalf("go list -deps ./cmd/ansible-operator: %v", err)
 	}
 	for _, dir := range strings.Fields(string(out)) {
-		rel, err := filepath.Rel(repoPath(t), dir)
+		rel, err := filepath.Rel(optest.RepoPath(t), dir)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -279,7 +281,7 @@ type dockerCopy struct {
 // dockerfileCopies returns the COPY instructions that read the build context.
 func dockerfileCopies(t *testing.T) []dockerCopy {
 	t.Helper()
-	f, err := os.Open(repoPath(t, "build", "Dockerfile"))
+	f, err := os.Open(optest.RepoPath(t, "build", "Dockerfile"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -312,7 +314,7 @@ func dockerfileCopies(t *testing.T) []dockerCopy {
 // runtime expects.
 func TestWatchesFile(t *testing.T) {
 	t.Parallel()
-	b, err := os.ReadFile(repoPath(t, "watches.yaml"))
+	b, err := os.ReadFile(optest.RepoPath(t, "watches.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -327,7 +329,7 @@ func TestWatchesFile(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("watches.yaml (-want +got):\n%s", diff)
 	}
-	if _, err := os.Stat(repoPath(t, "roles", "mcrouter", "tasks", "main.yml")); err != nil {
+	if _, err := os.Stat(optest.RepoPath(t, "roles", "mcrouter", "tasks", "main.yml")); err != nil {
 		t.Errorf("role mcrouter of watches.yaml: %v", err)
 	}
 }
@@ -337,7 +339,7 @@ func TestLint(t *testing.T) {
 	t.Parallel()
 	requireTool(t, "yamllint")
 	requireTool(t, "ansible-lint")
-	cmd := exec.CommandContext(t.Context(), repoPath(t, "hack", "lint.sh"))
+	cmd := exec.CommandContext(t.Context(), optest.RepoPath(t, "hack", "lint.sh"))
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("hack/lint.sh: %v\n%s", err, b)
 	}

@@ -16,6 +16,8 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
+
+	"github.com/mcrouter-operator/mcrouter-operator/internal/optest"
 )
 
 const shardingPatch = "deploy/sharded/sharding.yaml"
@@ -32,8 +34,8 @@ var quantities = cmp.Comparer(func(a, b resource.Quantity) bool { return a.Cmp(b
 func TestShardedComponent(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	kustomization := "resources: [" + relPath(t, dir, repoPath(t, "deploy")) + "]\n" +
-		"components: [" + relPath(t, dir, repoPath(t, "deploy", "sharded")) + "]\n"
+	kustomization := "resources: [" + relPath(t, dir, optest.RepoPath(t, "deploy")) + "]\n" +
+		"components: [" + relPath(t, dir, optest.RepoPath(t, "deploy", "sharded")) + "]\n"
 	if err := os.WriteFile(filepath.Join(dir, "kustomization.yaml"), []byte(kustomization), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -96,7 +98,7 @@ func isPodNameFromDownwardAPI(e corev1.EnvVar) bool {
 // an operator installed from the bundle.
 func patchBundleDeployment(t *testing.T) appsv1.Deployment {
 	t.Helper()
-	b, err := os.ReadFile(repoPath(t, bundlePath))
+	b, err := os.ReadFile(optest.RepoPath(t, bundlePath))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,7 +112,7 @@ func patchBundleDeployment(t *testing.T) appsv1.Deployment {
 		t.Fatal(err)
 	}
 	cmd := exec.CommandContext(t.Context(), "kubectl", "patch", "--local", "-f", in, "--type", "json",
-		"--patch-file", repoPath(t, shardingPatch), "-o", "json")
+		"--patch-file", optest.RepoPath(t, shardingPatch), "-o", "json")
 	out, err := cmd.Output()
 	if err != nil {
 		t.Fatalf("kubectl patch --local --patch-file %s: %v\n%s", shardingPatch, err, stderrOf(err))
