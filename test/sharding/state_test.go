@@ -56,6 +56,7 @@ func createMcrouter(ctx context.Context, ns, name string) error {
 // mcrouter is what the tests read of one Mcrouter.
 type mcrouter struct {
 	name         string
+	uid          string
 	shard        string // the shard label; "" when unassigned
 	reconciledBy string // status.reconciledBy
 	settled      bool   // the last run succeeded for this generation and none is under way
@@ -76,7 +77,7 @@ func observe(ctx context.Context, ns string) (view, error) {
 	for i := range list.Items {
 		u := &list.Items[i]
 		by, _, _ := unstructured.NestedString(u.Object, "status", "reconciledBy")
-		v.crs = append(v.crs, mcrouter{name: u.GetName(), shard: u.GetLabels()[shardLabel], reconciledBy: by, settled: settled(u)})
+		v.crs = append(v.crs, mcrouter{name: u.GetName(), uid: string(u.GetUID()), shard: u.GetLabels()[shardLabel], reconciledBy: by, settled: settled(u)})
 	}
 	slices.SortFunc(v.crs, func(a, b mcrouter) int { return strings.Compare(a.name, b.name) })
 	return v, nil
