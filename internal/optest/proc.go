@@ -81,7 +81,7 @@ func cwd(pid int) string {
 // RunningDirs lists the input dirs of the Ansible runs under way below
 // runnerDir, once each: the DIR of every `ansible-runner run DIR` process,
 // and the working dir of every run the warm executor forked (a child of a
-// server below runnerDir).
+// server below runnerDir) once it has left the server's.
 func RunningDirs(runnerDir string) ([]string, error) {
 	all, err := procfs.ReadAll(procfs.Root)
 	if err != nil {
@@ -106,7 +106,9 @@ func RunningDirs(runnerDir string) ([]string, error) {
 			strings.HasPrefix(fields[3], runnerDir+"/"):
 			dirs[fields[3]] = true
 		case isServer(p.PPID):
-			if d := cwd(p.PID); d != "" {
+			// A fork that has not yet entered its run's dir is still in
+			// its server's (<runner dir>/.warm): no run to name yet.
+			if d := cwd(p.PID); d != "" && d != cwd(p.PPID) {
 				dirs[d] = true
 			}
 		}
