@@ -13,6 +13,7 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/mcrouter-operator/mcrouter-operator/controller"
 	"github.com/mcrouter-operator/mcrouter-operator/runner"
 )
 
@@ -62,9 +63,7 @@ func (b *bench) bareVars(ctx context.Context, name string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("get Mcrouter %s/%s: %w", bareNamespace, name, err)
 	}
-	vars, err := runner.ExtraVars(obj, runner.RunOptions{
-		Vars: b.watch.Vars, SnakeCaseParameters: b.watch.SnakeCaseParameters, MarkUnsafe: b.watch.MarkUnsafe,
-	})
+	vars, err := runner.ExtraVars(obj, controller.RunOptions(b.watch))
 	if err != nil {
 		return "", err
 	}

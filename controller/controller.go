@@ -31,7 +31,7 @@ type Runner interface {
 
 // CredentialIssuer hands out the per-run proxy credential.
 type CredentialIssuer interface {
-	Register(run proxy.Run) (*proxy.Credential, error)
+	Register(s proxy.Session) (*proxy.Credential, error)
 }
 
 var (
@@ -41,15 +41,13 @@ var (
 
 // Options configures the controller of one watch.
 type Options struct {
-	// Watch is the watches.yaml entry; required.
+	// Watch is the watches.yaml entry as watches.Load resolved it (its
+	// MaxConcurrentReconciles bounds parallel reconciles); required.
 	Watch watches.Watch
 	// Runner runs Ansible; required.
 	Runner Runner
 	// Proxy issues per-run credentials; required.
 	Proxy CredentialIssuer
-	// MaxConcurrentReconciles bounds parallel reconciles of this watch.
-	// Default: Watch.MaxConcurrentReconciles, or 1.
-	MaxConcurrentReconciles int
 	// RunLimiter caps concurrent Ansible runs across all watches. Default: none.
 	RunLimiter *Limiter
 	// Metrics records reconcile results. Default: none.
@@ -89,12 +87,6 @@ const (
 )
 
 func (o *Options) setDefaults() {
-	if o.MaxConcurrentReconciles == 0 {
-		o.MaxConcurrentReconciles = o.Watch.MaxConcurrentReconciles
-	}
-	if o.MaxConcurrentReconciles == 0 {
-		o.MaxConcurrentReconciles = 1
-	}
 	if o.MinReconcilePeriod == 0 {
 		o.MinReconcilePeriod = DefaultMinReconcilePeriod
 	}
@@ -115,14 +107,14 @@ func (o *Options) Validate() error {
 	if o.Proxy == nil {
 		errs = append(errs, errors.New("no proxy"))
 	}
-	if o.MaxConcurrentReconciles < 1 {
-		errs = append(errs, fmt.Errorf("max concurrent reconciles %d < 1", o.MaxConcurrentReconciles))
+	if o.Watch.MaxConcurrentReconciles < 1 {
+		errs = append(errs, fmt.Errorf("watch's max concurrent reconciles %d < 1 (watches.Load resolves at least 1)", o.Watch.MaxConcurrentReconciles))
 	}
 	if o.MinReconcilePeriod < 0 {
 		errs = append(errs, fmt.Errorf("min reconcile period %s < 0", o.MinReconcilePeriod))
 	}
-	if o.MaxVerbosityAnnotation < 0 || o.MaxVerbosityAnnotation > runner.MaxVerbosity {
-		errs = append(errs, fmt.Errorf("max verbosity annotation %d not in 0-%d", o.MaxVerbosityAnnotation, runner.MaxVerbosity))
+	if o.MaxVerbosityAnnotation < 0 || o.MaxVerbosityAnnotation > watches.MaxAnsibleVerbosity {
+		errs = append(errs, fmt.Errorf("max verbosity annotation %d not in 0-%d", o.MaxVerbosityAnnotation, watches.MaxAnsibleVerbosity))
 	}
 	if o.MaxArtifactsAnnotation < 1 {
 		errs = append(errs, fmt.Errorf("max artifacts annotation %d < 1", o.MaxArtifactsAnnotation))
@@ -183,7 +175,7 @@ func Add(mgr manager.Manager, opts Options) (*Reconciler, error) {
 		Named(r.name).
 		For(primary, builder.WithPredicates(primaryPredicates(opts.Watch, opts.Namespaces)...)).
 		WithOptions(crcontroller.Options{
-			MaxConcurrentReconciles: opts.MaxConcurrentReconciles,
+			MaxConcurrentReconciles: opts.Watch.MaxConcurrentReconciles,
 			// Dependent watches are added while the manager runs.
 			SkipNameValidation: ptrTo(false),
 		}).

@@ -20,7 +20,7 @@
 // Skip-unchanged works from a record of the last successful run (record.go):
 // every dependent the run touched, created or read, by UID, with the fields
 // that define it. newRecord builds it from the proxy's Writes and Reads,
-// remember keeps it in memory and reconcileRun writes it to status.runRecord
+// remember keeps it in memory and reconcileResource writes it to status.runRecord
 // (recordcodec.go: gzip JSON, at most 256 KiB; 1.8 KiB for the Mcrouter
 // role) in the status write every run makes. unchanged skips only when
 // lastRecord (memory, else status) is of this UID and generation and

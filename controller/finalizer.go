@@ -45,7 +45,7 @@ func (r *Reconciler) reconcileDeletion(ctx context.Context, obj *unstructured.Un
 		vars = map[string]any{}
 	}
 	maps.Copy(vars, f.Vars)
-	out := r.run(ctx, obj, r.runOptions(ctx, obj, role, playbook, vars), "finalizer")
+	out := r.runAnsible(ctx, obj, r.runOptions(ctx, obj, role, playbook, vars), purposeFinalizer)
 	if ctx.Err() != nil {
 		return ctrl.Result{}, ctx.Err()
 	}
@@ -53,7 +53,7 @@ func (r *Reconciler) reconcileDeletion(ctx context.Context, obj *unstructured.Un
 		msg := "finalizer " + f.Name + ": " + out.message()
 		r.recorder.Eventf(obj, nil, corev1.EventTypeWarning, EventFinalizerFailed, "Finalize", "%s", msg)
 		if r.opts.Watch.ManageStatus {
-			if err := r.writeStatus(ctx, obj, out.status(obj.GetGeneration())); err != nil {
+			if err := r.patchStatus(ctx, obj, out.status(obj.GetGeneration())); err != nil {
 				r.log(ctx).Error(err, "write finalizer failure to status")
 			}
 		}

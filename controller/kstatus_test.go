@@ -11,7 +11,7 @@ import (
 )
 
 // applyStatus writes change into obj's status as the merge patch of
-// writeStatus would.
+// patchStatus would.
 func applyStatus(t *testing.T, obj *unstructured.Unstructured, change statusChange) {
 	t.Helper()
 	patch, _ := statusPatch(obj, change, t1)

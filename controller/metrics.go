@@ -45,7 +45,17 @@ func NewMetrics(reg prometheus.Registerer, version, goVersion string) (*Metrics,
 	return m, nil
 }
 
-func (m *Metrics) observeRun(gvk schema.GroupVersionKind, kind string, failed bool, d time.Duration) {
+// runPurpose is why a run started: to reconcile the resource, or to finalize
+// it before deletion. Its values are the "kind" label of
+// ansible_operator_reconcile_result.
+type runPurpose string
+
+const (
+	purposeReconcile runPurpose = "reconcile"
+	purposeFinalizer runPurpose = "finalizer"
+)
+
+func (m *Metrics) observeRun(gvk schema.GroupVersionKind, purpose runPurpose, failed bool, d time.Duration) {
 	if m == nil {
 		return
 	}
@@ -54,7 +64,7 @@ func (m *Metrics) observeRun(gvk schema.GroupVersionKind, kind string, failed bo
 		result = "failed"
 	}
 	m.reconciles.WithLabelValues(gvk.String()).Observe(d.Seconds())
-	m.results.WithLabelValues(gvk.String(), result, kind).Inc()
+	m.results.WithLabelValues(gvk.String(), result, string(purpose)).Inc()
 }
 
 func (m *Metrics) observeSkip(gvk schema.GroupVersionKind) {

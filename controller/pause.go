@@ -34,7 +34,7 @@ func (r *Reconciler) holdPaused(ctx context.Context, obj *unstructured.Unstructu
 	change := statusChange{Generation: obj.GetGeneration(), Conditions: []condition{
 		{Type: TypePaused, Status: "True", Reason: ReasonPaused, Message: MessagePaused},
 	}}
-	if err := r.writeStatus(ctx, obj, change); err != nil {
+	if err := r.patchStatus(ctx, obj, change); err != nil {
 		return r.statusFailed(ctx, obj, err)
 	}
 	return ctrl.Result{}, nil
@@ -49,7 +49,7 @@ func (r *Reconciler) markResumed(ctx context.Context, obj *unstructured.Unstruct
 	change := statusChange{Generation: obj.GetGeneration(), Conditions: []condition{
 		{Type: TypePaused, Status: "False", Reason: ReasonResumed, Message: MessageResumed},
 	}}
-	if err := r.writeStatus(ctx, obj, change); err != nil {
+	if err := r.patchStatus(ctx, obj, change); err != nil {
 		_, err = r.statusFailed(ctx, obj, err)
 		return err
 	}

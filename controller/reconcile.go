@@ -17,6 +17,7 @@ import (
 	"github.com/mcrouter-operator/mcrouter-operator/proxy"
 	"github.com/mcrouter-operator/mcrouter-operator/runner"
 	"github.com/mcrouter-operator/mcrouter-operator/shard"
+	"github.com/mcrouter-operator/mcrouter-operator/watches"
 )
 
 var _ reconcile.Reconciler = (*Reconciler)(nil)
@@ -63,12 +64,12 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		r.dependents.restore(ctx, obj, last.Dependents)
 	}
 	if r.requestPending(ctx, obj) {
-		return r.reconcileRun(ctx, obj)
+		return r.reconcileResource(ctx, obj)
 	}
 	if wait, skip := r.unchanged(ctx, obj); skip {
 		return ctrl.Result{RequeueAfter: wait}, r.markReconciled(ctx, obj)
 	}
-	return r.reconcileRun(ctx, obj)
+	return r.reconcileResource(ctx, obj)
 }
 
 // markReconciled writes, when a run is skipped, that the current generation
@@ -82,7 +83,7 @@ func (r *Reconciler) markReconciled(ctx context.Context, obj *unstructured.Unstr
 	if observed, _, _ := unstructured.NestedInt64(obj.Object, "status", "observedGeneration"); observed == obj.GetGeneration() {
 		return nil
 	}
-	if err := r.writeStatus(ctx, obj, reconciledStatus(obj.GetGeneration(), nil)); err != nil {
+	if err := r.patchStatus(ctx, obj, reconciledStatus(obj.GetGeneration(), nil)); err != nil {
 		_, err = r.statusFailed(ctx, obj, err)
 		return err
 	}
@@ -124,9 +125,9 @@ func (r *Reconciler) forget(ctx context.Context, namespace, name string) {
 	}
 }
 
-// reconcileRun is one regular run: status Running, Ansible, status result,
+// reconcileResource is one regular run: status Running, Ansible, status result,
 // requeue.
-func (r *Reconciler) reconcileRun(ctx context.Context, obj *unstructured.Unstructured) (ctrl.Result, error) {
+func (r *Reconciler) reconcileResource(ctx context.Context, obj *unstructured.Unstructured) (ctrl.Result, error) {
 	w := r.opts.Watch
 	key := memoryKey(obj.GetNamespace(), obj.GetName())
 	// Until this run succeeds nothing may be skipped: not after a failure, not
@@ -134,7 +135,7 @@ func (r *Reconciler) reconcileRun(ctx context.Context, obj *unstructured.Unstruc
 	prev := r.lastRecord(ctx, obj)
 	r.memory.set(key, nil)
 	if w.ManageStatus {
-		if err := r.writeStatus(ctx, obj, runningStatus(obj)); err != nil {
+		if err := r.patchStatus(ctx, obj, runningStatus(obj)); err != nil {
 			return r.statusFailed(ctx, obj, err)
 		}
 	}
@@ -143,7 +144,7 @@ func (r *Reconciler) reconcileRun(ctx context.Context, obj *unstructured.Unstruc
 	ran := obj.DeepCopy()
 	opts := r.runOptions(ctx, ran, w.Role, w.Playbook, w.Vars)
 	served := r.request(ctx, ran)
-	outcome := r.run(ctx, ran, opts, "reconcile")
+	outcome := r.runAnsible(ctx, ran, opts, purposeReconcile)
 	if ctx.Err() != nil {
 		// Shutting down: the run was cancelled, which says nothing about the resource.
 		return ctrl.Result{}, ctx.Err()
@@ -166,7 +167,7 @@ func (r *Reconciler) reconcileRun(ctx context.Context, obj *unstructured.Unstruc
 		change := r.runStatus(ctx, ran, outcome, rec)
 		change.SetCreated, change.Created = setCreated, created
 		change.HandledRequest = served
-		if err := r.writeStatus(ctx, obj, change); err != nil {
+		if err := r.patchStatus(ctx, obj, change); err != nil {
 			return r.statusFailed(ctx, obj, err)
 		}
 	}
@@ -241,26 +242,26 @@ func (r *Reconciler) statusFailed(ctx context.Context, obj *unstructured.Unstruc
 	return ctrl.Result{}, fmt.Errorf("status of %s %s/%s: %w", r.gvk.Kind, obj.GetNamespace(), obj.GetName(), err)
 }
 
-// run executes Ansible for obj with a fresh proxy credential, within the
-// global run limit.
-func (r *Reconciler) run(ctx context.Context, obj *unstructured.Unstructured, opts runner.RunOptions, kind string) *outcome {
+// runAnsible executes Ansible for obj with a fresh proxy credential, within the
+// global runAnsible limit.
+func (r *Reconciler) runAnsible(ctx context.Context, obj *unstructured.Unstructured, opts runner.RunOptions, purpose runPurpose) *outcome {
 	if err := r.opts.RunLimiter.Acquire(ctx); err != nil {
 		return &outcome{err: err}
 	}
 	defer r.opts.RunLimiter.Release()
 
-	run := proxy.Run{
+	session := proxy.Session{
 		Owner:                       proxy.OwnerOf(obj),
 		Blacklist:                   r.opts.Watch.Blacklist,
 		WatchClusterScopedResources: r.opts.Watch.WatchClusterScopedResources,
 	}
 	if r.opts.Watch.WatchDependentResources {
-		run.Watcher = r.dependents
+		session.Watcher = r.dependents
 	}
 	if r.opts.Shard != nil {
-		run.Labels = map[string]string{shard.Label: r.opts.Shard.Identity()}
+		session.Labels = map[string]string{shard.Label: r.opts.Shard.Identity()}
 	}
-	cred, err := r.opts.Proxy.Register(run)
+	cred, err := r.opts.Proxy.Register(session)
 	if err != nil {
 		return &outcome{err: fmt.Errorf("register run with proxy: %w", err)}
 	}
@@ -270,26 +271,36 @@ func (r *Reconciler) run(ctx context.Context, obj *unstructured.Unstructured, op
 	start := time.Now()
 	res, err := r.opts.Runner.Run(ctx, obj, opts)
 	o := &outcome{result: res, err: err, writes: cred.Writes(), reads: cred.Reads()}
-	r.opts.Metrics.observeRun(r.gvk, kind, o.failed(), time.Since(start))
+	r.opts.Metrics.observeRun(r.gvk, purpose, o.failed(), time.Since(start))
 	return o
 }
 
-// runOptions maps the watch and the resource's annotations to one run. The
-// annotations are CR input: the operator's flags bound what they may ask for.
-func (r *Reconciler) runOptions(ctx context.Context, obj *unstructured.Unstructured, role, playbook string, vars map[string]any) runner.RunOptions {
-	w := r.opts.Watch
-	artifacts := r.intAnnotation(ctx, obj, AnnotationMaxRunnerArtifacts, w.MaxRunnerArtifacts, 0, r.opts.MaxArtifactsAnnotation)
+// RunOptions are the options every run of w's role or playbook shares,
+// before a resource's annotations apply.
+func RunOptions(w watches.Watch) runner.RunOptions {
 	return runner.RunOptions{
-		Role:                role,
-		Playbook:            playbook,
-		Vars:                vars,
+		Role:                w.Role,
+		Playbook:            w.Playbook,
+		Vars:                w.Vars,
 		SnakeCaseParameters: w.SnakeCaseParameters,
 		MarkUnsafe:          w.MarkUnsafe,
-		Verbosity:           r.intAnnotation(ctx, obj, AnnotationVerbosity, w.AnsibleVerbosity, 0, r.opts.MaxVerbosityAnnotation),
-		MaxArtifacts:        artifacts,
-		DiscardArtifacts:    artifacts == 0,
+		Verbosity:           w.AnsibleVerbosity,
+		MaxArtifacts:        w.MaxRunnerArtifacts,
+		DiscardArtifacts:    w.MaxRunnerArtifacts == 0,
 		Executor:            runner.Executor(w.AnsibleExecutor),
 	}
+}
+
+// runOptions maps the watch and the resource's annotations to one run of
+// role or playbook with vars (the watch's, or its finalizer's). The
+// annotations are CR input: the operator's flags bound what they may ask for.
+func (r *Reconciler) runOptions(ctx context.Context, obj *unstructured.Unstructured, role, playbook string, vars map[string]any) runner.RunOptions {
+	o := RunOptions(r.opts.Watch)
+	o.Role, o.Playbook, o.Vars = role, playbook, vars
+	o.Verbosity = r.intAnnotation(ctx, obj, AnnotationVerbosity, o.Verbosity, 0, r.opts.MaxVerbosityAnnotation)
+	o.MaxArtifacts = r.intAnnotation(ctx, obj, AnnotationMaxRunnerArtifacts, o.MaxArtifacts, 0, r.opts.MaxArtifactsAnnotation)
+	o.DiscardArtifacts = o.MaxArtifacts == 0
+	return o
 }
 
 // requeueAfter: a requeue_after task result wins, then the reconcile-period

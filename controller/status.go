@@ -158,11 +158,11 @@ func normalize(v any) any {
 var errNoStatusSubresource = errors.New("the CRD of this resource has no status subresource; " +
 	"add `subresources: {status: {}}` to it or set manageStatus: false in watches.yaml")
 
-// writeStatus applies change to the status subresource with a JSON merge patch
+// patchStatus applies change to the status subresource with a JSON merge patch
 // that names only the keys we own, guarded by resourceVersion; on conflict it
 // re-reads the object from the API server and tries again. obj is updated in
 // place with the server's answer. No request is made when nothing changes.
-func (r *Reconciler) writeStatus(ctx context.Context, obj *unstructured.Unstructured, change statusChange) error {
+func (r *Reconciler) patchStatus(ctx context.Context, obj *unstructured.Unstructured, change statusChange) error {
 	for attempt := 0; ; attempt++ {
 		patch, changed := statusPatch(obj, change, r.now())
 		if !changed {

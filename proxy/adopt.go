@@ -56,18 +56,18 @@ func (p *Proxy) linkNow(ctx context.Context, ex *exchange, obj map[string]any) (
 	cur, err := p.getObject(ctx, ex.info)
 	if err != nil {
 		return false, fmt.Errorf("look up %s %s before linking it to %s: %w",
-			ex.gvk.Kind, objectName(ex.info), ex.cred.run.Owner, err)
+			ex.gvk.Kind, objectName(ex.info), ex.cred.session.Owner, err)
 	}
 	switch {
 	case cur == nil:
 		ex.linkCreated = !ex.dryRun
 		return ex.dryRun, nil
-	case owner.Links(cur, ex.cred.run.Owner.ref()) != owner.None:
+	case owner.Links(cur, ex.cred.session.Owner.ref()) != owner.None:
 		requireUID(obj, (&unstructured.Unstructured{Object: cur}).GetUID())
 		return true, nil
 	default:
 		p.opts.Log.V(1).Info("not linking an object the run did not create", "gvk", ex.gvk.String(),
-			"namespace", ex.info.Namespace, "name", ex.info.Name, "owner", ex.cred.run.Owner.String())
+			"namespace", ex.info.Namespace, "name", ex.info.Name, "owner", ex.cred.session.Owner.String())
 		return false, nil
 	}
 }
@@ -98,7 +98,7 @@ func requireUID(obj map[string]any, uid types.UID) {
 // creates it anew.
 func (p *Proxy) linkCreatedObject(resp *http.Response, ex *exchange, created map[string]any) (map[string]any, error) {
 	ctx := resp.Request.Context()
-	ref := ex.cred.run.Owner.ref()
+	ref := ex.cred.session.Owner.ref()
 	cur := created
 	var err error
 	if cur == nil {
@@ -141,7 +141,7 @@ func (p *Proxy) linkCreatedObject(resp *http.Response, ex *exchange, created map
 // write, out) and in a media type the role accepts.
 func (p *Proxy) patchLink(ctx context.Context, ex *exchange, out *http.Request, cur map[string]any) (answer, error) {
 	u := &unstructured.Unstructured{Object: cur}
-	md, err := owner.LinkPatch(cur, ex.cred.run.Owner.ref(), ex.info.Namespace, ex.namespaced)
+	md, err := owner.LinkPatch(cur, ex.cred.session.Owner.ref(), ex.info.Namespace, ex.namespaced)
 	if err != nil {
 		return answer{}, err
 	}
@@ -172,7 +172,7 @@ func (p *Proxy) undoCreate(ctx context.Context, ex *exchange, uid types.UID, cau
 	}
 	what := fmt.Sprintf("%s %s", ex.gvk.Kind, objectName(ex.info))
 	if uid == "" {
-		return fmt.Errorf("created %s but could not read it back to link it to %s: %w", what, ex.cred.run.Owner, cause)
+		return fmt.Errorf("created %s but could not read it back to link it to %s: %w", what, ex.cred.session.Owner, cause)
 	}
 	body, err := json.Marshal(metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &uid}})
 	if err == nil {
@@ -181,12 +181,12 @@ func (p *Proxy) undoCreate(ctx context.Context, ex *exchange, uid types.UID, cau
 	switch {
 	case apierrors.IsNotFound(err) || apierrors.IsConflict(err):
 		return fmt.Errorf("created %s but could not link it to %s (%w); it has been deleted or replaced since",
-			what, ex.cred.run.Owner, cause)
+			what, ex.cred.session.Owner, cause)
 	case err != nil:
 		return fmt.Errorf("created %s but could not link it to %s (%w), nor delete it again: %v",
-			what, ex.cred.run.Owner, cause, err)
+			what, ex.cred.session.Owner, cause, err)
 	}
-	return fmt.Errorf("created %s but could not link it to %s, so deleted it again: %w", what, ex.cred.run.Owner, cause)
+	return fmt.Errorf("created %s but could not link it to %s, so deleted it again: %w", what, ex.cred.session.Owner, cause)
 }
 
 // answer is a successful answer of the API server to the proxy's own request.

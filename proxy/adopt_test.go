@@ -59,7 +59,7 @@ func TestRoleDoesNotAdoptExistingObjects(t *testing.T) {
 		existingConfigMap(t, admin, ns, name, nil, nil)
 	}
 	watcher := &recordingWatcher{}
-	cred := register(t, p, proxy.Run{Owner: ownerOf(owner), Watcher: watcher})
+	cred := register(t, p, proxy.Session{Owner: ownerOf(owner), Watcher: watcher})
 	playbook(t, cred, "adopt.yml", map[string]any{"owner_namespace": ns,
 		"replace": []string{"victim-replace", "new-replace"}, "apply": []string{"victim-apply", "new-apply"}})
 
@@ -132,7 +132,7 @@ func TestLinkOnlyWhatTheRunCreates(t *testing.T) {
 	existingConfigMap(t, admin, ns, "linked-apply", mine, nil)
 	existingConfigMap(t, admin, other, "linked-far", nil, ann)
 	watcher := &recordingWatcher{}
-	e := newEndpoint(t, p, register(t, p, proxy.Run{Owner: ownerOf(owner), Watcher: watcher}))
+	e := newEndpoint(t, p, register(t, p, proxy.Session{Owner: ownerOf(owner), Watcher: watcher}))
 
 	cms := func(namespace string) string { return "/api/v1/namespaces/" + namespace + "/configmaps/" }
 	key := func(namespace, name string) client.ObjectKey {
@@ -317,7 +317,7 @@ func TestLinkRaces(t *testing.T) {
 			hook := &raceHook{path: base + name, act: tt.act}
 			cfg.WrapTransport = hook.wrap
 			p := startProxy(t, proxy.Options{InjectOwnerRef: true, Upstream: cfg})
-			e := newEndpoint(t, p, register(t, p, proxy.Run{Owner: ownerOf(owner)}))
+			e := newEndpoint(t, p, register(t, p, proxy.Session{Owner: ownerOf(owner)}))
 			resp, out := e.do(t, tt.method, tt.path, configMapBody(t, name), http.Header{"Content-Type": {tt.contentType}})
 			if err := hook.actErr(); err != nil {
 				t.Fatalf("racing write: %v", err)
@@ -359,7 +359,7 @@ func TestCreatedObjectThatCannotBeLinkedIsRemoved(t *testing.T) {
 	cfg := rest.CopyConfig(cluster.Config)
 	cfg.Impersonate = rest.ImpersonationConfig{UserName: user}
 	p := startProxy(t, proxy.Options{InjectOwnerRef: true, Upstream: cfg})
-	cred := register(t, p, proxy.Run{Owner: ownerOf(owner)})
+	cred := register(t, p, proxy.Session{Owner: ownerOf(owner)})
 	e := newEndpoint(t, p, cred)
 
 	role := mustJSON(t, map[string]any{"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",

@@ -20,8 +20,8 @@ func TestRequestsWithoutALiveTokenAreRejected(t *testing.T) {
 	ns := newNamespace(t, admin)
 	p := startProxy(t, proxy.Options{})
 	owner := newOwner(t, admin, ns, "owner")
-	live := register(t, p, proxy.Run{Owner: ownerOf(owner)})
-	released := register(t, p, proxy.Run{Owner: ownerOf(owner)})
+	live := register(t, p, proxy.Session{Owner: ownerOf(owner)})
+	released := register(t, p, proxy.Session{Owner: ownerOf(owner)})
 	releasedToken := token(t, released)
 	released.Release()
 
@@ -73,7 +73,7 @@ func TestReleasedCredentialFailsThroughClient(t *testing.T) {
 	admin := adminClient(t)
 	ns := newNamespace(t, admin)
 	p := startProxy(t, proxy.Options{})
-	cred := register(t, p, proxy.Run{Owner: ownerOf(newOwner(t, admin, ns, "owner"))})
+	cred := register(t, p, proxy.Session{Owner: ownerOf(newOwner(t, admin, ns, "owner"))})
 	c := credClient(t, cred)
 	var cms corev1.ConfigMapList
 	if err := c.List(t.Context(), &cms, client.InNamespace(ns)); err != nil {
@@ -91,7 +91,7 @@ func TestKubeconfig(t *testing.T) {
 	admin := adminClient(t)
 	ns := newNamespace(t, admin)
 	p := startProxy(t, proxy.Options{})
-	cred := register(t, p, proxy.Run{Owner: ownerOf(newOwner(t, admin, ns, "owner"))})
+	cred := register(t, p, proxy.Session{Owner: ownerOf(newOwner(t, admin, ns, "owner"))})
 	cfg, err := clientcmd.Load(cred.Kubeconfig())
 	if err != nil {
 		t.Fatalf("load kubeconfig: %v", err)
@@ -109,7 +109,7 @@ func TestKubeconfig(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("kubeconfig mismatch (-want +got):\n%s", diff)
 	}
-	other := register(t, p, proxy.Run{Owner: ownerOf(newOwner(t, admin, ns, "owner2"))})
+	other := register(t, p, proxy.Session{Owner: ownerOf(newOwner(t, admin, ns, "owner2"))})
 	if token(t, other) == token(t, cred) {
 		t.Error("two credentials share a token")
 	}
@@ -145,12 +145,12 @@ func TestPorts(t *testing.T) {
 			if port == "0" || tt.port != "" && port != tt.port {
 				t.Fatalf("Addr() = %s, want port %q", p.Addr(), tt.port)
 			}
-			if !strings.Contains(string(register(t, p, proxy.Run{Owner: ownerOf(newOwner(t, admin, ns, "x"))}).Kubeconfig()),
+			if !strings.Contains(string(register(t, p, proxy.Session{Owner: ownerOf(newOwner(t, admin, ns, "x"))}).Kubeconfig()),
 				"https://127.0.0.1:"+port) {
 				t.Errorf("kubeconfig does not point at port %s", port)
 			}
 			owner := newOwner(t, admin, ns, "owner")
-			cred := register(t, p, proxy.Run{Owner: ownerOf(owner)})
+			cred := register(t, p, proxy.Session{Owner: ownerOf(owner)})
 			playbook(t, cred, "configmap.yml", map[string]any{"owner_namespace": ns, "name": "through-" + port})
 			var cm corev1.ConfigMap
 			if err := admin.Get(t.Context(), client.ObjectKey{Namespace: ns, Name: "through-" + port}, &cm); err != nil {
@@ -204,18 +204,18 @@ func TestRegisterValidation(t *testing.T) {
 	p := startProxy(t, proxy.Options{})
 	good := proxy.Owner{APIVersion: "proxytest.example.com/v1", Kind: "Owner", Name: "o", Namespace: "ns", UID: "u"}
 	tests := []struct {
-		name string
-		run  proxy.Run
-		want string
+		name    string
+		session proxy.Session
+		want    string
 	}{
-		{"missing uid and name", proxy.Run{Owner: proxy.Owner{APIVersion: "v1", Kind: "ConfigMap"}}, "missing name, uid"},
-		{"missing kind", proxy.Run{Owner: proxy.Owner{APIVersion: "v1", Name: "n", UID: "u"}}, "missing kind"},
-		{"bad apiVersion", proxy.Run{Owner: proxy.Owner{APIVersion: "a/b/c", Kind: "K", Name: "n", UID: "u"}}, "apiVersion"},
-		{"watcher that is not comparable", proxy.Run{Owner: good, Watcher: funcWatcher(nil)}, "not comparable"},
+		{"missing uid and name", proxy.Session{Owner: proxy.Owner{APIVersion: "v1", Kind: "ConfigMap"}}, "missing name, uid"},
+		{"missing kind", proxy.Session{Owner: proxy.Owner{APIVersion: "v1", Name: "n", UID: "u"}}, "missing kind"},
+		{"bad apiVersion", proxy.Session{Owner: proxy.Owner{APIVersion: "a/b/c", Kind: "K", Name: "n", UID: "u"}}, "apiVersion"},
+		{"watcher that is not comparable", proxy.Session{Owner: good, Watcher: funcWatcher(nil)}, "not comparable"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := p.Register(tt.run)
+			_, err := p.Register(tt.session)
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("Register: err = %v, want one containing %q", err, tt.want)
 			}

@@ -114,9 +114,9 @@ func newReadFixture(t *testing.T) readFixture {
 	p := startProxy(t, proxy.Options{Cache: informed, Log: funcr.New(logs.add, funcr.Options{Verbosity: 1})})
 	return readFixture{
 		ns:   ns,
-		e:    newEndpoint(t, p, register(t, p, proxy.Run{Owner: ownerOf(owner)})),
+		e:    newEndpoint(t, p, register(t, p, proxy.Session{Owner: ownerOf(owner)})),
 		logs: logs,
-		blacklisted: newEndpoint(t, p, register(t, p, proxy.Run{Owner: ownerOf(owner),
+		blacklisted: newEndpoint(t, p, register(t, p, proxy.Session{Owner: ownerOf(owner),
 			Blacklist: []schema.GroupVersionKind{configMapGVK}})),
 	}
 }
@@ -224,7 +224,7 @@ func TestCachedReadsOutsideCachedNamespaces(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			p := startProxy(t, proxy.Options{Cache: informed, CachedNamespaces: tt.namespaces})
-			resp, body := newEndpoint(t, p, register(t, p, proxy.Run{Owner: ownerOf(owner)})).do(t, http.MethodGet, tt.path, nil, nil)
+			resp, body := newEndpoint(t, p, register(t, p, proxy.Session{Owner: ownerOf(owner)})).do(t, http.MethodGet, tt.path, nil, nil)
 			if resp.StatusCode != http.StatusOK {
 				t.Fatalf("status %d: %s", resp.StatusCode, body)
 			}
@@ -243,7 +243,7 @@ func TestRunReadsItsOwnWrites(t *testing.T) {
 	ns := newNamespace(t, admin)
 	informed := newCache(t, configMapGVK)
 	p := startProxy(t, proxy.Options{Cache: informed, InjectOwnerRef: true})
-	e := newEndpoint(t, p, register(t, p, proxy.Run{Owner: ownerOf(newOwner(t, admin, ns, "owner"))}))
+	e := newEndpoint(t, p, register(t, p, proxy.Session{Owner: ownerOf(newOwner(t, admin, ns, "owner"))}))
 	base := "/api/v1/namespaces/" + ns + "/configmaps"
 	resp, body := e.do(t, http.MethodPost, base, mustJSON(t, map[string]any{"apiVersion": "v1", "kind": "ConfigMap",
 		"metadata": map[string]any{"name": "rw"}, "data": map[string]any{"n": "0"}}), nil)

@@ -19,9 +19,9 @@ import (
 	"github.com/mcrouter-operator/mcrouter-operator/proxy/internal/owner"
 )
 
-// Run describes one Ansible run that will talk to the API server through
+// Session describes one Ansible run that will talk to the API server through
 // the proxy.
-type Run struct {
+type Session struct {
 	// Owner is the custom resource being reconciled.
 	Owner Owner
 	// Watcher is told about dependent kinds; nil when the watch has
@@ -152,7 +152,7 @@ type Read struct {
 type Credential struct {
 	proxy      *Proxy
 	token      string
-	run        Run
+	session    Session
 	kubeconfig []byte
 
 	mu        sync.Mutex
@@ -176,26 +176,26 @@ type objectKey struct {
 const tombstone = "\x00deleted"
 
 // Register creates the credential of one run. Call Release when the run ends.
-func (p *Proxy) Register(run Run) (*Credential, error) {
-	if err := run.Owner.validate(); err != nil {
+func (p *Proxy) Register(s Session) (*Credential, error) {
+	if err := s.Owner.validate(); err != nil {
 		return nil, err
 	}
-	if run.Watcher != nil && !reflect.TypeOf(run.Watcher).Comparable() {
+	if s.Watcher != nil && !reflect.TypeOf(s.Watcher).Comparable() {
 		return nil, fmt.Errorf("run of %s: dependent watcher %T is not comparable; pass a pointer",
-			run.Owner, run.Watcher)
+			s.Owner, s.Watcher)
 	}
 	buf := make([]byte, 32)
 	if _, err := rand.Read(buf); err != nil {
-		return nil, fmt.Errorf("run of %s: generate token: %w", run.Owner, err)
+		return nil, fmt.Errorf("run of %s: generate token: %w", s.Owner, err)
 	}
 	c := &Credential{
 		proxy:     p,
 		token:     base64.RawURLEncoding.EncodeToString(buf),
-		run:       run,
+		session:   s,
 		versions:  map[objectKey]string{},
 		onRelease: map[int]func(){},
 	}
-	kc, err := kubeconfig(p.kubeconfigServer(), p.caPEM, c.token, run.Owner)
+	kc, err := kubeconfig(p.kubeconfigServer(), p.caPEM, c.token, s.Owner)
 	if err != nil {
 		return nil, err
 	}
@@ -227,7 +227,7 @@ func (c *Credential) Kubeconfig() []byte {
 
 // Owner returns the owner the credential was registered for.
 func (c *Credential) Owner() Owner {
-	return c.run.Owner
+	return c.session.Owner
 }
 
 // Writes returns the successful mutating requests made with the credential,
@@ -294,7 +294,7 @@ func (c *Credential) record(w Write, key objectKey, version string) {
 
 // recordRead appends a read of obj when it is linked to the run's owner.
 func (c *Credential) recordRead(ex *exchange, obj map[string]any) {
-	if obj == nil || !isKind(obj, ex.gvk) || c.run.Owner.Link(obj) == "" {
+	if obj == nil || !isKind(obj, ex.gvk) || c.session.Owner.Link(obj) == "" {
 		return
 	}
 	u := &unstructured.Unstructured{Object: obj}
@@ -306,7 +306,7 @@ func (c *Credential) recordRead(ex *exchange, obj map[string]any) {
 
 // blacklisted reports whether gvk is on the run's blacklist.
 func (c *Credential) blacklisted(gvk schema.GroupVersionKind) bool {
-	for _, b := range c.run.Blacklist {
+	for _, b := range c.session.Blacklist {
 		if b == gvk {
 			return true
 		}

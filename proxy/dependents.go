@@ -34,7 +34,7 @@ type watchKey struct {
 // kind. A failed registration is logged and retried on the next such
 // request; the request itself goes on.
 func (p *Proxy) noteDependent(ctx context.Context, ex *exchange, obj map[string]any) {
-	run := ex.cred.run
+	run := ex.cred.session
 	ownerGK := run.Owner.ref().GroupKind()
 	if run.Watcher == nil || !ex.mapped || ex.gvk.GroupKind() == ownerGK || ex.cred.blacklisted(ex.gvk) {
 		return

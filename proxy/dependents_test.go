@@ -41,7 +41,7 @@ func TestDependentWatcherOnCreate(t *testing.T) {
 			admin := adminClient(t)
 			ns, other := newNamespace(t, admin), newNamespace(t, admin)
 			watcher := &recordingWatcher{}
-			cred := register(t, p, proxy.Run{Owner: ownerOf(newOwner(t, admin, ns, "owner")), Watcher: watcher,
+			cred := register(t, p, proxy.Session{Owner: ownerOf(newOwner(t, admin, ns, "owner")), Watcher: watcher,
 				Blacklist: tt.blacklist, WatchClusterScopedResources: tt.clusterScoped})
 			c := credClient(t, cred)
 			sibling := &unstructured.Unstructured{}
@@ -98,7 +98,7 @@ func TestDependentWatcherOnRead(t *testing.T) {
 			}
 			p := startProxy(t, opts)
 			watcher := &recordingWatcher{}
-			e := newEndpoint(t, p, register(t, p, proxy.Run{Owner: ownerOf(owner), Watcher: watcher}))
+			e := newEndpoint(t, p, register(t, p, proxy.Session{Owner: ownerOf(owner), Watcher: watcher}))
 			get := func(name string) {
 				t.Helper()
 				resp, body := e.do(t, http.MethodGet, "/api/v1/namespaces/"+ns+"/serviceaccounts/"+name, nil, nil)
@@ -125,7 +125,7 @@ func TestDependentWatcherRetriesAfterFailure(t *testing.T) {
 	ns := newNamespace(t, admin)
 	p := startProxy(t, proxy.Options{InjectOwnerRef: true})
 	watcher := &recordingWatcher{failFirst: 1}
-	c := credClient(t, register(t, p, proxy.Run{Owner: ownerOf(newOwner(t, admin, ns, "owner")), Watcher: watcher}))
+	c := credClient(t, register(t, p, proxy.Session{Owner: ownerOf(newOwner(t, admin, ns, "owner")), Watcher: watcher}))
 	for _, name := range []string{"a", "b", "c"} {
 		// A failed registration does not fail the request.
 		if err := c.Create(t.Context(), &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}}); err != nil {
@@ -144,7 +144,7 @@ func TestWithoutInjection(t *testing.T) {
 	p := startProxy(t, proxy.Options{InjectOwnerRef: false})
 	owner := newOwner(t, admin, ns, "owner")
 	watcher := &recordingWatcher{}
-	c := credClient(t, register(t, p, proxy.Run{Owner: ownerOf(owner), Watcher: watcher}))
+	c := credClient(t, register(t, p, proxy.Session{Owner: ownerOf(owner), Watcher: watcher}))
 
 	plain := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "plain"}}
 	if err := c.Create(t.Context(), plain); err != nil {

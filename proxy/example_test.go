@@ -47,7 +47,7 @@ func ExampleProxy_Register() {
 		return
 	}
 
-	cred, err := p.Register(proxy.Run{Owner: proxy.Owner{APIVersion: cr.GetAPIVersion(), Kind: cr.GetKind(),
+	cred, err := p.Register(proxy.Session{Owner: proxy.Owner{APIVersion: cr.GetAPIVersion(), Kind: cr.GetKind(),
 		Name: cr.GetName(), Namespace: cr.GetNamespace(), UID: cr.GetUID()}})
 	if err != nil {
 		fmt.Println(err)

@@ -117,7 +117,7 @@ func (p *Proxy) forwardError(w http.ResponseWriter, req *http.Request, err error
 		return
 	}
 	p.opts.Log.Error(err, "forward request", "method", req.Method, "path", req.URL.Path)
-	writeStatus(w, http.StatusBadGateway, fmt.Sprintf("proxy: forward %s %s to the API server: %v",
+	respondStatus(w, http.StatusBadGateway, fmt.Sprintf("proxy: forward %s %s to the API server: %v",
 		req.Method, req.URL.Path, err))
 }
 

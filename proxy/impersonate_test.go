@@ -36,7 +36,7 @@ func TestImpersonationHeadersAreDropped(t *testing.T) {
 	admin := adminClient(t)
 	ns := newNamespace(t, admin)
 	p := startProxy(t, proxy.Options{})
-	e := newEndpoint(t, p, register(t, p, proxy.Run{Owner: ownerOf(newOwner(t, admin, ns, "owner"))}))
+	e := newEndpoint(t, p, register(t, p, proxy.Session{Owner: ownerOf(newOwner(t, admin, ns, "owner"))}))
 
 	resp, body := directWithBody(t, http.MethodPost, selfSubjectReviews, selfSubjectReview, nil)
 	operator := reviewedUser(t, resp.StatusCode, body)

@@ -137,9 +137,9 @@ func ownerOf(u *unstructured.Unstructured) proxy.Owner {
 		Namespace: u.GetNamespace(), UID: u.GetUID()}
 }
 
-func register(t *testing.T, p *proxy.Proxy, run proxy.Run) *proxy.Credential {
+func register(t *testing.T, p *proxy.Proxy, s proxy.Session) *proxy.Credential {
 	t.Helper()
-	cred, err := p.Register(run)
+	cred, err := p.Register(s)
 	if err != nil {
 		t.Fatalf("Register: %v", err)
 	}

@@ -120,10 +120,10 @@ func (p *Proxy) inject(ex *exchange, obj map[string]any) ([]byte, error) {
 		return nil, fmt.Errorf("cannot add the owner reference to a %q body; send an application/json object "+
 			"(YAML or JSON for server-side apply, protobuf for built-in kinds)", ex.contentType)
 	}
-	if _, err := owner.Mark(obj, ex.cred.run.Owner.ref(), ex.info.Namespace, ex.namespaced); err != nil {
-		return nil, fmt.Errorf("add owner of %s to %s: %w", ex.cred.run.Owner, ex.gvk.Kind, err)
+	if _, err := owner.Mark(obj, ex.cred.session.Owner.ref(), ex.info.Namespace, ex.namespaced); err != nil {
+		return nil, fmt.Errorf("add owner of %s to %s: %w", ex.cred.session.Owner, ex.gvk.Kind, err)
 	}
-	if len(ex.cred.run.Labels) > 0 {
+	if len(ex.cred.session.Labels) > 0 {
 		u := &unstructured.Unstructured{Object: obj}
 		lbl, _, err := unstructured.NestedStringMap(obj, "metadata", "labels")
 		if err != nil {
@@ -132,7 +132,7 @@ func (p *Proxy) inject(ex *exchange, obj map[string]any) ([]byte, error) {
 		if lbl == nil {
 			lbl = map[string]string{}
 		}
-		maps.Copy(lbl, ex.cred.run.Labels)
+		maps.Copy(lbl, ex.cred.session.Labels)
 		u.SetLabels(lbl)
 	}
 	data, err := json.Marshal(obj)

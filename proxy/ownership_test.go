@@ -51,7 +51,7 @@ func TestOwnershipThroughAnsible(t *testing.T) {
 			// Two runs: the second finds everything in place and must not add
 			// a second reference or ask for watches again.
 			for range 2 {
-				cred := register(t, p, proxy.Run{Owner: ownerOf(owner), Watcher: watcher})
+				cred := register(t, p, proxy.Session{Owner: ownerOf(owner), Watcher: watcher})
 				playbook(t, cred, "dependents.yml", vars)
 				cred.Release()
 			}

@@ -182,7 +182,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	defer p.logRequest(req, rec, ex)
 	cred, err := p.authenticate(req)
 	if err != nil {
-		writeStatus(rec, http.StatusUnauthorized, err.Error())
+		respondStatus(rec, http.StatusUnauthorized, err.Error())
 		return
 	}
 	ex.cred = cred
@@ -197,7 +197,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	if code, err := p.prepare(req, ex); err != nil {
-		writeStatus(rec, code, err.Error())
+		respondStatus(rec, code, err.Error())
 		return
 	}
 	p.forward.ServeHTTP(rec, req)
@@ -206,7 +206,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 func (p *Proxy) logRequest(req *http.Request, rec *recorder, ex *exchange) {
 	var who string
 	if ex.cred != nil {
-		who = ex.cred.run.Owner.String()
+		who = ex.cred.session.Owner.String()
 	}
 	cache := ex.cache
 	if cache == "" {

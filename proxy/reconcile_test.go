@@ -93,7 +93,7 @@ func (s *stubController) reconcile(ctx context.Context, req reconcile.Request) e
 	if err := s.mgr.GetClient().Get(ctx, req.NamespacedName, owner); err != nil {
 		return client.IgnoreNotFound(err)
 	}
-	cred, err := s.proxy.Register(proxy.Run{Owner: ownerOf(owner), Watcher: s})
+	cred, err := s.proxy.Register(proxy.Session{Owner: ownerOf(owner), Watcher: s})
 	if err != nil {
 		return err
 	}

@@ -50,9 +50,9 @@ func exchangeFrom(ctx context.Context) *exchange {
 	return ex
 }
 
-// writeStatus answers with a metav1.Status, as the API server does, so
+// respondStatus answers with a metav1.Status, as the API server does, so
 // clients show the message.
-func writeStatus(w http.ResponseWriter, code int, msg string) {
+func respondStatus(w http.ResponseWriter, code int, msg string) {
 	st := metav1.Status{
 		TypeMeta: metav1.TypeMeta{Kind: "Status", APIVersion: "v1"},
 		Status:   metav1.StatusFailure,

@@ -52,7 +52,7 @@ func TestShardedCache(t *testing.T) {
 	waitCached(t, c, configMapGVK, mine)
 
 	p := startProxy(t, proxy.Options{Cache: c, CacheSelector: sel, InjectOwnerRef: true})
-	cred := register(t, p, proxy.Run{Owner: ownerOf(owner), Labels: map[string]string{label: "me"}})
+	cred := register(t, p, proxy.Session{Owner: ownerOf(owner), Labels: map[string]string{label: "me"}})
 	e := newEndpoint(t, p, cred)
 	for _, tt := range []struct {
 		path    string

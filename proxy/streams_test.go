@@ -31,7 +31,7 @@ func TestWatchStreamsThroughProxy(t *testing.T) {
 	admin := adminClient(t)
 	ns := newNamespace(t, admin)
 	p := startProxy(t, proxy.Options{})
-	cred := register(t, p, proxy.Run{Owner: ownerOf(newOwner(t, admin, ns, "owner"))})
+	cred := register(t, p, proxy.Session{Owner: ownerOf(newOwner(t, admin, ns, "owner"))})
 	cs, err := kubernetes.NewForConfig(credConfig(t, cred))
 	if err != nil {
 		t.Fatal(err)
@@ -99,7 +99,7 @@ func TestExecUpgradeReachesAPIServer(t *testing.T) {
 	ns := newNamespace(t, admin)
 	newPendingPod(t, ns)
 	p := startProxy(t, proxy.Options{})
-	cred := register(t, p, proxy.Run{Owner: ownerOf(newOwner(t, admin, ns, "owner"))})
+	cred := register(t, p, proxy.Session{Owner: ownerOf(newOwner(t, admin, ns, "owner"))})
 	cfg := credConfig(t, cred)
 	cfg.NextProtos = []string{"http/1.1"}
 	tok := cfg.BearerToken
@@ -138,7 +138,7 @@ func TestKubectlThroughProxy(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := startProxy(t, proxy.Options{InjectOwnerRef: true})
-	cred := register(t, p, proxy.Run{Owner: ownerOf(newOwner(t, admin, ns, "owner"))})
+	cred := register(t, p, proxy.Session{Owner: ownerOf(newOwner(t, admin, ns, "owner"))})
 	kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")
 	if err := os.WriteFile(kubeconfig, cred.Kubeconfig(), 0o600); err != nil {
 		t.Fatal(err)
@@ -187,7 +187,7 @@ func TestUpgradedConnectionsStream(t *testing.T) {
 	}))
 	t.Cleanup(upstream.Close)
 	p := startProxy(t, proxy.Options{Upstream: &rest.Config{Host: upstream.URL, BearerToken: "upstream-token"}})
-	cred := register(t, p, proxy.Run{Owner: proxy.Owner{APIVersion: "v1", Kind: "ConfigMap", Name: "o", Namespace: "ns", UID: "u"}})
+	cred := register(t, p, proxy.Session{Owner: proxy.Owner{APIVersion: "v1", Kind: "ConfigMap", Name: "o", Namespace: "ns", UID: "u"}})
 
 	pool := x509.NewCertPool()
 	if !pool.AppendCertsFromPEM(credConfig(t, cred).CAData) {

@@ -91,7 +91,7 @@ func TestWritesAndInjectionByVerb(t *testing.T) {
 	ns := newNamespace(t, admin)
 	p := startProxy(t, proxy.Options{InjectOwnerRef: true})
 	owner := newOwner(t, admin, ns, "owner")
-	cred := register(t, p, proxy.Run{Owner: ownerOf(owner)})
+	cred := register(t, p, proxy.Session{Owner: ownerOf(owner)})
 	writeEveryWay(t, newEndpoint(t, p, cred), credClient(t, cred), ns, owner)
 
 	cm := "/v1, Kind=ConfigMap"
@@ -122,7 +122,7 @@ func TestUnsupportedBodyIsRefused(t *testing.T) {
 	admin := adminClient(t)
 	ns := newNamespace(t, admin)
 	p := startProxy(t, proxy.Options{InjectOwnerRef: true})
-	cred := register(t, p, proxy.Run{Owner: ownerOf(newOwner(t, admin, ns, "owner"))})
+	cred := register(t, p, proxy.Session{Owner: ownerOf(newOwner(t, admin, ns, "owner"))})
 	e := newEndpoint(t, p, cred)
 	base := "/api/v1/namespaces/" + ns + "/configmaps"
 	tests := []struct {
@@ -161,7 +161,7 @@ func TestReadsOfLinkedObjects(t *testing.T) {
 	if err := admin.Create(t.Context(), other); err != nil {
 		t.Fatal(err)
 	}
-	cred := register(t, p, proxy.Run{Owner: ownerOf(owner)})
+	cred := register(t, p, proxy.Session{Owner: ownerOf(owner)})
 	e := newEndpoint(t, p, cred)
 	base := "/api/v1/namespaces/" + ns + "/configmaps"
 	body := mustJSON(t, map[string]any{"apiVersion": "v1", "kind": "ConfigMap", "metadata": map[string]any{"name": "mine"}})

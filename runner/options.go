@@ -12,13 +12,11 @@ import (
 	"github.com/go-logr/logr"
 
 	"github.com/mcrouter-operator/mcrouter-operator/runner/internal/warm"
+	"github.com/mcrouter-operator/mcrouter-operator/watches"
 )
 
 // DefaultTimeout is the default of the --run-timeout flag.
 const DefaultTimeout = 10 * time.Minute
-
-// MaxVerbosity is the highest Ansible verbosity (-vvvvvvv).
-const MaxVerbosity = 7
 
 // Byte caps of the artifacts (flags --max-runner-artifacts-bytes and
 // --max-total-runner-artifacts-bytes). The shipped Deployment gives /tmp,
@@ -48,14 +46,21 @@ const (
 	LogNothing LogEvents = "Nothing"
 )
 
-// ParseLogEvents parses a --ansible-log-events value.
+// ParseLogEvents parses a --ansible-log-events value, in any case.
 func ParseLogEvents(s string) (LogEvents, error) {
 	for _, v := range []LogEvents{LogTasks, LogEverything, LogNothing} {
 		if strings.EqualFold(s, string(v)) {
 			return v, nil
 		}
 	}
-	return "", fmt.Errorf("ansible log events %q: want one of Tasks, Everything, Nothing", s)
+	return "", LogEvents(s).validate()
+}
+
+func (l LogEvents) validate() error {
+	if l != LogTasks && l != LogEverything && l != LogNothing {
+		return fmt.Errorf("ansible log events %q: want one of %s, %s, %s", l, LogTasks, LogEverything, LogNothing)
+	}
+	return nil
 }
 
 // Executor names how a run starts ansible-runner (flag --ansible-executor,
@@ -75,13 +80,22 @@ const (
 
 // ParseExecutor parses an --ansible-executor value.
 func ParseExecutor(s string) (Executor, error) {
-	for _, v := range []Executor{ExecutorRunner, ExecutorWarm} {
-		if s == string(v) {
-			return v, nil
-		}
+	if err := Executor(s).validate(); err != nil {
+		return "", err
 	}
-	return "", fmt.Errorf("ansible executor %q: want runner or warm", s)
+	return Executor(s), nil
 }
+
+func (e Executor) validate() error {
+	if e != ExecutorRunner && e != ExecutorWarm {
+		return fmt.Errorf("ansible executor %q: want %s or %s", e, ExecutorRunner, ExecutorWarm)
+	}
+	return nil
+}
+
+// DefaultRootDir is where the runs' directories live unless Options.RootDir
+// (flag --runner-dir) says otherwise.
+func DefaultRootDir() string { return filepath.Join(os.TempDir(), "ansible-operator", "runner") }
 
 // Options configure a Runner; they apply to every run of the process.
 type Options struct {
@@ -90,8 +104,7 @@ type Options struct {
 	// a RootDir that is a symlink, is not owned by this process's uid or is
 	// writable by group or others, and one with a dir above it owned by
 	// another uid (other than root), so that no other user can plant files
-	// the runs would execute. Default: filepath.Join(os.TempDir(),
-	// "ansible-operator", "runner").
+	// the runs would execute. Default: DefaultRootDir().
 	RootDir string
 	// AnsibleArgs are extra ansible-playbook arguments (flag --ansible-args),
 	// written to env/cmdline. Default: "".
@@ -155,7 +168,7 @@ type Options struct {
 
 func (o *Options) setDefaults() {
 	if o.RootDir == "" {
-		o.RootDir = filepath.Join(os.TempDir(), "ansible-operator", "runner")
+		o.RootDir = DefaultRootDir()
 	}
 	if o.RunnerPath == "" {
 		o.RunnerPath = "ansible-runner"
@@ -187,10 +200,10 @@ func (o *Options) Validate() error {
 		errs = append(errs, fmt.Errorf("run timeout must be positive, got %s (the flag default is %s)",
 			o.Timeout, DefaultTimeout))
 	}
-	if _, err := ParseLogEvents(string(o.LogEvents)); err != nil {
+	if err := o.LogEvents.validate(); err != nil {
 		errs = append(errs, err)
 	}
-	if _, err := ParseExecutor(string(o.Executor)); err != nil {
+	if err := o.Executor.validate(); err != nil {
 		errs = append(errs, err)
 	}
 	if o.WarmMaxRuns < 0 {
@@ -246,7 +259,8 @@ type RunOptions struct {
 	// K8S_AUTH_KUBECONFIG and KUBECONFIG. Default: none (the inherited
 	// environment decides).
 	Kubeconfig []byte
-	// Verbosity is the Ansible verbosity, 0–7 (-v…-vvvvvvv). Default: 0.
+	// Verbosity is the Ansible verbosity, 0 to watches.MaxAnsibleVerbosity
+	// (-v…-vvvvvvv). Default: 0.
 	Verbosity int
 	// MaxArtifacts is the number of artifact directories kept
 	// (--rotate-artifacts); 0 keeps all, as in ansible-runner. Default: 0.
@@ -291,14 +305,14 @@ func (o *RunOptions) validate() error {
 			errs = append(errs, fmt.Errorf("playbook %s is a directory", p.path))
 		}
 	}
-	if o.Verbosity < 0 || o.Verbosity > MaxVerbosity {
-		errs = append(errs, fmt.Errorf("verbosity %d out of range 0–%d", o.Verbosity, MaxVerbosity))
+	if o.Verbosity < 0 || o.Verbosity > watches.MaxAnsibleVerbosity {
+		errs = append(errs, fmt.Errorf("verbosity %d out of range 0–%d", o.Verbosity, watches.MaxAnsibleVerbosity))
 	}
 	if o.MaxArtifacts < 0 {
 		errs = append(errs, fmt.Errorf("max artifacts %d must not be negative", o.MaxArtifacts))
 	}
 	if o.Executor != "" {
-		if _, err := ParseExecutor(string(o.Executor)); err != nil {
+		if err := o.Executor.validate(); err != nil {
 			errs = append(errs, err)
 		}
 	}

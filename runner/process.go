@@ -54,7 +54,7 @@ type ended struct {
 	stderr           *lineTail
 }
 
-func (p *process) run(ctx context.Context) (*Result, error) {
+func (p *process) execute(ctx context.Context) (*Result, error) {
 	timed, cancelTimeout := context.WithTimeout(ctx, p.timeout)
 	defer cancelTimeout()
 	runCtx, stop := context.WithCancelCause(timed)

@@ -185,7 +185,7 @@ func (r *Runner) Run(ctx context.Context, obj *unstructured.Unstructured, opts R
 			log.Error(err, "could not clean up the temp dir of the run")
 		}
 	}()
-	res, err := r.process(dir, ident, opts, log).run(ctx)
+	res, err := r.process(dir, ident, opts, log).execute(ctx)
 	if res != nil && opts.DiscardArtifacts {
 		res.ArtifactDir = "" // deleted when Run returns
 	}

@@ -183,8 +183,14 @@ func splitPathList(lookup func(string) (string, bool), name string) []string {
 	if !ok {
 		return nil
 	}
+	return SplitPath(v)
+}
+
+// SplitPath splits a colon-separated search path (ANSIBLE_ROLES_PATH and
+// the like), dropping empty entries.
+func SplitPath(v string) []string {
 	var out []string
-	for _, p := range strings.Split(v, ":") {
+	for _, p := range filepath.SplitList(v) {
 		if p != "" {
 			out = append(out, p)
 		}

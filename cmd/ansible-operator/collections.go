@@ -4,6 +4,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/mcrouter-operator/mcrouter-operator/watches"
 )
 
 // Environment variables of the collections path, as Ansible reads them:
@@ -44,7 +46,7 @@ func collectionsPath(flagValue, watchesFile, workDir string, lookupEnv func(stri
 		}
 		out = append(out, p)
 	}
-	for _, p := range splitPath(explicit) {
+	for _, p := range watches.SplitPath(explicit) {
 		add(p)
 	}
 	beside := filepath.Join(filepath.Dir(resolvePath(watchesFile, workDir, lookupEnv)), "collections")

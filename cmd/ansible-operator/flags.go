@@ -4,8 +4,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -62,6 +60,10 @@ type flags struct {
 	Zap                     zap.Options
 	// ZapEncoder is --zap-encoder as given, lower-cased; "" when not given.
 	ZapEncoder string
+
+	// Parsed by validate: --ansible-log-events and --ansible-executor.
+	logEvents runner.LogEvents
+	executor  runner.Executor
 }
 
 func (f *flags) bind(fs *pflag.FlagSet) {
@@ -72,7 +74,7 @@ func (f *flags) bind(fs *pflag.FlagSet) {
 		"maximum concurrent reconciles per watch; the default is the cgroup CPU quota")
 	fs.IntVar(&f.MaxConcurrentRuns, "max-concurrent-runs", cpus,
 		"maximum concurrent Ansible runs across all watches; the default is the cgroup CPU quota")
-	fs.IntVar(&f.AnsibleVerbosity, "ansible-verbosity", watches.DefaultAnsibleVerbosity, "Ansible verbosity (0-7); ANSIBLE_VERBOSITY_<KIND>_<GROUP> overrides it per watch")
+	fs.IntVar(&f.AnsibleVerbosity, "ansible-verbosity", watches.DefaultAnsibleVerbosity, fmt.Sprintf("Ansible verbosity (0-%d); ANSIBLE_VERBOSITY_<KIND>_<GROUP> overrides it per watch", watches.MaxAnsibleVerbosity))
 	fs.StringVar(&f.AnsibleArgs, "ansible-args", "", "extra arguments for ansible-playbook, written to env/cmdline")
 	fs.StringVar(&f.AnsibleRolesPath, "ansible-roles-path", "", "roles search path; overrides ANSIBLE_ROLES_PATH")
 	fs.StringVar(&f.AnsibleCollectionsPath, "ansible-collections-path", "",
@@ -104,11 +106,11 @@ func (f *flags) bind(fs *pflag.FlagSet) {
 	fs.DurationVar(&f.GracefulShutdownTimeout, "graceful-shutdown-timeout", 30*time.Second,
 		"how long to wait for running reconciles (which are cancelled) to end at shutdown")
 	fs.DurationVar(&f.RunTimeout, "run-timeout", runner.DefaultTimeout, "kill an Ansible run after this long")
-	fs.StringVar(&f.RunnerDir, "runner-dir", filepath.Join(os.TempDir(), "ansible-operator", "runner"), "where ansible-runner input and artifacts live")
+	fs.StringVar(&f.RunnerDir, "runner-dir", runner.DefaultRootDir(), "where ansible-runner input and artifacts live")
 	fs.DurationVar(&f.MinReconcilePeriod, "min-reconcile-period", controller.DefaultMinReconcilePeriod,
 		"shortest period a resource's reconcile-period annotation may ask for")
 	fs.IntVar(&f.MaxVerbosityAnnotation, "max-verbosity-annotation", controller.DefaultMaxVerbosityAnnotation,
-		"highest Ansible verbosity a resource's verbosity annotation may ask for (0-7)")
+		fmt.Sprintf("highest Ansible verbosity a resource's verbosity annotation may ask for (0-%d)", watches.MaxAnsibleVerbosity))
 	fs.IntVar(&f.MaxArtifactsAnnotation, "max-artifacts-annotation", controller.DefaultMaxArtifactsAnnotation,
 		"most runs' artifacts a resource's max-runner-artifacts annotation may ask to keep")
 	f.MaxArtifactBytes = byteSize(runner.DefaultMaxArtifactBytes)
@@ -142,8 +144,8 @@ func (f *flags) validate() error {
 	if f.MaxConcurrentRuns < 1 {
 		errs = append(errs, fmt.Errorf("--max-concurrent-runs must be at least 1, got %d", f.MaxConcurrentRuns))
 	}
-	if f.AnsibleVerbosity < 0 || f.AnsibleVerbosity > 7 {
-		errs = append(errs, fmt.Errorf("--ansible-verbosity must be 0-7, got %d", f.AnsibleVerbosity))
+	if f.AnsibleVerbosity < 0 || f.AnsibleVerbosity > watches.MaxAnsibleVerbosity {
+		errs = append(errs, fmt.Errorf("--ansible-verbosity must be 0-%d, got %d", watches.MaxAnsibleVerbosity, f.AnsibleVerbosity))
 	}
 	if f.ProxyPort < 0 || f.ProxyPort > 65535 {
 		errs = append(errs, fmt.Errorf("--proxy-port must be 0-65535, got %d", f.ProxyPort))
@@ -162,8 +164,8 @@ func (f *flags) validate() error {
 	if f.MinReconcilePeriod < 0 {
 		errs = append(errs, fmt.Errorf("--min-reconcile-period must not be negative, got %s", f.MinReconcilePeriod))
 	}
-	if f.MaxVerbosityAnnotation < 0 || f.MaxVerbosityAnnotation > runner.MaxVerbosity {
-		errs = append(errs, fmt.Errorf("--max-verbosity-annotation must be 0-%d, got %d", runner.MaxVerbosity, f.MaxVerbosityAnnotation))
+	if f.MaxVerbosityAnnotation < 0 || f.MaxVerbosityAnnotation > watches.MaxAnsibleVerbosity {
+		errs = append(errs, fmt.Errorf("--max-verbosity-annotation must be 0-%d, got %d", watches.MaxAnsibleVerbosity, f.MaxVerbosityAnnotation))
 	}
 	if f.MaxArtifactsAnnotation < 1 {
 		errs = append(errs, fmt.Errorf("--max-artifacts-annotation must be at least 1, got %d", f.MaxArtifactsAnnotation))
@@ -183,10 +185,11 @@ func (f *flags) validate() error {
 		errs = append(errs, fmt.Errorf("need 0 < --leader-elect-retry-period (%s) < --leader-elect-renew-deadline (%s) < --leader-elect-lease-duration (%s)",
 			f.RetryPeriod, f.RenewDeadline, f.LeaseDuration))
 	}
-	if _, err := runner.ParseLogEvents(f.AnsibleLogEvents); err != nil {
+	var err error
+	if f.logEvents, err = runner.ParseLogEvents(f.AnsibleLogEvents); err != nil {
 		errs = append(errs, fmt.Errorf("--ansible-log-events: %w", err))
 	}
-	if _, err := runner.ParseExecutor(f.AnsibleExecutor); err != nil {
+	if f.executor, err = runner.ParseExecutor(f.AnsibleExecutor); err != nil {
 		errs = append(errs, fmt.Errorf("--ansible-executor: %w", err))
 	}
 	if _, err := chooseLogFormat(f.LogFormat, f.ZapEncoder, f.Zap.Development, false); err != nil {
@@ -224,17 +227,6 @@ func watchNamespaces(v string) []string {
 	for _, ns := range strings.Split(v, ",") {
 		if ns = strings.TrimSpace(ns); ns != "" {
 			out = append(out, ns)
-		}
-	}
-	return out
-}
-
-// splitPath splits a colon-separated search path.
-func splitPath(v string) []string {
-	var out []string
-	for _, p := range filepath.SplitList(v) {
-		if p != "" {
-			out = append(out, p)
 		}
 	}
 	return out

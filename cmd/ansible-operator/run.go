@@ -77,9 +77,7 @@ func run(ctx context.Context, f *flags) error {
 	if err != nil {
 		return err
 	}
-	logEv, _ := runner.ParseLogEvents(f.AnsibleLogEvents)
-	executor, _ := runner.ParseExecutor(f.AnsibleExecutor)
-	run, err := runner.New(runner.Options{
+	runs, err := runner.New(runner.Options{
 		RootDir:               f.RunnerDir,
 		CollectionsPath:       searchPath,
 		Collections:           collections.FS(),
@@ -87,14 +85,14 @@ func run(ctx context.Context, f *flags) error {
 		Timeout:               f.RunTimeout,
 		MaxArtifactBytes:      int64(f.MaxArtifactBytes),
 		MaxTotalArtifactBytes: int64(f.MaxTotalArtifactBytes),
-		LogEvents:             logEv,
-		Executor:              executor,
+		LogEvents:             f.logEvents,
+		Executor:              f.executor,
 		Log:                   ctrl.Log.WithName("runner"),
 	})
 	if err != nil {
 		return err
 	}
-	defer run.Close()
+	defer runs.Close()
 	cfg, err := restConfig(f.Kubeconfig)
 	if err != nil {
 		return err
@@ -127,7 +125,7 @@ func run(ctx context.Context, f *flags) error {
 	if err := addUserMetrics(mgr, f.UserMetricsBindAddress); err != nil {
 		return err
 	}
-	if err := addRunnables(mgr, cfg, f, ws, namespaces, run, px, member); err != nil {
+	if err := addRunnables(mgr, cfg, f, ws, namespaces, runs, px, member); err != nil {
 		return err
 	}
 	ctrl.Log.WithName("setup").Info("starting", "version", version.Version, "watches", len(ws), "proxy", px.Addr(),
@@ -150,7 +148,7 @@ func loadWatches(f *flags, collectionsPath []string) ([]watches.Watch, error) {
 		ReconcilePeriod:         f.ReconcilePeriod,
 		MaxConcurrentReconciles: f.MaxConcurrentReconciles,
 		AnsibleVerbosity:        f.AnsibleVerbosity,
-		RolesPath:               splitPath(os.Getenv("ANSIBLE_ROLES_PATH")),
+		RolesPath:               watches.SplitPath(os.Getenv("ANSIBLE_ROLES_PATH")),
 		CollectionsPath:         collectionsPath,
 	})
 }
