@@ -87,7 +87,7 @@ func (l ledger) withWrites(writes []proxy.Write, owner *unstructured.Unstructure
 		}
 		key := objectKey(w.GVK.GroupKind(), w.Namespace, w.Name)
 		switch {
-		case w.Verb == "delete":
+		case w.Verb == proxy.VerbDelete:
 			out.remove(key)
 		case w.Created && w.Object != nil:
 			d := createdDependent{APIVersion: w.Object.GetAPIVersion(), Kind: w.Object.GetKind(),

@@ -36,12 +36,12 @@ func ownedCM(name, uid string, owned bool) *unstructured.Unstructured {
 }
 
 // cmWrite is a run's write of ConfigMap ns/<answer's name>.
-func cmWrite(verb string, created bool, answer *unstructured.Unstructured) proxy.Write {
+func cmWrite(verb proxy.WriteVerb, created bool, answer *unstructured.Unstructured) proxy.Write {
 	return proxy.Write{GVK: cmGVK, Namespace: "ns", Name: answer.GetName(), Verb: verb, Created: created, Object: answer}
 }
 
 func cmDeleteWrite(name string) proxy.Write {
-	return proxy.Write{GVK: cmGVK, Namespace: "ns", Name: name, Verb: "delete"}
+	return proxy.Write{GVK: cmGVK, Namespace: "ns", Name: name, Verb: proxy.VerbDelete}
 }
 
 func created(name, uid string) createdDependent {

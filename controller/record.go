@@ -165,11 +165,11 @@ func isPrimaryWrite(w proxy.Write, obj *unstructured.Unstructured) bool {
 // recordable says why a write cannot be recorded, or "".
 func recordable(w proxy.Write) string {
 	switch {
-	case w.Verb == "deletecollection":
+	case w.Verb == proxy.VerbDeleteCollection:
 		return fmt.Sprintf("the run deleted a collection of %s in %q", w.GVK.Kind, w.Namespace)
 	case w.Subresource != "":
 		return fmt.Sprintf("the run wrote the %s subresource of %s %s", w.Subresource, w.GVK.Kind, w.Name)
-	case w.Verb != "delete" && w.Object == nil:
+	case w.Verb != proxy.VerbDelete && w.Object == nil:
 		return fmt.Sprintf("the answer to the %s of %s %s held no object", w.Verb, w.GVK.Kind, w.Name)
 	}
 	return ""
@@ -180,14 +180,14 @@ func recordable(w proxy.Write) string {
 // what was known: this run's earlier write, else the previous record's fields
 // for the same object, else the object as this run read it.
 func (t *touched) applyWrite(w proxy.Write, owner *unstructured.Unstructured, prev *record) {
-	if w.Verb == "delete" {
+	if w.Verb == proxy.VerbDelete {
 		t.dep = dependentRecord{APIVersion: t.dep.APIVersion, Kind: t.dep.Kind, Namespace: t.dep.Namespace, Name: t.dep.Name, Deleted: true}
 		t.written, t.read, t.prev, t.last = true, nil, nil, nil
 		return
 	}
 	left := w.Object
 	t.see(left, owner, prev)
-	isMergePatch := w.Verb == "patch" && (strings.Contains(w.ContentType, "merge-patch") || strings.Contains(w.ContentType, "strategic-merge"))
+	isMergePatch := w.Verb == proxy.VerbPatch && (w.Patch == types.MergePatchType || w.Patch == types.StrategicMergePatchType)
 	switch {
 	case w.Body == nil:
 		// A JSON patch: what it changed is only known from the answer.

@@ -53,9 +53,13 @@ type touches struct {
 	reads  []proxy.Read
 }
 
-func (ts *touches) write(verb, contentType string, body map[string]any, answer *unstructured.Unstructured) *touches {
-	ts.writes = append(ts.writes, proxy.Write{Seq: len(ts.writes) + len(ts.reads) + 1, GVK: cmGVK, Namespace: "ns", Name: "cm",
-		Verb: verb, ContentType: contentType, Body: body, Object: answer})
+func (ts *touches) write(verb proxy.WriteVerb, contentType string, body map[string]any, answer *unstructured.Unstructured) *touches {
+	w := proxy.Write{Seq: len(ts.writes) + len(ts.reads) + 1, GVK: cmGVK, Namespace: "ns", Name: "cm",
+		Verb: verb, ContentType: contentType, Body: body, Object: answer}
+	if verb == proxy.VerbPatch {
+		w.Patch = types.PatchType(contentType)
+	}
+	ts.writes = append(ts.writes, w)
 	return ts
 }
 

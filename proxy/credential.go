@@ -100,6 +100,22 @@ func (o Owner) validate() error {
 	return nil
 }
 
+// WriteVerb is what a write did to an object.
+type WriteVerb string
+
+// The verbs of writes.
+const (
+	VerbCreate WriteVerb = "create"
+	VerbUpdate WriteVerb = "update"
+	// VerbPatch is a JSON, merge or strategic-merge patch: Write.Patch says
+	// which.
+	VerbPatch WriteVerb = "patch"
+	// VerbApply is a server-side apply: a PATCH of an apply patch type.
+	VerbApply            WriteVerb = "apply"
+	VerbDelete           WriteVerb = "delete"
+	VerbDeleteCollection WriteVerb = "deletecollection"
+)
+
 // Write is one successful mutating request made with a credential.
 type Write struct {
 	// Seq orders the run's writes and reads: both count up from 1 in the
@@ -109,11 +125,13 @@ type Write struct {
 	Namespace, Name string
 	// Subresource is set for writes to a subresource such as "status".
 	Subresource string
-	// Verb is create, update, patch, apply (server-side apply), delete or
-	// deletecollection.
-	Verb string
-	// ContentType is the request's media type; for patches it names the patch
-	// type (application/merge-patch+json, ...).
+	// Verb is what the write did.
+	Verb WriteVerb
+	// Patch is the patch type of a VerbPatch or VerbApply write
+	// (types.MergePatchType, ...); empty for other verbs.
+	Patch types.PatchType
+	// ContentType is the request's media type, without parameters; "" when
+	// the request had no body.
 	ContentType string
 	// Body is the decoded request body as forwarded, owner links included; nil
 	// for JSON-patch lists, deletes and bodies that are not JSON or YAML.

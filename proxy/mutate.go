@@ -72,7 +72,7 @@ func (p *Proxy) prepare(req *http.Request, ex *exchange) (int, error) {
 		(info.Verb == reqinfo.VerbCreate || info.Verb == reqinfo.VerbUpdate ||
 			// Every apply media type: one the proxy cannot decode is refused
 			// rather than forwarded without the owner.
-			(info.Verb == reqinfo.VerbPatch && strings.HasPrefix(ex.contentType, "application/apply-patch")))
+			(info.Verb == reqinfo.VerbPatch && isApply(ex.contentType)))
 	if !inject && !ex.inspect {
 		return 0, nil
 	}
@@ -141,6 +141,10 @@ func (p *Proxy) inject(ex *exchange, obj map[string]any) ([]byte, error) {
 	}
 	return data, nil
 }
+
+// isApply reports whether a PATCH of mediaType is a server-side apply, in
+// any of the apply media types (YAML, CBOR, ...).
+func isApply(mediaType string) bool { return strings.HasPrefix(mediaType, "application/apply-patch") }
 
 const (
 	applyPatch = string(types.ApplyPatchType)
@@ -241,12 +245,15 @@ func (c *Credential) recordWrite(ex *exchange, obj map[string]any) {
 	info := ex.info
 	w := Write{
 		GVK: ex.gvk, Namespace: info.Namespace, Name: info.Name, Subresource: info.Subresource,
-		Verb: info.Verb, ContentType: ex.contentType, Body: ex.body, Created: ex.created,
+		Verb: WriteVerb(info.Verb), ContentType: ex.contentType, Body: ex.body, Created: ex.created,
 	}
-	switch {
-	case info.Verb == reqinfo.VerbPatch && strings.HasPrefix(ex.contentType, "application/apply-patch"):
-		w.Verb = "apply"
-	case info.Verb == reqinfo.VerbDelete || info.Verb == reqinfo.VerbDeleteCollection:
+	switch info.Verb {
+	case reqinfo.VerbPatch:
+		w.Patch = types.PatchType(ex.contentType)
+		if isApply(ex.contentType) {
+			w.Verb = VerbApply
+		}
+	case reqinfo.VerbDelete, reqinfo.VerbDeleteCollection:
 		w.Body = nil // DeleteOptions, not an object
 	}
 	key := objectKey{resource: schema.GroupResource{Group: info.Group, Resource: info.Plural},

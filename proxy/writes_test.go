@@ -16,16 +16,16 @@ import (
 
 // writeSummary is the part of a proxy.Write a test can predict.
 type writeSummary struct {
-	Verb, Namespace, Name, Subresource, ContentType string
-	GVK                                             string
-	HasBody, HasObject                              bool
-	Created                                         bool // the API server answered 201
+	Verb, Patch, Namespace, Name, Subresource, ContentType string
+	GVK                                                    string
+	HasBody, HasObject                                     bool
+	Created                                                bool // the API server answered 201
 }
 
 func summarize(ws []proxy.Write) []writeSummary {
 	var out []writeSummary
 	for _, w := range ws {
-		out = append(out, writeSummary{Verb: w.Verb, Namespace: w.Namespace, Name: w.Name, Subresource: w.Subresource,
+		out = append(out, writeSummary{Verb: string(w.Verb), Patch: string(w.Patch), Namespace: w.Namespace, Name: w.Name, Subresource: w.Subresource,
 			ContentType: w.ContentType, GVK: w.GVK.String(), HasBody: w.Body != nil, HasObject: w.Object != nil, Created: w.Created})
 	}
 	return out
@@ -97,10 +97,10 @@ func TestWritesAndInjectionByVerb(t *testing.T) {
 	cm := "/v1, Kind=ConfigMap"
 	want := []writeSummary{
 		{Verb: "create", Namespace: ns, Name: "w", ContentType: "application/json", GVK: cm, HasBody: true, HasObject: true, Created: true},
-		{Verb: "patch", Namespace: ns, Name: "w", ContentType: "application/merge-patch+json", GVK: cm, HasBody: true, HasObject: true},
-		{Verb: "apply", Namespace: ns, Name: "ssa", ContentType: "application/apply-patch+yaml", GVK: cm, HasBody: true, HasObject: true, Created: true},
+		{Verb: "patch", Patch: "application/merge-patch+json", Namespace: ns, Name: "w", ContentType: "application/merge-patch+json", GVK: cm, HasBody: true, HasObject: true},
+		{Verb: "apply", Patch: "application/apply-patch+yaml", Namespace: ns, Name: "ssa", ContentType: "application/apply-patch+yaml", GVK: cm, HasBody: true, HasObject: true, Created: true},
 		{Verb: "update", Namespace: ns, Name: "w", ContentType: "application/json", GVK: cm, HasBody: true, HasObject: true},
-		{Verb: "patch", Namespace: ns, Name: "w", ContentType: "application/json-patch+json", GVK: cm, HasObject: true},
+		{Verb: "patch", Patch: "application/json-patch+json", Namespace: ns, Name: "w", ContentType: "application/json-patch+json", GVK: cm, HasObject: true},
 		{Verb: "create", Namespace: ns, Name: "preowned", ContentType: "application/json", GVK: cm, HasBody: true, HasObject: true, Created: true},
 		// The API server answers this delete with a Status, not an object.
 		{Verb: "delete", Namespace: ns, Name: "w", ContentType: "application/json", GVK: cm},
