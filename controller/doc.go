@@ -5,11 +5,19 @@
 // role or playbook through the runner, turns the Result into status conditions
 // and Events, and requeues after the reconcile period.
 //
-// Data flow of one reconcile:
+// Data flow of one reconcile (Reconcile, reconcile.go), by function:
 //
-//	get → deletion? (finalizer run, finalizer removal) → ensureFinalizer →
-//	paused? (hold) → requested? (run) → unchanged? (skip) → status Running →
-//	run → interpret → applyStatus → requeue
+//	get → [sharding: gate.enter → admit] → paused →
+//	  deleted:  reconcileDeletion (runAnsible of the finalizer → removeFinalizer)
+//	  else:     ensureFinalizer → holdPaused | markResumed →
+//	            requestPending | unchanged (skip: markReconciled) →
+//	            reconcileResource: patchStatus(runningStatus) → runAnsible →
+//	            remember → trackCreated → patchStatus(runStatus) →
+//	            requeueAfter → dependents.waitSynced
+//
+// runAnsible registers a proxy.Session, runs the Runner with the session's
+// credential and returns the outcome (outcome.go), which status turns into
+// the conditions and statusPatch into the merge patch of the status.
 //
 // Besides upstream's Running, Successful and Failure the status carries the
 // conditions kstatus reads (Ready, Reconciling, Stalled; outcome.go) and

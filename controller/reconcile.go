@@ -22,9 +22,8 @@ import (
 
 var _ reconcile.Reconciler = (*Reconciler)(nil)
 
-// Reconcile runs the watch's role or playbook for one resource, in named
-// phases: get, deletion, ensureFinalizer, pause, skip-unchanged, run, status,
-// requeue.
+// Reconcile runs the watch's role or playbook for one resource, or its
+// finalizer once it is being deleted; doc.go draws the flow.
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	obj, err := r.get(ctx, req)
 	if err != nil || obj == nil {

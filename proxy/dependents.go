@@ -12,11 +12,13 @@ import (
 type DependentWatcher interface {
 	// WatchDependent makes the owner's controller watch gvk. annotated is true
 	// when the dependents are linked by the operator-sdk/primary-resource
-	// annotations rather than by owner references. It should return once the
-	// watch has seen the existing objects (source.Kind's WaitForSync): a
-	// dependent deleted before that never reaches the new handler. It is
-	// called while the request that revealed the kind waits, so a run's
-	// dependents are watched by the time the run ends.
+	// annotations rather than by owner references. It is called while the
+	// request that revealed the kind waits, so the watch is registered by
+	// the time the run ends; it need not wait for the watch's first list
+	// (the controller waits for that after the run, and checks the
+	// dependents once more, since a dependent deleted before the first
+	// list produces no event). An error is logged and the registration
+	// retried on the next request that reveals the kind.
 	WatchDependent(ctx context.Context, gvk schema.GroupVersionKind, annotated bool) error
 }
 
