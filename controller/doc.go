@@ -8,7 +8,8 @@
 // Data flow of one reconcile (Reconcile, reconcile.go), by function:
 //
 //	get → [sharding: gate.enter → admit] → paused →
-//	  deleted:  reconcileDeletion (runAnsible of the finalizer → removeFinalizer)
+//	  deleted:  holdPaused | reconcileDeletion (runAnsible of the finalizer →
+//	            removeFinalizer)
 //	  else:     ensureFinalizer → holdPaused | markResumed →
 //	            requestPending | unchanged (skip: markReconciled) →
 //	            reconcileResource: patchStatus(runningStatus) → runAnsible →
