@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 
+	"github.com/mcrouter-operator/mcrouter-operator/internal/jsonvalue"
 	"github.com/mcrouter-operator/mcrouter-operator/proxy"
 )
 
@@ -203,7 +204,7 @@ func (t *touched) applyWrite(w proxy.Write, owner *unstructured.Unstructured, pr
 		if base == nil {
 			base = intent(left.Object)
 		}
-		t.dep.Fields = mergePatch(base, intent(w.Body))
+		t.dep.Fields = jsonvalue.MergePatch(base, intent(w.Body))
 	default:
 		t.dep.Fields = intent(w.Body)
 	}
@@ -235,7 +236,7 @@ func (t *touched) see(obj, owner *unstructured.Unstructured, prev *record) {
 func (t *touched) result() dependentRecord {
 	d := t.dep
 	if !t.written && t.read != nil {
-		if t.prev != nil && contains(t.read.Object, t.prev) {
+		if t.prev != nil && jsonvalue.Contains(t.read.Object, t.prev) {
 			d.Fields = t.prev
 		} else {
 			d.Fields = intent(t.read.Object)
@@ -284,25 +285,4 @@ func (r *record) fieldsOf(d dependentRecord, uid types.UID) map[string]any {
 		}
 	}
 	return nil
-}
-
-// mergePatch applies a JSON merge patch to a copy of base.
-func mergePatch(base, patch map[string]any) map[string]any {
-	out := make(map[string]any, len(base))
-	maps.Copy(out, base)
-	for k, v := range patch {
-		switch pv := v.(type) {
-		case nil:
-			delete(out, k)
-		case map[string]any:
-			if bv, ok := out[k].(map[string]any); ok {
-				out[k] = mergePatch(bv, pv)
-			} else {
-				out[k] = mergePatch(map[string]any{}, pv)
-			}
-		default:
-			out[k] = v
-		}
-	}
-	return out
 }

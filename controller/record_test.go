@@ -16,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 
+	"github.com/mcrouter-operator/mcrouter-operator/internal/jsonvalue"
 	"github.com/mcrouter-operator/mcrouter-operator/proxy"
 )
 
@@ -96,7 +97,7 @@ func TestNewRecordFields(t *testing.T) {
 			intent(asRead.Object)},
 		{"read then patch, nothing before: as read with the patch", new(touches).read(asRead).
 			write("patch", strategic, map[string]any{"data": map[string]any{"k": "v1"}}, asRead), nil,
-			mergePatch(intent(asRead.Object), map[string]any{"data": map[string]any{"k": "v1"}})},
+			jsonvalue.MergePatch(intent(asRead.Object), map[string]any{"data": map[string]any{"k": "v1"}})},
 		{"read then patch: the previous fields with the patch", new(touches).read(asRead).
 			write("patch", strategic, map[string]any{"data": map[string]any{"k": "v1"}}, asRead), prevWith("u1", map[string]any{"data": map[string]any{"k": "v1", "j": "w"}}),
 			map[string]any{"data": map[string]any{"k": "v1", "j": "w"}}},
@@ -185,7 +186,7 @@ func TestRecordRoundTripsThroughStatus(t *testing.T) {
 	if diff := cmp.Diff(normalize(rec), normalize(got)); diff != "" {
 		t.Errorf("round trip (-want +got):\n%s", diff)
 	}
-	if !contains(configMap("u1", map[string]any{"k": "v", "n": int64(3)}, nil).Object, got.Dependents[0].Fields) {
+	if !jsonvalue.Contains(configMap("u1", map[string]any{"k": "v", "n": int64(3)}, nil).Object, got.Dependents[0].Fields) {
 		t.Errorf("the decoded fields no longer match the object they were read from")
 	}
 

@@ -10,6 +10,8 @@ import (
 	"io"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/mcrouter-operator/mcrouter-operator/internal/jsonvalue"
 )
 
 // The record's wire format, in the resource's status:
@@ -119,7 +121,7 @@ func decodeRecord(obj *unstructured.Unstructured) (*record, error) {
 	if !ok {
 		return nil, fmt.Errorf("status.%s is a %T, not an object", statusRecordKey, v)
 	}
-	if f, ok := number(m["format"]); !ok || f != recordFormat {
+	if f, ok := jsonvalue.Number(m["format"]); !ok || f != recordFormat {
 		return nil, fmt.Errorf("status.%s.format is %v, this operator reads %d", statusRecordKey, m["format"], recordFormat)
 	}
 	data, _ := m["data"].(string)

@@ -4,14 +4,13 @@ import (
 	"context"
 	"errors"
 	"maps"
-	"reflect"
-	"strings"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/mcrouter-operator/mcrouter-operator/internal/jsonvalue"
 	"github.com/mcrouter-operator/mcrouter-operator/proxy"
 	"github.com/mcrouter-operator/mcrouter-operator/shard"
 )
@@ -131,7 +130,7 @@ func (r *Reconciler) dependentsHold(ctx context.Context, obj *unstructured.Unstr
 			why = "replaced (another UID)"
 		case d.Link != "" && proxy.OwnerOf(obj).Link(live.Object) != d.Link:
 			why = "no longer linked to its owner"
-		case !contains(live.Object, d.Fields):
+		case !jsonvalue.Contains(live.Object, d.Fields):
 			why = "fields differ"
 		case d.SecretData != "" && secretDigest(live) != d.SecretData:
 			why = "secret data differs"
@@ -192,87 +191,4 @@ var ignoredMeta = map[string]bool{
 	"resourceVersion": true, "uid": true, "creationTimestamp": true, "generation": true,
 	"managedFields": true, "selfLink": true, "deletionTimestamp": true, "deletionGracePeriodSeconds": true,
 	"ownerReferences": true,
-}
-
-// contains reports whether want is a subset of have: maps by key, lists
-// element-wise with equal length, scalars by value (numbers numerically).
-// A null in want means the key must be absent; an empty map or list in want
-// is also met by an absent key, as the API server stores it.
-func contains(have, want any) bool {
-	switch w := want.(type) {
-	case map[string]any:
-		h, ok := have.(map[string]any)
-		if !ok {
-			return false
-		}
-		for k, wv := range w {
-			if strings.HasPrefix(k, "$") {
-				continue // strategic-merge directives ($patch, $setElementOrder/...)
-			}
-			hv, present := h[k]
-			if wv == nil {
-				if present && hv != nil {
-					return false
-				}
-				continue
-			}
-			if (!present || hv == nil) && emptyValue(wv) {
-				continue // the API server drops empty maps and lists of omitempty fields
-			}
-			if !present || !contains(hv, wv) {
-				return false
-			}
-		}
-		return true
-	case []any:
-		h, ok := have.([]any)
-		if !ok || len(h) != len(w) {
-			return false
-		}
-		for i := range w {
-			if !contains(h[i], w[i]) {
-				return false
-			}
-		}
-		return true
-	default:
-		if hn, ok := number(have); ok {
-			wn, ok := number(want)
-			return ok && hn == wn
-		}
-		return reflect.DeepEqual(have, want)
-	}
-}
-
-// emptyValue reports whether v is an empty list or a map holding only empty
-// values: nothing the API server would store.
-func emptyValue(v any) bool {
-	switch x := v.(type) {
-	case map[string]any:
-		for _, e := range x {
-			if !emptyValue(e) {
-				return false
-			}
-		}
-		return true
-	case []any:
-		return len(x) == 0
-	}
-	return false
-}
-
-func number(v any) (float64, bool) {
-	switch n := v.(type) {
-	case int:
-		return float64(n), true
-	case int32:
-		return float64(n), true
-	case int64:
-		return float64(n), true
-	case float64:
-		return n, true
-	case float32:
-		return float64(n), true
-	}
-	return 0, false
 }

@@ -2,6 +2,8 @@ package controller
 
 import (
 	"testing"
+
+	"github.com/mcrouter-operator/mcrouter-operator/internal/jsonvalue"
 )
 
 func TestContainsIntent(t *testing.T) {
@@ -70,8 +72,8 @@ func TestContainsIntent(t *testing.T) {
 			} else {
 				tt.want = true
 			}
-			if got := contains(l, intent(want)); got != tt.want {
-				t.Errorf("contains = %v, want %v", got, tt.want)
+			if got := jsonvalue.Contains(l, intent(want)); got != tt.want {
+				t.Errorf("Contains = %v, want %v", got, tt.want)
 			}
 		})
 	}
@@ -90,7 +92,7 @@ func TestIntentIgnoresApplyBookkeepingAndServerFields(t *testing.T) {
 		"metadata": map[string]any{"name": "c", "resourceVersion": "9", "annotations": map[string]any{"mine": "x"}},
 		"data":     map[string]any{"k": "v"},
 	}
-	if !contains(live, intent(body)) {
+	if !jsonvalue.Contains(live, intent(body)) {
 		t.Errorf("intent %v not satisfied by %v", intent(body), live)
 	}
 	if _, ok := body["metadata"].(map[string]any)["annotations"].(map[string]any)[lastAppliedAnnotation]; !ok {

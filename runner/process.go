@@ -13,8 +13,8 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+	"github.com/prometheus/procfs"
 
-	"github.com/mcrouter-operator/mcrouter-operator/internal/procfs"
 	"github.com/mcrouter-operator/mcrouter-operator/runner/internal/warm"
 )
 
@@ -272,20 +272,37 @@ func (k *treeKiller) waitGone() []int {
 	}
 }
 
-// readProcs reads every process from /proc. It returns nil when /proc
-// cannot be read: the kill then reaches ansible-runner's own group only.
-func readProcs() []procfs.Stat {
-	procs, err := procfs.ReadAll(procfs.Root)
+// readProcs reads the stat of every process from /proc, leaving out those
+// that end while being read. It returns nil when /proc cannot be read or a
+// stat does not parse: the kill then reaches ansible-runner's own group only.
+func readProcs() []procfs.ProcStat {
+	fsys, err := procfs.NewDefaultFS()
 	if err != nil {
 		return nil
 	}
-	return procs
+	procs, err := fsys.AllProcs()
+	if err != nil {
+		return nil
+	}
+	out := make([]procfs.ProcStat, 0, len(procs))
+	for _, p := range procs {
+		st, err := p.Stat()
+		var gone *fs.PathError // ENOENT, ESRCH: the process just ended
+		if errors.As(err, &gone) {
+			continue
+		}
+		if err != nil {
+			return nil
+		}
+		out = append(out, st)
+	}
+	return out
 }
 
 // descendantGroups returns the process groups of root's descendants.
 func descendantGroups(root int) []int {
 	procs := readProcs()
-	children := map[int][]procfs.Stat{}
+	children := map[int][]procfs.ProcStat{}
 	for _, p := range procs {
 		children[p.PPID] = append(children[p.PPID], p)
 	}
@@ -315,7 +332,7 @@ func liveGroups(groups []int) []int {
 	}
 	var alive []int
 	for _, p := range readProcs() {
-		if want[p.PGRP] && !p.Zombie() {
+		if want[p.PGRP] && !zombie(p) {
 			alive = append(alive, p.PGRP)
 			delete(want, p.PGRP)
 		}

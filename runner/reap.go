@@ -12,7 +12,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/mcrouter-operator/mcrouter-operator/internal/procfs"
+	"github.com/prometheus/procfs"
 )
 
 // Every process of a run carries two environment variables, inherited from
@@ -40,17 +40,31 @@ type owner struct {
 
 func selfOwner() owner {
 	o := owner{pid: os.Getpid()}
-	if st, err := procfs.ReadStat(procfs.Root, o.pid); err == nil {
-		o.start = st.StartTime
+	if st, err := readStat(o.pid); err == nil {
+		o.start = st.Starttime
 	}
 	return o
 }
 
 // alive reports whether the owner process still runs.
 func (o owner) alive() bool {
-	st, err := procfs.ReadStat(procfs.Root, o.pid)
-	return err == nil && !st.Zombie() && (o.start == 0 || st.StartTime == o.start)
+	st, err := readStat(o.pid)
+	return err == nil && !zombie(st) && (o.start == 0 || st.Starttime == o.start)
 }
+
+// readStat reads /proc/<pid>/stat. Starttime (clock ticks after boot) names
+// the process together with its pid even after the pid is reused.
+func readStat(pid int) (procfs.ProcStat, error) {
+	p, err := procfs.NewProc(pid)
+	if err != nil {
+		return procfs.ProcStat{}, err
+	}
+	return p.Stat()
+}
+
+// zombie reports whether the process has exited and waits to be reaped (Z),
+// or is dead (X).
+func zombie(st procfs.ProcStat) bool { return st.State == "Z" || st.State == "X" }
 
 // runMarker is the marking of one run's processes.
 type runMarker struct {
@@ -125,8 +139,8 @@ func killMatching(match func(environ []string) bool) (killed int, alive []int) {
 		}
 		for _, pid := range found {
 			if _, ok := signalled[pid]; !ok {
-				st, _ := procfs.ReadStat(procfs.Root, pid) // gone: start 0 never matches a live one
-				signalled[pid] = st.StartTime
+				st, _ := readStat(pid) // gone: start 0 never matches a live one
+				signalled[pid] = st.Starttime
 			}
 			_ = syscall.Kill(pid, syscall.SIGKILL)
 		}
@@ -135,20 +149,27 @@ func killMatching(match func(environ []string) bool) (killed int, alive []int) {
 }
 
 // findMatching lists the processes, other than this one and init, whose
-// environment match selects. A zombie's environment reads empty.
+// environment match selects. A zombie's environment reads empty. The
+// environment is what execve received, read up to its first MiB (procfs's
+// bound; the markers come last, after the operator's own environment of a
+// few KiB).
 func findMatching(match func(environ []string) bool) []int {
-	pids, err := procfs.PIDs(procfs.Root)
+	fs, err := procfs.NewDefaultFS()
 	if err != nil {
 		return nil // no /proc: nothing can be found
 	}
+	procs, err := fs.AllProcs()
+	if err != nil {
+		return nil
+	}
 	self := os.Getpid()
 	var found []int
-	for _, pid := range pids {
-		if pid <= 1 || pid == self {
+	for _, p := range procs {
+		if p.PID <= 1 || p.PID == self {
 			continue
 		}
-		if env, err := procfs.ReadEnviron(procfs.Root, pid); err == nil && match(env) {
-			found = append(found, pid)
+		if env, err := p.Environ(); err == nil && match(env) {
+			found = append(found, p.PID)
 		}
 	}
 	return found
@@ -159,7 +180,7 @@ func findMatching(match func(environ []string) bool) []int {
 func notExited(procs map[int]uint64) []int {
 	var out []int
 	for pid, start := range procs {
-		if st, err := procfs.ReadStat(procfs.Root, pid); err == nil && st.StartTime == start && !st.Zombie() {
+		if st, err := readStat(pid); err == nil && st.Starttime == start && !zombie(st) {
 			out = append(out, pid)
 		}
 	}

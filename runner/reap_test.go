@@ -13,15 +13,13 @@ import (
 	"github.com/go-logr/logr"
 
 	"github.com/mcrouter-operator/mcrouter-operator/internal/optest"
-	"github.com/mcrouter-operator/mcrouter-operator/internal/procfs"
 )
 
 // groupMembers lists the live processes of process group pgid.
 func groupMembers(pgid int) []int {
-	all, _ := procfs.ReadAll(procfs.Root)
 	var out []int
-	for _, p := range all {
-		if p.PGRP == pgid && !p.Zombie() {
+	for _, p := range readProcs() {
+		if p.PGRP == pgid && !zombie(p) {
 			out = append(out, p.PID)
 		}
 	}
@@ -131,7 +129,7 @@ func TestReapOrphansRealAnsibleRunner(t *testing.T) {
 		t.Fatalf("reapOrphans killed %d runs, want 1", n)
 	}
 	for _, pid := range append(chain, cmd.Process.Pid) {
-		if st, err := procfs.ReadStat(procfs.Root, pid); err == nil && !st.Zombie() {
+		if st, err := readStat(pid); err == nil && !zombie(st) {
 			t.Errorf("process %d (%s) of the orphaned run is alive", pid, st.Comm)
 		}
 	}

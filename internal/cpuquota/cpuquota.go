@@ -1,5 +1,25 @@
 // Package cpuquota reads the CPU limit of the process's cgroup, so defaults
 // for parallelism follow the container's quota rather than the host's cores.
+//
+// runtime.GOMAXPROCS(0) is cgroup-aware since Go 1.25 but is not the same
+// number, so the defaults do not use it:
+//
+//   - The runtime never goes below 2 for a quota (cgroup_linux.go,
+//     adjustCgroupGOMAXPROCS: "limit = max(limit, 2)"). The shipped Deployment
+//     limits the operator to cpu: "1"; on any node with two or more CPUs
+//     CPUs() is 1 and GOMAXPROCS is 2, which would double the default
+//     --max-concurrent-reconciles and --max-concurrent-runs, and with them
+//     the peak memory of Ansible runs (about 225 MB each, under a 768Mi limit).
+//   - A GOMAXPROCS environment variable, set to tune the Go scheduler, would
+//     silently change how many Ansible processes run at once.
+//
+// The runtime exposes only its result, not the quota it read. What the runtime
+// does better — it reads the process's own cgroup from /proc/self/cgroup and
+// the minimum over its ancestors — does not matter where the operator runs:
+// in a container /sys/fs/cgroup is the container's own cgroup (cgroup v2
+// namespaces, or runc's bind mount of the container's subtree in v1). A
+// process in a nested cgroup below the mount (a systemd slice on a host) is
+// not seen here; set the flags there.
 package cpuquota
 
 import (

@@ -1,21 +1,27 @@
-// Package procfs reads processes from Linux's /proc: the fields of
-// /proc/<pid>/stat and the memory lines of /proc/<pid>/status. The runner
-// (killing process trees), the tests and the benchmark share it.
+// Package procfs gives the benchmark and the test helpers (internal/optest)
+// the few facts about processes they read from Linux's /proc: the stat of a
+// process or of all of them, and its memory lines. The reading and parsing
+// is github.com/prometheus/procfs's, which the runner uses directly; this
+// package keeps the small Stat and Memory those callers compute with (CPU
+// ticks with the waited-for children, RSS in pages) and their error
+// behaviour: a process that ends while all are read is left out, a file
+// that does not parse is an error, a process without memory lines (a
+// zombie) has no Memory.
 package procfs
 
 import (
-	"bufio"
+	"cmp"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
-	"strconv"
-	"strings"
+	"io/fs"
+	"slices"
+
+	"github.com/prometheus/procfs"
 )
 
 // Root is the mount point of procfs; the functions take it as a parameter so
 // that tests can pass a directory of their own.
-const Root = "/proc"
+const Root = procfs.DefaultMountPoint
 
 // Stat is what /proc/<pid>/stat tells about a process.
 type Stat struct {
@@ -39,88 +45,60 @@ func (s Stat) Zombie() bool { return s.State == "Z" || s.State == "X" }
 // CPUTicks is the process's CPU time including its waited-for children.
 func (s Stat) CPUTicks() uint64 { return s.UTime + s.STime + s.CUTime + s.CSTime }
 
-// ParseStat parses the content of /proc/<pid>/stat. The command name may
-// hold spaces and parentheses, so the fields after it are found from the
-// last ')'.
-func ParseStat(s string) (Stat, error) {
-	var p Stat
-	open, end := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
-	if open < 1 || end < open {
-		return p, fmt.Errorf("stat %q: no (comm)", truncate(s, 60))
-	}
-	pid, err := strconv.Atoi(strings.TrimSpace(s[:open]))
+func statOf(p procfs.Proc) (Stat, error) {
+	st, err := p.Stat()
 	if err != nil {
-		return p, fmt.Errorf("stat %q: pid: %w", truncate(s, 60), err)
+		return Stat{}, err
 	}
-	p.PID, p.Comm = pid, s[open+1:end]
-	// rest[0] is field 3 (state), so field k is rest[k-3].
-	rest := strings.Fields(s[end+1:])
-	if len(rest) < 24-3+1 {
-		return p, fmt.Errorf("stat of %d: %d fields after comm, want at least 22", pid, len(rest))
+	if st.CUTime < 0 || st.CSTime < 0 {
+		// Signed in the kernel's format; never negative in practice.
+		return Stat{}, fmt.Errorf("stat of %d: negative children's time %d, %d", p.PID, st.CUTime, st.CSTime)
 	}
-	p.State = rest[0]
-	ints := []struct {
-		field int
-		into  *int
-	}{{4, &p.PPID}, {5, &p.PGRP}}
-	for _, f := range ints {
-		if *f.into, err = strconv.Atoi(rest[f.field-3]); err != nil {
-			return p, fmt.Errorf("stat of %d: field %d %q: %w", pid, f.field, rest[f.field-3], err)
-		}
-	}
-	ticks := []struct {
-		field int
-		into  *uint64
-	}{{14, &p.UTime}, {15, &p.STime}, {16, &p.CUTime}, {17, &p.CSTime}, {22, &p.StartTime}}
-	for _, f := range ticks {
-		// cutime and cstime are signed in the kernel's format; never negative in practice.
-		v, err := strconv.ParseInt(rest[f.field-3], 10, 64)
-		if err != nil || v < 0 {
-			return p, fmt.Errorf("stat of %d: field %d %q is not a tick count", pid, f.field, rest[f.field-3])
-		}
-		*f.into = uint64(v)
-	}
-	if p.RSSPages, err = strconv.ParseInt(rest[24-3], 10, 64); err != nil {
-		return p, fmt.Errorf("stat of %d: rss %q: %w", pid, rest[24-3], err)
-	}
-	return p, nil
-}
-
-func truncate(s string, n int) string {
-	if len(s) > n {
-		return s[:n] + "…"
-	}
-	return s
+	return Stat{
+		PID: st.PID, PPID: st.PPID, PGRP: st.PGRP, Comm: st.Comm, State: st.State,
+		UTime: uint64(st.UTime), STime: uint64(st.STime), CUTime: uint64(st.CUTime), CSTime: uint64(st.CSTime),
+		StartTime: st.Starttime, RSSPages: int64(st.RSS),
+	}, nil
 }
 
 // ReadStat reads and parses the stat of pid under root.
 func ReadStat(root string, pid int) (Stat, error) {
-	b, err := os.ReadFile(filepath.Join(root, strconv.Itoa(pid), "stat"))
+	fsys, err := procfs.NewFS(root)
 	if err != nil {
 		return Stat{}, err
 	}
-	return ParseStat(string(b))
+	p, err := fsys.Proc(pid)
+	if err != nil {
+		return Stat{}, err
+	}
+	return statOf(p)
 }
 
-// ReadAll reads the stat of every process under root. Processes that end
-// while being read are left out; a stat that does not parse is an error.
+// ReadAll reads the stat of every process under root, in PID order.
+// Processes that end while being read are left out; a stat that does not
+// parse is an error.
 func ReadAll(root string) ([]Stat, error) {
-	pids, err := PIDs(root)
+	fsys, err := procfs.NewFS(root)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("list processes in %s: %w", root, err)
 	}
-	out := make([]Stat, 0, len(pids))
-	for _, pid := range pids {
-		b, err := os.ReadFile(filepath.Join(root, strconv.Itoa(pid), "stat"))
-		if err != nil {
-			continue // ENOENT, ESRCH: the process just ended
-		}
-		p, err := ParseStat(string(b))
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, p)
+	procs, err := fsys.AllProcs()
+	if err != nil {
+		return nil, fmt.Errorf("list processes in %s: %w", root, err)
 	}
+	out := make([]Stat, 0, len(procs))
+	for _, p := range procs {
+		st, err := statOf(p)
+		var gone *fs.PathError // ENOENT, ESRCH: the process just ended
+		if errors.As(err, &gone) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("stat of %d: %w", p.PID, err)
+		}
+		out = append(out, st)
+	}
+	slices.SortFunc(out, func(a, b Stat) int { return cmp.Compare(a.PID, b.PID) })
 	return out, nil
 }
 
@@ -132,95 +110,23 @@ type Memory struct {
 	Anon, File int64 // RssAnon, RssFile
 }
 
-// ParseStatus reads VmRSS, VmHWM, RssAnon and RssFile ("VmRSS:   12345 kB")
-// from the content of /proc/<pid>/status. VmRSS and VmHWM must be present: a
-// zombie or kernel thread has no memory lines.
-func ParseStatus(s string) (Memory, error) {
-	var m Memory
-	found, err := ParseKB(s, "status", map[string]*int64{"VmRSS": &m.RSS, "VmHWM": &m.HWM, "RssAnon": &m.Anon, "RssFile": &m.File})
-	if err != nil {
-		return m, err
-	}
-	if !found["VmRSS"] || !found["VmHWM"] {
-		return m, errors.New("status has no VmRSS and VmHWM lines (process gone or a zombie?)")
-	}
-	return m, nil
-}
-
-// ParseKB reads the "Key:   12345 kB" lines of a /proc file's content
-// (status, smaps_rollup) into the fields named, in bytes, and reports which
-// it found. file names the file in errors.
-func ParseKB(s, file string, fields map[string]*int64) (found map[string]bool, err error) {
-	found = map[string]bool{}
-	sc := bufio.NewScanner(strings.NewReader(s))
-	for sc.Scan() {
-		key, val, ok := strings.Cut(sc.Text(), ":")
-		dst := fields[key]
-		if !ok || dst == nil {
-			continue
-		}
-		f := strings.Fields(val)
-		if len(f) != 2 || f[1] != "kB" {
-			return found, fmt.Errorf("%s %s: %q is not a size in kB", file, key, strings.TrimSpace(val))
-		}
-		kb, err := strconv.ParseInt(f[0], 10, 64)
-		if err != nil {
-			return found, fmt.Errorf("%s %s: %w", file, key, err)
-		}
-		*dst = kb * 1024
-		found[key] = true
-	}
-	return found, nil
-}
-
-// ReadMemory reads the memory lines of pid under root.
+// ReadMemory reads the memory lines of pid under root. A zombie or kernel
+// thread has none (its peak VmHWM reads 0), which is an error.
 func ReadMemory(root string, pid int) (Memory, error) {
-	b, err := os.ReadFile(filepath.Join(root, strconv.Itoa(pid), "status"))
+	fsys, err := procfs.NewFS(root)
 	if err != nil {
 		return Memory{}, fmt.Errorf("read memory of process %d: %w", pid, err)
 	}
-	m, err := ParseStatus(string(b))
+	p, err := fsys.Proc(pid)
 	if err != nil {
-		return m, fmt.Errorf("process %d: %w", pid, err)
+		return Memory{}, fmt.Errorf("read memory of process %d: %w", pid, err)
 	}
-	return m, nil
-}
-
-// ReadEnviron reads the environment pid was started with (what execve
-// received; later changes inside the process do not show), as "KEY=value"
-// entries. Reading another user's process, or a non-dumpable one, fails
-// with a permission error.
-func ReadEnviron(root string, pid int) ([]string, error) {
-	b, err := os.ReadFile(filepath.Join(root, strconv.Itoa(pid), "environ"))
+	st, err := p.NewStatus()
 	if err != nil {
-		return nil, err
+		return Memory{}, fmt.Errorf("read memory of process %d: %w", pid, err)
 	}
-	return ParseEnviron(b), nil
-}
-
-// ParseEnviron splits the content of /proc/<pid>/environ, NUL-separated
-// entries, leaving out empty ones.
-func ParseEnviron(b []byte) []string {
-	var out []string
-	for _, e := range strings.Split(string(b), "\x00") {
-		if e != "" {
-			out = append(out, e)
-		}
+	if st.VmHWM == 0 {
+		return Memory{}, fmt.Errorf("process %d: status has no VmRSS and VmHWM lines (process gone or a zombie?)", pid)
 	}
-	return out
-}
-
-// PIDs lists the process IDs under root.
-func PIDs(root string) ([]int, error) {
-	entries, err := os.ReadDir(root)
-	if err != nil {
-		return nil, fmt.Errorf("list processes in %s: %w", root, err)
-	}
-	out := make([]int, 0, len(entries))
-	for _, e := range entries {
-		if pid, err := strconv.Atoi(e.Name()); err == nil {
-			out = append(out, pid)
-		}
-	}
-	return out, nil
+	return Memory{RSS: int64(st.VmRSS), HWM: int64(st.VmHWM), Anon: int64(st.RssAnon), File: int64(st.RssFile)}, nil
 }

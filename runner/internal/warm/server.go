@@ -19,8 +19,7 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
-
-	"github.com/mcrouter-operator/mcrouter-operator/internal/procfs"
+	"github.com/prometheus/procfs"
 )
 
 // serverFiles is the server: py/server.py and its package
@@ -438,11 +437,16 @@ func (s *server) kill() {
 // killWait bounds the wait for a closed server to exit.
 const killWait = 10 * time.Second
 
-// rss is the server's resident memory in bytes, 0 when unknown.
+// rss is the server's resident memory in bytes (VmRSS), 0 when unknown or
+// when the server is a zombie (its status has no memory lines).
 func (s *server) rss() int64 {
-	m, err := procfs.ReadMemory(procfs.Root, s.cmd.Process.Pid)
+	p, err := procfs.NewProc(s.cmd.Process.Pid)
 	if err != nil {
 		return 0
 	}
-	return m.RSS
+	st, err := p.NewStatus()
+	if err != nil {
+		return 0
+	}
+	return int64(st.VmRSS)
 }
