@@ -71,11 +71,11 @@ type Executor string
 const (
 	// ExecutorRunner execs ansible-runner for every run, which execs
 	// ansible-playbook, which execs a python3 per module: the reference.
-	ExecutorRunner Executor = "runner"
+	ExecutorRunner Executor = watches.ExecutorRunner
 	// ExecutorWarm forks ansible-runner, the playbook and the Python
 	// modules of local tasks from a warm Python process (package
 	// runner/internal/warm); what it cannot run warm runs the ordinary way.
-	ExecutorWarm Executor = "warm"
+	ExecutorWarm Executor = watches.ExecutorWarm
 )
 
 // ParseExecutor parses an --ansible-executor value.

@@ -277,8 +277,8 @@ func setEntryKey(e *Entry, p pair) error {
 		}
 	case "ansibleExecutor":
 		e.AnsibleExecutor, err = decodeString(v, key)
-		if err == nil && e.AnsibleExecutor != "runner" && e.AnsibleExecutor != "warm" {
-			err = errAt(v, key, "%q: want runner or warm", e.AnsibleExecutor)
+		if err == nil && e.AnsibleExecutor != ExecutorRunner && e.AnsibleExecutor != ExecutorWarm {
+			err = errAt(v, key, "%q: want %s or %s", e.AnsibleExecutor, ExecutorRunner, ExecutorWarm)
 		}
 	case "finalizer":
 		e.Finalizer, err = decodeFinalizer(v)

@@ -25,6 +25,13 @@ const (
 	MaxAnsibleVerbosity = 7
 )
 
+// The values of the ansibleExecutor key and the --ansible-executor flag;
+// runner.Executor says what each does.
+const (
+	ExecutorRunner = "runner"
+	ExecutorWarm   = "warm"
+)
+
 // Watch is one validated, defaulted, resolved entry of watches.yaml.
 type Watch struct {
 	GroupVersionKind schema.GroupVersionKind
