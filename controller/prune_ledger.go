@@ -82,7 +82,7 @@ func (l ledger) withWrites(writes []proxy.Write, owner *unstructured.Unstructure
 	link := proxy.OwnerOf(owner)
 	dropped := 0
 	for _, w := range writes {
-		if w.Subresource != "" || isPrimaryWrite(w, owner) {
+		if w.Subresource != "" || isPrimaryWrite(w, owner) || isReport(w.GVK.GroupKind()) {
 			continue
 		}
 		key := objectKey(w.GVK.GroupKind(), w.Namespace, w.Name)

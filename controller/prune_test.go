@@ -11,6 +11,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
@@ -49,12 +50,16 @@ func created(name, uid string) createdDependent {
 }
 
 // Only what a run created and linked enters the ledger: not what it updated,
-// patched or found, not an object it could not link, not the resource itself.
+// patched or found, not an object it could not link, not the resource itself,
+// not an Event.
 func TestLedgerRecordsOnlyWhatRunsCreated(t *testing.T) {
 	owner := testOwner()
 	primary := proxy.Write{GVK: ownerGVK, Namespace: "ns", Name: "app", Verb: "create", Created: true, Object: owner}
 	status := cmWrite("create", true, ownedCM("st", "u-st", true))
 	status.Subresource = "status"
+	event := cmWrite("create", true, ownedCM("app.announced", "u-ev", true))
+	event.GVK = schema.GroupVersionKind{Version: "v1", Kind: "Event"}
+	event.Object.SetKind("Event")
 	prev := ledger{UID: ownerUID, Objects: []createdDependent{created("old", "u-old"), created("gone", "u-gone")}}
 	writes := []proxy.Write{
 		cmWrite("create", true, ownedCM("a", "u-a", true)),
@@ -68,6 +73,7 @@ func TestLedgerRecordsOnlyWhatRunsCreated(t *testing.T) {
 		cmDeleteWrite("b"),
 		primary,
 		status,
+		event,
 	}
 	got, dropped := prev.withWrites(writes, owner)
 	want := ledger{UID: ownerUID, Objects: []createdDependent{created("a", "u-a"), created("applied", "u-applied"), created("old", "u-old2")}}

@@ -114,13 +114,16 @@ func newRecord(obj *unstructured.Unstructured, writes []proxy.Write, reads []pro
 	for _, e := range sequence(writes, reads) {
 		if e.write != nil {
 			w := *e.write
-			if isPrimaryWrite(w, obj) || w.Subresource == "status" {
+			if isPrimaryWrite(w, obj) || w.Subresource == "status" || isReport(w.GVK.GroupKind()) {
 				continue
 			}
 			if why := recordable(w); why != "" {
 				return nil, why
 			}
 			step(w.GVK, w.Namespace, w.Name).applyWrite(w, obj, prev)
+			continue
+		}
+		if isReport(e.read.GVK.GroupKind()) {
 			continue
 		}
 		t := step(e.read.GVK, e.read.Namespace, e.read.Name)
@@ -131,6 +134,15 @@ func newRecord(obj *unstructured.Unstructured, writes []proxy.Write, reads []pro
 		rec.Dependents = append(rec.Dependents, byKey[k].result())
 	}
 	return rec, ""
+}
+
+// isReport reports whether objects of gk are reports about other objects,
+// Kubernetes Events, rather than state a run sets up: they are neither
+// recorded (the API server deletes them after an hour, and stores their times
+// in its own precision, so a record of one would only ever start runs that
+// change nothing) nor pruned (they are history).
+func isReport(gk schema.GroupKind) bool {
+	return gk.Kind == "Event" && (gk.Group == "" || gk.Group == "events.k8s.io")
 }
 
 // touch is one write or one read of a run.

@@ -147,14 +147,25 @@ func TestNewRecordRefusesWhatItCannotDescribe(t *testing.T) {
 	}
 }
 
-func TestNewRecordLeavesOutTheResourceAndStatus(t *testing.T) {
+func TestNewRecordLeavesOutTheResourceStatusAndEvents(t *testing.T) {
 	owner := testOwner()
+	event := func(gvk schema.GroupVersionKind) *unstructured.Unstructured {
+		u := &unstructured.Unstructured{Object: map[string]any{"metadata": map[string]any{
+			"name": "app.announced", "namespace": "ns", "uid": "e1", "ownerReferences": ownerRefTo}}}
+		u.SetGroupVersionKind(gvk)
+		return u
+	}
+	coreEvent := schema.GroupVersionKind{Version: "v1", Kind: "Event"}
+	eventsEvent := schema.GroupVersionKind{Group: "events.k8s.io", Version: "v1", Kind: "Event"}
 	writes := []proxy.Write{
 		{Seq: 1, Verb: "patch", GVK: ownerGVK, Namespace: "ns", Name: "app", Subresource: "status", Object: owner},
 		{Seq: 2, Verb: "patch", GVK: cmGVK, Namespace: "ns", Name: "cm", Subresource: "status", Object: configMap("u1", nil, nil)},
 		{Seq: 3, Verb: "delete", GVK: cmGVK, Namespace: "ns", Name: "old"},
+		{Seq: 4, Verb: "create", GVK: coreEvent, Namespace: "ns", Name: "app.announced", Body: map[string]any{}, Object: event(coreEvent)},
+		{Seq: 5, Verb: "create", GVK: eventsEvent, Namespace: "ns", Name: "app.announced", Body: map[string]any{}, Object: event(eventsEvent)},
 	}
-	rec, why := newRecord(owner, writes, nil, nil)
+	reads := []proxy.Read{{Seq: 6, GVK: coreEvent, Namespace: "ns", Name: "app.announced", Object: event(coreEvent)}}
+	rec, why := newRecord(owner, writes, reads, nil)
 	if rec == nil {
 		t.Fatal(why)
 	}

@@ -14,6 +14,8 @@ var gvkAnnouncer = schema.GroupVersionKind{Group: "ops.example.com", Version: "v
 
 // A role's operator_sdk.util.k8s_event task creates an Event about its
 // resource through the proxy; the next run with the same reason counts on.
+// Events are reports, not part of the run record: one the API server stores
+// other than written (the Stamp task) starts no run.
 func TestRoleEvent(t *testing.T) {
 	t.Parallel()
 	ns := namespace(t, "role-event")
@@ -30,6 +32,7 @@ func TestRoleEvent(t *testing.T) {
 		t.Errorf("event reason %q, type %q, source %q, reportingComponent %q; want Announced, Warning, testop, testop",
 			first.Reason, first.Type, first.Source.Component, first.ReportingController)
 	}
+	assertRunsStay(t, gvkAnnouncer, ns, "herald", 1, "a run that wrote an Event the API server stores with other times")
 
 	patchSpec(t, gvkAnnouncer, ns, "herald", map[string]any{"announcement": "second"})
 	waitCR(t, gvkAnnouncer, ns, "herald", "Successful at the new generation", successful)
