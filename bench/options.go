@@ -122,10 +122,10 @@ func (o *Options) setDefaults() {
 	if o.Executors == nil {
 		o.Executors = d.Executors
 	}
-	if o.IdleCRs == 0 {
+	if o.IdleCRs == 0 && !o.SkipIdle {
 		o.IdleCRs = d.IdleCRs
 	}
-	if o.RestartCRs == 0 {
+	if o.RestartCRs == 0 && !o.SkipRestart {
 		o.RestartCRs = d.RestartCRs
 	}
 	if o.MemoryCRs == nil && !o.SkipMemory {

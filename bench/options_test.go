@@ -78,8 +78,8 @@ func TestParseFlags(t *testing.T) {
 	if diff := cmp.Diff([]int{4}, o.Bursts); diff != "" {
 		t.Errorf("bursts (-want +got):\n%s", diff)
 	}
-	if !o.SkipIdle || o.Repeat != 1 {
-		t.Errorf("SkipIdle %v, Repeat %d; want true, 1", o.SkipIdle, o.Repeat)
+	if !o.SkipIdle || o.IdleCRs != 0 || o.Repeat != 1 {
+		t.Errorf("SkipIdle %v, IdleCRs %d, Repeat %d; want true, 0 (as the report's settings say), 1", o.SkipIdle, o.IdleCRs, o.Repeat)
 	}
 	if o.SkipRestart || o.RestartCRs != 4 {
 		t.Errorf("SkipRestart %v, RestartCRs %d; want false, 4 (the quick default)", o.SkipRestart, o.RestartCRs)
