@@ -10,12 +10,14 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
 
 	"github.com/mcrouter-operator/mcrouter-operator/internal/optest"
+	"github.com/mcrouter-operator/mcrouter-operator/runner"
 )
 
 // argumentSpec is the part of `ansible-doc --json` the tests read.
@@ -160,5 +162,58 @@ func TestBadPoolSetupStopsBeforeAnyTask(t *testing.T) {
 	sort.Strings(found)
 	if len(found) > 0 {
 		t.Errorf("a rejected spec left objects behind: %v", found)
+	}
+}
+
+// TestRunnerChecksArgumentsFirst runs the role through the operator's runner
+// (ansible-runner --role, the play it generates) with a pool_setup the CRD
+// would refuse: the run fails in Ansible's argument validation, the only
+// task of the role that ran, with the message the operator puts in the
+// Failure condition.
+func TestRunnerChecksArgumentsFirst(t *testing.T) {
+	t.Parallel()
+	ns := newNamespace(t)
+	r, err := runner.New(runner.Options{
+		Timeout:         runner.DefaultTimeout,
+		RootDir:         t.TempDir(),
+		Executor:        runner.Executor(optest.Executor()),
+		CollectionsPath: []string{optest.RepoPath(t, "collections"), "/usr/share/ansible/collections"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kubeconfig, err := os.ReadFile(cluster.KubeconfigPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cr := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "mcrouter.example.com/v1alpha3",
+		"kind":       "Mcrouter",
+		"metadata":   map[string]any{"name": "bogus", "namespace": ns},
+		"spec":       map[string]any{"pool_setup": "bogus", "memcached_pool_size": int64(3)},
+	}}
+	res, err := r.Run(optest.Context(t), cr, runner.RunOptions{
+		Role:                optest.RepoPath(t, "roles", "mcrouter"),
+		SnakeCaseParameters: true,
+		MarkUnsafe:          true,
+		Kubeconfig:          kubeconfig,
+		DiscardArtifacts:    true,
+	})
+	if err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	var ran []string
+	for _, task := range res.Tasks {
+		if task.Role == "mcrouter" {
+			ran = append(ran, task.Name)
+		}
+	}
+	if diff := cmp.Diff([]string{argSpecTask}, ran); diff != "" {
+		t.Errorf("tasks of the role run (-want +got):\n%s", diff)
+	}
+	want := []runner.TaskFailure{{Task: argSpecTask, Role: "mcrouter",
+		Message: "Validation of arguments failed:\nvalue of pool_setup must be one of: sharded, replicated, got: bogus"}}
+	if diff := cmp.Diff(want, res.Failures, cmpopts.IgnoreFields(runner.TaskFailure{}, "TaskPath")); diff != "" {
+		t.Errorf("failures (-want +got):\n%s", diff)
 	}
 }
