@@ -77,6 +77,7 @@ lint: ## yamllint and ansible-lint for roles, molecule and deploy.
 
 .PHONY: test
 test: deps vet ## The whole test suite: vet, unit, integration and end-to-end tests (lint runs in test/mcrouter), then the Ansible suites with the warm executor.
+	PYTHONPATH=$(CURDIR)/collections /usr/bin/python3 -m unittest discover -s collections/ansible_collections/operator_sdk/util/tests/unit
 	TEST_ANSIBLE_EXECUTOR=runner $(GO) test $(GO_TEST_FLAGS) $(RUNNER_TEST_PKGS)
 	TEST_ANSIBLE_EXECUTOR=warm $(GO) test $(GO_TEST_FLAGS) $(WARM_TEST_PKGS)
 

@@ -6,8 +6,10 @@
 // runner.Options.Collections), where any other copy of the same collection
 // wins.
 //
-// Files and directories whose names begin with "." or "_" (__pycache__,
-// editor files) are not embedded; a collection needs neither.
+// Only what Ansible reads at run time is embedded: each collection's
+// galaxy.yml, meta/ and plugins/; its README.md and tests/ stay in the
+// repository. Files and directories whose names begin with "." or "_"
+// (__pycache__, editor files) are not embedded either.
 package collections
 
 import (
@@ -15,7 +17,7 @@ import (
 	"io/fs"
 )
 
-//go:embed ansible_collections
+//go:embed ansible_collections/*/*/galaxy.yml ansible_collections/*/*/meta ansible_collections/*/*/plugins
 var files embed.FS
 
 // FS is the tree ansible_collections/<namespace>/<name>/… of the collections

@@ -41,9 +41,13 @@ type statusChange struct {
 	Created    map[string]any
 }
 
-// applyConditions returns the conditions list with ours merged in by type.
-// Custom conditions and unknown fields are kept; lastTransitionTime changes
-// only when a condition's status changes.
+// applyConditions returns the conditions list with ours merged in by type,
+// by the rule k8s_status follows too (docs/compatibility.md, "Condition
+// merge"): each condition we write sets its status, reason and message (and
+// observedGeneration, and ansibleResult on Running: nil removes it); fields
+// we do not write are kept; lastTransitionTime changes only when the status
+// does, or when there is none. Custom conditions keep their place; new ones
+// are appended.
 func applyConditions(existing []any, change statusChange, now time.Time) []any {
 	out := make([]any, 0, len(existing)+len(change.Conditions))
 	index := map[string]int{}
@@ -68,7 +72,7 @@ func applyConditions(existing []any, change statusChange, now time.Time) []any {
 				continue // the role's
 			}
 		}
-		if m["status"] != c.Status || m["lastTransitionTime"] == nil {
+		if lt, _ := m["lastTransitionTime"].(string); m["status"] != c.Status || lt == "" {
 			m["lastTransitionTime"] = now.UTC().Format(time.RFC3339)
 		}
 		m["status"], m["reason"], m["message"] = c.Status, c.Reason, c.Message

@@ -1,6 +1,9 @@
 package controller
 
 import (
+	"encoding/json"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -69,6 +72,49 @@ func TestApplyConditions(t *testing.T) {
 			}
 			if diff := cmp.Diff(before, normalize(tt.existing)); diff != "" {
 				t.Errorf("input modified (-before +after):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestApplyConditionsSharedRule runs the cases of the condition merge rule
+// that k8s_status's unit tests run too (docs/compatibility.md, "Condition
+// merge"). A given condition becomes one we write: its observedGeneration is
+// the change's Generation, its ansibleResult (Running only) AnsibleResult.
+func TestApplyConditionsSharedRule(t *testing.T) {
+	path := filepath.Join("..", "collections", "ansible_collections", "operator_sdk", "util", "tests", "unit", "condition_merge.json")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fixture struct {
+		Now   time.Time
+		Cases []struct {
+			Name                  string
+			Existing, Given, Want []map[string]any
+		}
+	}
+	if err := json.Unmarshal(b, &fixture); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	for _, tc := range fixture.Cases {
+		t.Run(tc.Name, func(t *testing.T) {
+			var change statusChange
+			for _, g := range tc.Given {
+				c := condition{Type: g["type"].(string), Status: g["status"].(string), Reason: g["reason"].(string), Message: g["message"].(string)}
+				if r, ok := g["ansibleResult"].(map[string]any); ok {
+					c.AnsibleResult = r
+				}
+				change.Conditions = append(change.Conditions, c)
+				change.Generation = int64(g["observedGeneration"].(float64))
+			}
+			existing := make([]any, len(tc.Existing))
+			for i, c := range tc.Existing {
+				existing[i] = c
+			}
+			got := applyConditions(existing, change, fixture.Now)
+			if diff := cmp.Diff(normalize(tc.Want), normalize(got)); diff != "" {
+				t.Errorf("conditions (-want +got):\n%s", diff)
 			}
 		})
 	}

@@ -17,10 +17,12 @@ const (
 	oldTime         = "2021-01-01T00:00:00Z"
 )
 
-// running is the condition the operator itself writes; k8s_status keeps it.
+// running is the condition the operator itself writes; k8s_status keeps it,
+// and keeps its observedGeneration and ansibleResult when a role writes it.
 var running = map[string]any{
 	"type": "Running", "status": "True", "reason": "Running",
 	"message": "Running reconciliation", "lastTransitionTime": "2020-01-01T00:00:00Z",
+	"observedGeneration": int64(1), "ansibleResult": map[string]any{"ok": int64(2)},
 }
 
 // TestK8sStatus calls operator_sdk.util.k8s_status step by step on one
@@ -86,6 +88,13 @@ func TestK8sStatus(t *testing.T) {
 			name:        "status change sets a new transition time",
 			vars:        map[string]any{"status_conditions": []any{map[string]any{"type": "Ready", "status": true, "reason": "Done"}}},
 			wantChanged: true,
+			want: map[string]any{"a": int64(1), "nested": map[string]any{"x": int64(1)},
+				"conditions": []any{running, ready("True", "Done", "", "now")}},
+		},
+		{
+			name: "a condition given keeps the fields it leaves out",
+			vars: map[string]any{"status_conditions": []any{map[string]any{
+				"type": "Running", "status": "True", "reason": "Running", "message": "Running reconciliation"}}},
 			want: map[string]any{"a": int64(1), "nested": map[string]any{"x": int64(1)},
 				"conditions": []any{running, ready("True", "Done", "", "now")}},
 		},

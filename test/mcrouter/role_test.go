@@ -26,8 +26,13 @@ const (
 	defaultCRName    = "test-mcrouter" // molecule_cr_name in the default scenario
 )
 
+// argSpecTask is the task Ansible runs first in the role: it checks the
+// variables against meta/argument_specs.yml.
+const argSpecTask = "Validating arguments against arg spec 'main' - Deploy memcached behind mcrouter"
+
 // roleTasks are the tasks of roles/mcrouter, as named in the json output.
 var roleTasks = []string{
+	argSpecTask,
 	"Validate the Mcrouter spec",
 	"Apply the memcached pool and the mcrouter Deployment, Services and ConfigMap",
 	"Report the mcrouter address and the memcached servers in the Mcrouter status",
@@ -221,24 +226,29 @@ func checkServicePods(t *testing.T, ns, svcName string, ok func([]string) bool, 
 }
 
 // TestRoleRejectsInvalidSpec runs the role directly with values the CRD would
-// reject: the first task fails with a message naming the field, and nothing
+// reject: the argument spec (types, pool_setup's choices) or the role's first
+// task (bounds and forms) fails with a message naming the field, and nothing
 // is created.
 func TestRoleRejectsInvalidSpec(t *testing.T) {
 	t.Parallel()
+	const validateTask = "Validate the Mcrouter spec"
 	for _, tc := range []struct {
 		name string
 		vars map[string]any
+		task string
 		want string
 	}{
-		{"pool setup", map[string]any{"pool_setup": "foo"}, `spec.pool_setup must be sharded or replicated, got "foo"`},
-		{"pool size zero", map[string]any{"memcached_pool_size": 0}, "spec.memcached_pool_size must be an integer from 1 to 256, got 0"},
-		{"pool size text", map[string]any{"memcached_pool_size": "three"}, `spec.memcached_pool_size must be an integer from 1 to 256, got "three"`},
-		{"port", map[string]any{"memcached_port": 70000}, "spec.memcached_port must be an integer from 1 to 65535, got 70000"},
-		{"mcrouter port", map[string]any{"mcrouter_port": -1}, "spec.mcrouter_port must be an integer from 1 to 65535, got -1"},
-		{"fifo root", map[string]any{"debug_fifo_root": "fifos"}, `spec.debug_fifo_root must be '' or an absolute path, got "fifos"`},
-		{"labels", map[string]any{"labels": []string{"a"}}, `spec.labels must be a mapping, got ["a"]`},
-		{"image", map[string]any{"mcrouter_image": ""}, `spec.mcrouter_image must be a non-empty image reference`},
-		{"name", map[string]any{"molecule_cr_name": "9-lives"}, `metadata.name must start with a letter`},
+		{"pool setup", map[string]any{"pool_setup": "foo"}, argSpecTask, "value of pool_setup must be one of: sharded, replicated, got: foo"},
+		{"pool size text", map[string]any{"memcached_pool_size": "three"}, argSpecTask, "argument 'memcached_pool_size' is of type <class 'str'> and we were unable to convert to int"},
+		{"labels list", map[string]any{"labels": []string{"a"}}, argSpecTask, "argument 'labels' is of type <class 'list'> and we were unable to convert to dict"},
+		{"pool size zero", map[string]any{"memcached_pool_size": 0}, validateTask, "spec.memcached_pool_size must be an integer from 1 to 256, got 0"},
+		{"port", map[string]any{"memcached_port": 70000}, validateTask, "spec.memcached_port must be an integer from 1 to 65535, got 70000"},
+		{"mcrouter port", map[string]any{"mcrouter_port": -1}, validateTask, "spec.mcrouter_port must be an integer from 1 to 65535, got -1"},
+		{"fifo root", map[string]any{"debug_fifo_root": "fifos"}, validateTask, `spec.debug_fifo_root must be '' or an absolute path, got "fifos"`},
+		// The argument spec converts "a=b" to a dict but leaves the variable a string.
+		{"labels text", map[string]any{"labels": "a=b"}, validateTask, `spec.labels must be a mapping, got "a=b"`},
+		{"image", map[string]any{"mcrouter_image": ""}, validateTask, `spec.mcrouter_image must be a non-empty image reference`},
+		{"name", map[string]any{"molecule_cr_name": "9-lives"}, validateTask, `metadata.name must start with a letter`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -251,8 +261,8 @@ func TestRoleRejectsInvalidSpec(t *testing.T) {
 			if err == nil {
 				t.Fatalf("converge with %v succeeded; want the role to fail", tc.vars)
 			}
-			if !strings.Contains(err.Error(), `task "Validate the Mcrouter spec" failed`) || !strings.Contains(err.Error(), tc.want) {
-				t.Errorf("error = %v\nwant the validation task to fail with %q", err, tc.want)
+			if !strings.Contains(err.Error(), fmt.Sprintf("task %q failed", tc.task)) || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error = %v\nwant the task %q to fail with %q", err, tc.task, tc.want)
 			}
 			sts, err := clientset(t).AppsV1().StatefulSets(ns).List(t.Context(), metav1.ListOptions{})
 			if err != nil {
@@ -336,7 +346,7 @@ func TestRoleAsOperator(t *testing.T) {
 		"annotations": map[string]any{"note": "{{ lookup('pipe', 'id') }}"},
 	})
 	first := playbook{Path: rolePlaybook, Namespace: ns, Vars: operatorVars(cr)}.mustRun(t)
-	if r := task(t, first, roleTasks[2]); !r.changed() {
+	if r := task(t, first, roleTasks[3]); !r.changed() {
 		t.Errorf("first run: status task did not change the status (%v)", r.Result)
 	}
 	sts, err := clientset(t).AppsV1().StatefulSets(ns).Get(t.Context(), "op-memcached", metav1.GetOptions{})
@@ -356,10 +366,10 @@ func TestRoleAsOperator(t *testing.T) {
 	}
 
 	second := playbook{Path: rolePlaybook, Namespace: ns, Vars: operatorVars(cr)}.mustRun(t)
-	if r := task(t, second, roleTasks[2]); !r.skipped() {
+	if r := task(t, second, roleTasks[3]); !r.skipped() {
 		t.Errorf("second run with an up-to-date status: status task ran (%v)", r.Result)
 	}
-	if r := task(t, second, roleTasks[1]); r.changed() {
+	if r := task(t, second, roleTasks[2]); r.changed() {
 		t.Errorf("second run: apply task changed objects")
 	}
 }

@@ -15,6 +15,10 @@ description:
     implement the controller of that resource.
   - By default top-level status keys given in I(status) replace the object's keys of the
     same name, and I(conditions) are merged with the existing ones by C(type).
+  - A given condition updates the existing one of its type field by field; the operator merges
+    the conditions it writes by the same rule. The fields given are set (null removes one);
+    C(reason) and C(message) left out are removed; other fields left out (C(observedGeneration),
+    C(lastHeartbeatTime), the operator's C(ansibleResult), custom ones) are kept.
   - A condition's C(lastTransitionTime) is set to now when its C(status) changes (or when it
     is new) and kept otherwise, unless the task gives one.
   - Nothing is written, and the task reports C(changed=false), when the status already
@@ -150,6 +154,8 @@ from ansible_collections.operator_sdk.util.plugins.module_utils.k8s_client impor
 OPERATOR_CONDITIONS = ("Running", "Successful", "Failure")
 CONDITION_KEYS = ("type", "status", "reason", "message", "lastTransitionTime",
                   "lastHeartbeatTime", "observedGeneration")
+# The fields every writer of a condition states: left out, they are removed.
+STATED_KEYS = ("reason", "message")
 REASON = re.compile(r"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$")
 RFC3339 = re.compile(r"^\d{4}-\d\d-\d\d[Tt ]\d\d:\d\d:\d\d(\.\d+)?([Zz]|[+-]\d\d:\d\d)$")
 MAX_CONFLICT_RETRIES = 5
@@ -185,13 +191,28 @@ def validate_conditions(conditions):
 
 
 def merge_conditions(existing, given, now):
-    """Merge given conditions into existing ones by type (see DOCUMENTATION)."""
+    """Merge given conditions into existing ones by type.
+
+    The rule is the runtime's too (controller/status.go, applyConditions),
+    written down once in docs/compatibility.md, "Condition merge": a given
+    condition updates the existing one of its type field by field. Fields it
+    gives are set (null removes one); reason and message are always the
+    writer's, so left out they are removed; other fields it leaves out
+    (observedGeneration, ansibleResult, custom ones) are kept.
+    lastTransitionTime is the one given, else the existing one while status
+    does not change, else now. New types are appended; the order is kept.
+    """
     merged = [copy.deepcopy(c) for c in existing]
-    index = dict((c.get("type"), i) for i, c in enumerate(merged))
+    index = dict((c.get("type"), i) for i, c in enumerate(merged) if isinstance(c, dict))
     for condition in given:
-        new = dict(condition)
-        old = merged[index[new["type"]]] if new["type"] in index else None
-        if not new.get("lastTransitionTime"):
+        old = merged[index[condition["type"]]] if condition["type"] in index else None
+        new = dict((k, v) for k, v in (old or {}).items() if k not in STATED_KEYS)
+        for key, value in condition.items():
+            if value is None:
+                new.pop(key, None)
+            else:
+                new[key] = value
+        if not condition.get("lastTransitionTime"):
             if old and old.get("status") == new["status"] and old.get("lastTransitionTime"):
                 new["lastTransitionTime"] = old["lastTransitionTime"]
             else:

@@ -123,6 +123,7 @@ status_code:
   type: int
 """
 
+import copy
 import json
 
 from ansible.module_utils.basic import AnsibleModule
@@ -131,6 +132,26 @@ from ansible.module_utils.urls import open_url
 from ansible.module_utils._text import to_native
 
 KINDS = ("counter", "gauge", "histogram", "summary")
+ARG_SPEC = dict(
+    name=dict(type="str", required=True),
+    description=dict(type="str", required=True),
+    address=dict(type="str", default="http://localhost:5050/metrics"),
+    labels=dict(type="dict"),
+    counter=dict(type="dict", options=dict(
+        increment=dict(type="bool"),
+        add=dict(type="float"),
+    )),
+    gauge=dict(type="dict", options=dict(
+        set=dict(type="float"),
+        increment=dict(type="bool"),
+        decrement=dict(type="bool"),
+        add=dict(type="float"),
+        subtract=dict(type="float"),
+        set_to_current_time=dict(type="bool"),
+    )),
+    histogram=dict(type="dict", options=dict(observe=dict(type="float"))),
+    summary=dict(type="dict", options=dict(observe=dict(type="float"))),
+)
 
 
 def payload(params):
@@ -145,28 +166,7 @@ def payload(params):
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            name=dict(type="str", required=True),
-            description=dict(type="str", required=True),
-            address=dict(type="str", default="http://localhost:5050/metrics"),
-            labels=dict(type="dict"),
-            counter=dict(type="dict", options=dict(
-                increment=dict(type="bool"),
-                add=dict(type="float"),
-            )),
-            gauge=dict(type="dict", options=dict(
-                set=dict(type="float"),
-                increment=dict(type="bool"),
-                decrement=dict(type="bool"),
-                add=dict(type="float"),
-                subtract=dict(type="float"),
-                set_to_current_time=dict(type="bool"),
-            )),
-            histogram=dict(type="dict", options=dict(observe=dict(type="float"))),
-            summary=dict(type="dict", options=dict(observe=dict(type="float"))),
-        ),
-    )
+    module = AnsibleModule(argument_spec=copy.deepcopy(ARG_SPEC))
     url = module.params["address"]
     what = "osdk_metric %s" % module.params["name"]
     try:
