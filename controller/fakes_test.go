@@ -284,3 +284,36 @@ func newFakeReconciler(t testing.TB, w watches.Watch, funcs interceptor.Funcs, o
 	}
 	return f
 }
+
+// failures records what a fake reports to its test.
+type failures struct {
+	testing.TB
+	msgs []string
+}
+
+func (f *failures) Errorf(format string, args ...any) {
+	f.msgs = append(f.msgs, fmt.Sprintf(format, args...))
+}
+
+// Unscripted, each fake fails its test and answers "not implemented".
+func TestFakesDefaultToNotImplemented(t *testing.T) {
+	tb := &failures{TB: t}
+	r, i := &fakeRunner{t: tb}, &fakeIssuer{t: tb}
+	_, runErr := r.Run(t.Context(), testOwner(), runner.RunOptions{Role: "app"})
+	removeErr := r.Remove(ownerGVK, "ns", "app")
+	cred, registerErr := i.Register(proxy.Session{})
+	for _, err := range []error{runErr, removeErr, registerErr} {
+		if !errors.Is(err, errNotImplemented) {
+			t.Errorf("error %v, want %v", err, errNotImplemented)
+		}
+	}
+	if cred != nil {
+		t.Errorf("credential %v issued unscripted", cred)
+	}
+	if len(tb.msgs) != 3 {
+		t.Errorf("test failed %d times (%q), want once per call", len(tb.msgs), tb.msgs)
+	}
+	if len(r.Runs()) != 1 || r.Runs()[0].Opts.Role != "app" || len(r.Removes()) != 1 || len(i.Sessions()) != 1 {
+		t.Errorf("calls not recorded: runs %v, removes %v, sessions %v", r.Runs(), r.Removes(), i.Sessions())
+	}
+}

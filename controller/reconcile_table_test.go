@@ -171,6 +171,26 @@ func TestReconcilePhases(t *testing.T) {
 			},
 		},
 		{
+			name: "failure: a run that could not complete reports why",
+			run: func(context.Context, runCall) (*runner.Result, error) {
+				return nil, errors.New("ansible-runner: exit status 2")
+			},
+			wantRoles: []string{"app"}, wantErr: "ansible-runner: exit status 2",
+			wantConditions: map[string]string{TypeFailure: "True Failed", TypeSuccessful: "False Failed"},
+			wantEvents:     []string{"Warning " + EventReconcileFailed},
+		},
+		{
+			name:      "status not managed: the run leaves status alone",
+			watch:     func(w *watches.Watch) { w.ManageStatus = false },
+			run:       succeed(runner.Result{}),
+			wantRoles: []string{"app"}, wantResult: ctrl.Result{RequeueAfter: time.Hour},
+			check: func(t *testing.T, f *fakeReconciler, _ error) {
+				if st, found, _ := unstructured.NestedFieldNoCopy(f.stored(t).Object, "status"); found {
+					t.Errorf("status %v written with manageStatus false", st)
+				}
+			},
+		},
+		{
 			name: "refused: a resource Ansible must not see ends in a terminal error",
 			run: func(context.Context, runCall) (*runner.Result, error) {
 				return nil, &runner.SpecError{Path: "spec.x", Reason: "is a template"}
@@ -401,8 +421,12 @@ func (tt phase) test(t *testing.T) {
 			t.Errorf("credential %d released %d times, want once", i, n)
 		}
 	}
-	if removed := len(f.runner.Removes()) > 0; removed != tt.wantRemoved {
-		t.Errorf("artifacts removed: %v, want %v", removed, tt.wantRemoved)
+	var wantRemoves []removeCall
+	if tt.wantRemoved {
+		wantRemoves = []removeCall{{GVK: ownerGVK, Namespace: "ns", Name: "app"}}
+	}
+	if diff := cmp.Diff(wantRemoves, f.runner.Removes()); diff != "" {
+		t.Errorf("artifacts removed (-want +got):\n%s", diff)
 	}
 	var evs []string
 	for _, e := range f.events.Events() {
