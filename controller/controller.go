@@ -31,12 +31,44 @@ type Runner interface {
 
 // CredentialIssuer hands out the per-run proxy credential.
 type CredentialIssuer interface {
-	Register(s proxy.Session) (*proxy.Credential, error)
+	Register(s proxy.Session) (Credential, error)
+}
+
+// Credential is what a run needs of its proxy credential: the kubeconfig
+// Ansible uses, what the run wrote and read through the proxy, and its
+// release when the run is over. *proxy.Credential is one.
+type Credential interface {
+	Kubeconfig() []byte
+	Writes() []proxy.Write
+	Reads() []proxy.Read
+	Release()
+}
+
+// ProxyIssuer is p as the CredentialIssuer of Options.Proxy; nil when p is
+// nil. The adapter exists because proxy.Proxy.Register returns the concrete
+// *proxy.Credential, and a Go method satisfies an interface only with the
+// exact result type; the interface result lets tests issue fakes.
+func ProxyIssuer(p *proxy.Proxy) CredentialIssuer {
+	if p == nil {
+		return nil
+	}
+	return proxyIssuer{p}
+}
+
+type proxyIssuer struct{ p *proxy.Proxy }
+
+func (i proxyIssuer) Register(s proxy.Session) (Credential, error) {
+	c, err := i.p.Register(s)
+	if err != nil {
+		return nil, err // not a nil *proxy.Credential in a non-nil interface
+	}
+	return c, nil
 }
 
 var (
 	_ Runner           = (*runner.Runner)(nil)
-	_ CredentialIssuer = (*proxy.Proxy)(nil)
+	_ CredentialIssuer = proxyIssuer{}
+	_ Credential       = (*proxy.Credential)(nil)
 )
 
 // Options configures the controller of one watch.
@@ -46,7 +78,8 @@ type Options struct {
 	Watch watches.Watch
 	// Runner runs Ansible; required.
 	Runner Runner
-	// Proxy issues per-run credentials; required.
+	// Proxy issues per-run credentials (ProxyIssuer of the operator's
+	// proxy); required.
 	Proxy CredentialIssuer
 	// RunLimiter caps concurrent Ansible runs across all watches. Default: none.
 	RunLimiter *Limiter

@@ -210,7 +210,7 @@ func addControllers(mgr manager.Manager, f *flags, ws []watches.Watch, namespace
 	out := map[string]shard.Handoff{}
 	for _, w := range ws {
 		c, err := controller.Add(mgr, controller.Options{
-			Watch: w, Runner: r, Proxy: px, RunLimiter: limiter, Metrics: m, Namespaces: namespaces,
+			Watch: w, Runner: r, Proxy: controller.ProxyIssuer(px), RunLimiter: limiter, Metrics: m, Namespaces: namespaces,
 			MinReconcilePeriod:     f.MinReconcilePeriod,
 			MaxVerbosityAnnotation: f.MaxVerbosityAnnotation,
 			MaxArtifactsAnnotation: f.MaxArtifactsAnnotation,
