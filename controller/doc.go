@@ -53,5 +53,10 @@
 //
 // The proxy reaches back into the controller only through the
 // proxy.DependentWatcher interface, to make the controller watch the kinds a
-// run created.
+// run created. The controller reaches the proxy only through
+// Options.Proxy, a CredentialIssuer handing out a Credential (ProxyIssuer
+// adapts *proxy.Proxy), and Ansible only through Options.Runner: the table
+// tests of the reconcile phases (reconcile_table_test.go) put recording
+// fakes of both in their place (fakes_test.go); the real-cluster suites prove
+// the behaviour end to end.
 package controller
