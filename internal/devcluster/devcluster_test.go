@@ -19,6 +19,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/mcrouter-operator/mcrouter-operator/internal/devcluster"
+	"github.com/mcrouter-operator/mcrouter-operator/internal/devcluster/devclustertest"
 
 	"github.com/mcrouter-operator/mcrouter-operator/internal/optest"
 )
@@ -29,7 +30,7 @@ func TestMain(m *testing.M) {
 	if os.Getenv("DEVCLUSTER_TEST_CHILD") != "" {
 		os.Exit(runChild())
 	}
-	os.Exit(devcluster.RunTests(m, devcluster.Options{}, &cluster))
+	os.Exit(devclustertest.RunTests(m, devcluster.Options{}, &cluster))
 }
 
 func newClient(t *testing.T) client.Client {
