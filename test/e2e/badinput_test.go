@@ -99,7 +99,7 @@ func TestSchemaRejectsInvalidMcrouters(t *testing.T) {
 	op := sharedOperator(t)
 	ns := namespace(t, "schema")
 	createMcrouter(t, ns, "bystander", map[string]any{"memcached_pool_size": 2})
-	waitMcrouter(t, op, ns, "bystander", "Successful", settled)
+	waitMcrouter(t, op, ns, "bystander", "Successful", optest.Settled)
 	tests := []struct {
 		name  string
 		spec  map[string]any
@@ -127,7 +127,7 @@ func TestSchemaRejectsInvalidMcrouters(t *testing.T) {
 	if done, err := op.Exited(); done {
 		t.Fatalf("the operator exited: %v", err)
 	}
-	waitMcrouter(t, op, ns, "bystander", "still Successful", settled)
+	waitMcrouter(t, op, ns, "bystander", "still Successful", optest.Settled)
 }
 
 // TestTemplateInjectionIsText puts `{{ lookup('pipe', 'touch <file>') }}` in
@@ -145,7 +145,7 @@ func TestTemplateInjectionIsText(t *testing.T) {
 	if err := kube.Create(t.Context(), cr); err != nil {
 		t.Fatal(err)
 	}
-	waitMcrouter(t, op, ns, "annotated", "Successful", settled)
+	waitMcrouter(t, op, ns, "annotated", "Successful", optest.Settled)
 	var d appsv1.Deployment
 	if err := kube.Get(t.Context(), client.ObjectKey{Namespace: ns, Name: "annotated"}, &d); err != nil {
 		t.Fatal(err)
@@ -155,8 +155,8 @@ func TestTemplateInjectionIsText(t *testing.T) {
 	}
 
 	createMcrouter(t, ns, "image", map[string]any{"mcrouter_image": payload})
-	u := waitMcrouter(t, op, ns, "image", "Failure", failed)
-	msg := conditionMessage(u, "Failure")
+	u := waitMcrouter(t, op, ns, "image", "Failure", optest.Failed)
+	msg := optest.ConditionMessage(u, "Failure")
 	if !strings.Contains(msg, "spec.mcrouter_image must be a non-empty image reference without spaces") || !strings.Contains(msg, payload) {
 		t.Errorf("Failure message %q does not quote the image as text", msg)
 	}
@@ -175,7 +175,7 @@ func TestOversizedValues(t *testing.T) {
 	op := sharedOperator(t)
 	ns := namespace(t, "oversized")
 	createMcrouter(t, ns, "bystander", map[string]any{"memcached_pool_size": 1})
-	waitMcrouter(t, op, ns, "bystander", "Successful", settled)
+	waitMcrouter(t, op, ns, "bystander", "Successful", optest.Settled)
 	mib := strings.Repeat("m", 1<<20)
 
 	cr := newMcrouter(ns, "annotation-1mib", map[string]any{"memcached_pool_size": 1})
@@ -190,9 +190,9 @@ func TestOversizedValues(t *testing.T) {
 	}
 	createMcrouter(t, ns, "spec-1mib", map[string]any{"memcached_pool_size": 1, "annotations": map[string]any{"big": mib}})
 
-	waitMcrouter(t, op, ns, "annotation-250kib", "Successful", settled)
-	u := waitMcrouter(t, op, ns, "spec-1mib", "Failure", failed)
-	msg := conditionMessage(u, "Failure")
+	waitMcrouter(t, op, ns, "annotation-250kib", "Successful", optest.Settled)
+	u := waitMcrouter(t, op, ns, "spec-1mib", "Failure", optest.Failed)
+	msg := optest.ConditionMessage(u, "Failure")
 	if !strings.Contains(msg, "Apply the memcached pool") || !strings.Contains(msg, "Too long") {
 		t.Errorf("Failure message does not name the task and the cause: %.2000s", msg)
 	}
@@ -203,7 +203,7 @@ func TestOversizedValues(t *testing.T) {
 	if done, err := op.Exited(); done {
 		t.Fatalf("the operator exited: %v", err)
 	}
-	waitMcrouter(t, op, ns, "bystander", "still Successful", settled)
+	waitMcrouter(t, op, ns, "bystander", "still Successful", optest.Settled)
 }
 
 // TestCRDDeletedWhileRunning deletes the Mcrouter CRD under a running
@@ -216,7 +216,7 @@ func TestCRDDeletedWhileRunning(t *testing.T) {
 	ns := namespace(t, "crd-deleted")
 	op := startOperator(t, operatorOptions{Name: "crd", Namespaces: []string{ns}})
 	createMcrouter(t, ns, "before", map[string]any{"memcached_pool_size": 1})
-	waitMcrouter(t, op, ns, "before", "Successful", settled)
+	waitMcrouter(t, op, ns, "before", "Successful", optest.Settled)
 
 	crd := filepath.Join("deploy", "crds", "mcrouter.example.com_mcrouters.yaml")
 	t.Cleanup(func() { restoreCRD(t, crd) }) // the other tests need it, whatever happens here
@@ -242,7 +242,7 @@ func TestCRDDeletedWhileRunning(t *testing.T) {
 
 	restoreCRD(t, crd)
 	createMcrouter(t, ns, "after", map[string]any{"memcached_pool_size": 1})
-	waitMcrouter(t, op, ns, "after", "Successful once the CRD is back", settled)
+	waitMcrouter(t, op, ns, "after", "Successful once the CRD is back", optest.Settled)
 	if missing, err := missingDependents(t.Context(), ns, "after"); err != nil || len(missing) > 0 {
 		t.Errorf("missing dependents %v (%v)", missing, err)
 	}

@@ -37,7 +37,7 @@ func TestFaultAPIServerRestart(t *testing.T) {
 		t.Fatalf("the operator exited during the API server outage: %v\n%s", err, op.LogTail(40))
 	}
 	for _, name := range names {
-		waitMcrouter(t, op, ns, name, "Successful after the API server came back", settled)
+		waitMcrouter(t, op, ns, name, "Successful after the API server came back", optest.Settled)
 		verifyOperator(t, ns, name)
 	}
 	var list corev1.EventList
@@ -73,7 +73,7 @@ func TestFaultOperatorKilled(t *testing.T) {
 	t.Logf("killed the operator during a run; %d of its Ansible processes alive right after: %v", len(left), left)
 
 	second := startOperator(t, operatorOptions{Name: "sigkill-second", RunnerDir: runnerDir, Namespaces: []string{ns}})
-	waitMcrouter(t, second, ns, "victim", "Successful after the restart", settled)
+	waitMcrouter(t, second, ns, "victim", "Successful after the restart", optest.Settled)
 	for _, p := range old {
 		if p.Alive() {
 			t.Errorf("a process of the killed operator survived: %s", p)
@@ -119,7 +119,7 @@ func TestFaultLeaderKilled(t *testing.T) {
 		}
 		return false, nil
 	})
-	waitMcrouter(t, ops[leader], ns, "before", "Successful", settled)
+	waitMcrouter(t, ops[leader], ns, "before", "Successful", optest.Settled)
 	follower := ops[1-leader]
 	if strings.Contains(follower.Logs(), "became the leader") {
 		t.Fatalf("both replicas lead")
@@ -132,7 +132,7 @@ func TestFaultLeaderKilled(t *testing.T) {
 		return strings.Contains(follower.Logs(), "became the leader"), nil
 	})
 	tookOver := time.Since(killed)
-	waitMcrouter(t, follower, ns, "after", "Successful, reconciled by the new leader", settled)
+	waitMcrouter(t, follower, ns, "after", "Successful, reconciled by the new leader", optest.Settled)
 	t.Logf("the follower took the lease %s after the leader was killed (lease duration 10s) and reconciled a new Mcrouter %s after it; %s",
 		tookOver.Round(100*time.Millisecond), time.Since(killed).Round(100*time.Millisecond), follower.Activity())
 	if missing, err := missingDependents(t.Context(), ns, "after"); err != nil || len(missing) > 0 {
@@ -161,7 +161,7 @@ func TestFaultHangingTask(t *testing.T) {
 	}
 	measure := startOperator(t, o)
 	createMcrouter(t, ns, "stuck", map[string]any{"memcached_pool_size": 1})
-	waitMcrouter(t, measure, ns, "stuck", "Successful before any hang", settled)
+	waitMcrouter(t, measure, ns, "stuck", "Successful before any hang", optest.Settled)
 	if err := measure.Stop(optest.StopTimeout); err != nil {
 		t.Fatal(err)
 	}
@@ -188,8 +188,8 @@ func TestFaultHangingTask(t *testing.T) {
 		procs, err := hanging()
 		return len(procs) > 0, err
 	})
-	u := waitMcrouter(t, op, ns, "stuck", "Failure", failed)
-	msg := conditionMessage(u, "Failure")
+	u := waitMcrouter(t, op, ns, "stuck", "Failure", optest.Failed)
+	msg := optest.ConditionMessage(u, "Failure")
 	if !strings.Contains(msg, "timed out") || !strings.Contains(msg, "Hang while the Mcrouter asks for it") {
 		t.Errorf("Failure message %q does not say the run timed out in the hanging task", msg)
 	}
@@ -199,8 +199,8 @@ func TestFaultHangingTask(t *testing.T) {
 		"metadata": map[string]any{"annotations": map[string]any{"e2e.example.com/hang": nil}},
 		"spec":     map[string]any{"memcached_pool_size": 3},
 	})
-	u = waitMcrouter(t, op, ns, "stuck", "Successful after the spec change", settled)
-	if failed(u) {
+	u = waitMcrouter(t, op, ns, "stuck", "Successful after the spec change", optest.Settled)
+	if optest.Failed(u) {
 		t.Errorf("Failure still True: %v", optest.Condition(u, "Failure"))
 	}
 	if left, err := hanging(); err != nil || len(left) > 0 {

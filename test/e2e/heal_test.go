@@ -41,7 +41,7 @@ func TestHealAfterRestart(t *testing.T) {
 	o := operatorOptions{Name: "heal-restart-first", RunnerDir: filepath.Join(tempDir(t), "runner"), Namespaces: []string{ns}}
 	first := startOperator(t, o)
 	createMcrouter(t, ns, healed, map[string]any{"memcached_pool_size": healPoolSize})
-	waitMcrouter(t, first, ns, healed, "Successful", settled)
+	waitMcrouter(t, first, ns, healed, "Successful", optest.Settled)
 	if err := first.Stop(optest.StopTimeout); err != nil {
 		t.Fatal(err)
 	}
@@ -49,7 +49,7 @@ func TestHealAfterRestart(t *testing.T) {
 	o.Name = "heal-restart-second"
 	second, port := meteredOperator(t, o)
 	runs, skips := waitReconciled(t, second, port, 1)
-	waitMcrouter(t, second, ns, healed, "Successful after the restart", settled)
+	waitMcrouter(t, second, ns, healed, "Successful after the restart", optest.Settled)
 	t.Logf("the restarted operator reconciled the settled Mcrouter: %v Ansible runs, %v skipped", runs, skips)
 	breakAndHeal(t, second, ns, healed)
 }
@@ -69,20 +69,20 @@ func TestHealAfterFailedRun(t *testing.T) {
 		Args:        []string{"--ansible-roles-path", filepath.Join(repoRoot, "roles")},
 	})
 	createMcrouter(t, ns, healed, map[string]any{"memcached_pool_size": healPoolSize})
-	waitMcrouter(t, op, ns, healed, "Successful", settled)
+	waitMcrouter(t, op, ns, healed, "Successful", optest.Settled)
 
 	// An annotation change alone starts no reconcile: the spec changes too.
 	patchMcrouter(t, ns, healed, map[string]any{
 		"metadata": map[string]any{"annotations": map[string]any{failAnnotation: "true"}},
 		"spec":     map[string]any{"mcrouter_replicas": 2},
 	})
-	u := waitMcrouter(t, op, ns, healed, "Failure while it carries "+failAnnotation, failed)
-	if msg := conditionMessage(u, "Failure"); !strings.Contains(msg, "Fail while the Mcrouter asks for it") {
+	u := waitMcrouter(t, op, ns, healed, "Failure while it carries "+failAnnotation, optest.Failed)
+	if msg := optest.ConditionMessage(u, "Failure"); !strings.Contains(msg, "Fail while the Mcrouter asks for it") {
 		t.Errorf("Failure message %q does not name the failing task", msg)
 	}
 	// The failed Mcrouter is retried with backoff; the next retry succeeds.
 	patchMcrouter(t, ns, healed, map[string]any{"metadata": map[string]any{"annotations": map[string]any{failAnnotation: nil}}})
-	waitMcrouter(t, op, ns, healed, "Successful on a retry without "+failAnnotation, settled)
+	waitMcrouter(t, op, ns, healed, "Successful on a retry without "+failAnnotation, optest.Settled)
 	breakAndHeal(t, op, ns, healed)
 }
 
@@ -97,7 +97,7 @@ func TestHealAfterKillMidRun(t *testing.T) {
 	o := operatorOptions{Name: "heal-sigkill-first", RunnerDir: runnerDir, Namespaces: []string{ns}}
 	first := startOperator(t, o)
 	createMcrouter(t, ns, healed, map[string]any{"memcached_pool_size": healPoolSize})
-	waitMcrouter(t, first, ns, healed, "Successful", settled)
+	waitMcrouter(t, first, ns, healed, "Successful", optest.Settled)
 
 	patchMcrouter(t, ns, healed, map[string]any{"spec": map[string]any{"mcrouter_replicas": 2}})
 	procs := waitRunning(t, first, runnerDir, ns, healed)
@@ -106,7 +106,7 @@ func TestHealAfterKillMidRun(t *testing.T) {
 
 	o.Name = "heal-sigkill-second"
 	second := startOperator(t, o)
-	waitMcrouter(t, second, ns, healed, "Successful at the new generation after the restart", settled)
+	waitMcrouter(t, second, ns, healed, "Successful at the new generation after the restart", optest.Settled)
 	breakAndHeal(t, second, ns, healed)
 }
 
@@ -118,7 +118,7 @@ func TestRecreatedDependentRuns(t *testing.T) {
 	ns := namespace(t, "heal-recreated")
 	op := startOperator(t, operatorOptions{Name: "heal-recreated", Namespaces: []string{ns}})
 	createMcrouter(t, ns, healed, map[string]any{"memcached_pool_size": healPoolSize})
-	waitMcrouter(t, op, ns, healed, "Successful", settled)
+	waitMcrouter(t, op, ns, healed, "Successful", optest.Settled)
 
 	var cm corev1.ConfigMap
 	if err := kube.Get(t.Context(), client.ObjectKey{Namespace: ns, Name: healed}, &cm); err != nil {
@@ -140,7 +140,7 @@ func TestRecreatedDependentRuns(t *testing.T) {
 	eventually(t, op, "an Ansible run for the ConfigMap replaced by an identical one", func(context.Context) (bool, error) {
 		return op.Activity().Started() > before, fmt.Errorf("%d runs started, as before the replacement", op.Activity().Started())
 	})
-	waitMcrouter(t, op, ns, healed, "Successful", settled)
+	waitMcrouter(t, op, ns, healed, "Successful", optest.Settled)
 }
 
 // TestRestartRunsNothingForUnchangedMcrouters restarts the operator of 20
@@ -158,7 +158,7 @@ func TestRestartRunsNothingForUnchangedMcrouters(t *testing.T) {
 		createMcrouter(t, ns, names[i], map[string]any{"memcached_pool_size": 1})
 	}
 	for _, name := range names {
-		waitMcrouter(t, first, ns, name, "Successful", settled)
+		waitMcrouter(t, first, ns, name, "Successful", optest.Settled)
 	}
 	runs, skips := reconcileCounts(t, firstPort)
 	t.Logf("first operator: %v Ansible runs, %v skipped for %d new Mcrouters", runs, skips, restartedCRs)

@@ -103,34 +103,6 @@ func waitMcrouter(t *testing.T, op *optest.Operator, ns, name, what string, cond
 	return last
 }
 
-// successful: the last run succeeded and it ran the current generation.
-func successful(u *unstructured.Unstructured) bool {
-	return optest.ConditionTrue(u, "Successful") && observedGeneration(u, "Successful") == u.GetGeneration()
-}
-
-// settled: successful, and no later run under way (Running says "Awaiting
-// next reconciliation").
-func settled(u *unstructured.Unstructured) bool {
-	return successful(u) && conditionMessage(u, "Running") == "Awaiting next reconciliation"
-}
-
-func failed(u *unstructured.Unstructured) bool { return optest.ConditionTrue(u, "Failure") }
-
-func observedGeneration(u *unstructured.Unstructured, condType string) int64 {
-	switch g := optest.Condition(u, condType)["observedGeneration"].(type) {
-	case int64:
-		return g
-	case float64:
-		return int64(g)
-	}
-	return -1
-}
-
-func conditionMessage(u *unstructured.Unstructured, condType string) string {
-	s, _ := optest.Condition(u, condType)["message"].(string)
-	return s
-}
-
 // requireTool fails the test when a program it runs is missing.
 func requireTool(t *testing.T, name string) string {
 	t.Helper()
@@ -308,13 +280,3 @@ func waitRunning(t *testing.T, op *optest.Operator, runnerDir, ns, name string) 
 // procsIn lists the Ansible processes under dir (optest.ProcsIn: by
 // command line, or by working dir for runs the warm executor forked).
 func procsIn(dir string) ([]optest.Proc, error) { return optest.ProcsIn(dir) }
-
-func toInt(v any) int64 {
-	switch n := v.(type) {
-	case int64:
-		return n
-	case float64:
-		return int64(n)
-	}
-	return -1
-}

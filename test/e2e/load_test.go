@@ -62,7 +62,7 @@ func TestFault50Mcrouters(t *testing.T) {
 		}
 	}
 	for i := range fiftyCRs {
-		waitMcrouter(t, op, ns, fmt.Sprintf("cr-%02d", i), "Successful", settled)
+		waitMcrouter(t, op, ns, fmt.Sprintf("cr-%02d", i), "Successful", optest.Settled)
 	}
 	t.Logf("%d Mcrouters Successful %s after their creation", fiftyCRs, time.Since(start).Round(time.Second))
 	maxRuns := sampler.stop()
@@ -104,7 +104,7 @@ func checkArtifacts(t *testing.T, op *optest.Operator, runnerDir, ns string) {
 			patchMcrouter(t, ns, fmt.Sprintf("cr-%02d", i), map[string]any{"spec": map[string]any{"memcached_pool_size": gen}})
 		}
 		for i := range rotated {
-			waitMcrouter(t, op, ns, fmt.Sprintf("cr-%02d", i), fmt.Sprintf("Successful at pool size %d", gen), settled)
+			waitMcrouter(t, op, ns, fmt.Sprintf("cr-%02d", i), fmt.Sprintf("Successful at pool size %d", gen), optest.Settled)
 		}
 	}
 	for i := range fiftyCRs {

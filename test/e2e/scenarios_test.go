@@ -47,7 +47,7 @@ func TestReadmeScenarios(t *testing.T) {
 
 func readmeApplySample(t *testing.T, op *optest.Operator, ns, name string) {
 	kubectl(t, "apply", "-n", ns, "-f", filepath.Join("deploy", "samples", "mcrouter_v1alpha3_mcrouter.yaml"))
-	u := waitMcrouter(t, op, ns, name, "Successful", settled)
+	u := waitMcrouter(t, op, ns, name, "Successful", optest.Settled)
 	// The status that says Successful says Ready too: kubectl wait, checking
 	// once (--timeout=0s), finds it so.
 	kubectl(t, "wait", "-n", ns, "--for=condition=Ready", "--timeout=0s", "mcrouter/"+name)
@@ -55,7 +55,7 @@ func readmeApplySample(t *testing.T, op *optest.Operator, ns, name string) {
 	running := optest.Condition(u, "Running")
 	res, _ := running["ansibleResult"].(map[string]any)
 	if running["message"] != "Awaiting next reconciliation" || res == nil ||
-		toInt(res["ok"]) < 1 || toInt(res["failures"]) != 0 || res["completion"] == "" {
+		optest.Int64(res["ok"]) < 1 || optest.Int64(res["failures"]) != 0 || res["completion"] == "" {
 		t.Errorf("Running condition = %v, want message \"Awaiting next reconciliation\" and an ansibleResult", running)
 	}
 	var sts appsv1.StatefulSet
@@ -99,7 +99,7 @@ func readmeApplySample(t *testing.T, op *optest.Operator, ns, name string) {
 func readmeGrowPool(t *testing.T, op *optest.Operator, ns, name string) {
 	before := deploymentChecksum(t, ns, name)
 	patchMcrouter(t, ns, name, map[string]any{"spec": map[string]any{"memcached_pool_size": 4}})
-	waitMcrouter(t, op, ns, name, "Successful at pool size 4", settled)
+	waitMcrouter(t, op, ns, name, "Successful at pool size 4", optest.Settled)
 
 	var sts appsv1.StatefulSet
 	if err := kube.Get(t.Context(), client.ObjectKey{Namespace: ns, Name: name + "-memcached"}, &sts); err != nil {
@@ -153,7 +153,7 @@ func readmeSwitchPoolSetup(t *testing.T, op *optest.Operator, ns, name string) {
 		{"replicated", "OperationSelectorRoute"},
 	} {
 		patchMcrouter(t, ns, name, map[string]any{"spec": map[string]any{"pool_setup": step.setup}})
-		waitMcrouter(t, op, ns, name, "Successful with pool_setup "+step.setup, settled)
+		waitMcrouter(t, op, ns, name, "Successful with pool_setup "+step.setup, optest.Settled)
 		cfg, err := readConfig(t.Context(), ns, name)
 		if err != nil {
 			t.Fatal(err)
@@ -196,7 +196,7 @@ func readmeRestoreDependents(t *testing.T, op *optest.Operator, ns, name string)
 			return err == nil && obj.GetUID() != oldUID && obj.GetDeletionTimestamp() == nil, err
 		})
 	}
-	now := waitMcrouter(t, op, ns, name, "Successful", settled)
+	now := waitMcrouter(t, op, ns, name, "Successful", optest.Settled)
 	if now.GetGeneration() != cr.GetGeneration() {
 		t.Errorf("generation %d → %d: the Mcrouter changed, but restoring dependents must not need that",
 			cr.GetGeneration(), now.GetGeneration())
@@ -215,7 +215,7 @@ func TestDeleteMcrouter(t *testing.T) {
 	ns := namespace(t, "delete-cr")
 	const name = "doomed"
 	createMcrouter(t, ns, name, map[string]any{"memcached_pool_size": 2})
-	waitMcrouter(t, op, ns, name, "Successful", settled)
+	waitMcrouter(t, op, ns, name, "Successful", optest.Settled)
 	dir := runnerDirOf(shared.runnerDir, ns, name)
 	if _, err := os.Stat(dir); err != nil {
 		t.Fatalf("runner directory of the Mcrouter: %v", err)
@@ -272,7 +272,7 @@ func TestOriginalV1alpha3Sample(t *testing.T) {
 	op := sharedOperator(t)
 	ns := namespace(t, "sample-v1alpha3")
 	kubectl(t, "apply", "-n", ns, "-f", filepath.Join("test", "e2e", "testdata", "mcrouter_v1alpha3_mcrouter_cr.yaml"))
-	u := waitMcrouter(t, op, ns, "mcrouter", "Successful", settled)
+	u := waitMcrouter(t, op, ns, "mcrouter", "Successful", optest.Settled)
 	spec, _, _ := unstructured.NestedMap(u.Object, "spec")
 	want := map[string]any{
 		"mcrouter_image": "devan2502/mcrouter:latest", "mcrouter_port": int64(5000),

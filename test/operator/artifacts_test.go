@@ -58,9 +58,9 @@ func TestArtifactsOff(t *testing.T) {
 		gvk  schema.GroupVersionKind
 		name string
 	}{{gvkEphemeral, "w"}, {gvkBasic, "a"}} {
-		u := waitCR(t, c.gvk, ns, c.name, "Successful", successful)
+		u := waitCR(t, c.gvk, ns, c.name, "Successful", optest.Successful)
 		res, _ := optest.Condition(u, "Running")["ansibleResult"].(map[string]any)
-		if res == nil || toInt(res["ok"]) < 1 || res["completion"] == "" {
+		if res == nil || optest.Int64(res["ok"]) < 1 || res["completion"] == "" {
 			t.Errorf("%s %s: ansibleResult = %v, want the run's stats", c.gvk.Kind, c.name, res)
 		}
 		noArtifacts(t, c.gvk, ns, c.name, "a successful run")
@@ -68,7 +68,7 @@ func TestArtifactsOff(t *testing.T) {
 
 	patchSpec(t, gvkEphemeral, ns, "w", map[string]any{"fail": true, "fail_reason": "no trace"})
 	u := waitCR(t, gvkEphemeral, ns, "w", "Failure", func(u *unstructured.Unstructured) bool {
-		return failed(u) && observedGeneration(u, "Failure") == u.GetGeneration()
+		return optest.Failed(u) && optest.ObservedGeneration(u, "Failure") == u.GetGeneration()
 	})
 	if msg, _ := optest.Condition(u, "Failure")["message"].(string); !strings.Contains(msg, "Fail on request") ||
 		!strings.Contains(msg, "requested failure: no trace") {
@@ -80,6 +80,6 @@ func TestArtifactsOff(t *testing.T) {
 		t.Errorf("after a failed run: %d artifact dirs, want at most the one of a retry under way", n)
 	}
 	patchSpec(t, gvkEphemeral, ns, "w", map[string]any{"fail": false})
-	waitCR(t, gvkEphemeral, ns, "w", "Successful after the fix", successful)
+	waitCR(t, gvkEphemeral, ns, "w", "Successful after the fix", optest.Successful)
 	noArtifacts(t, gvkEphemeral, ns, "w", "failed runs and a successful one")
 }

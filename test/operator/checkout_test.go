@@ -66,11 +66,11 @@ func TestRunFromACheckout(t *testing.T) {
 	create(t, newCR(gvkCheckout, ns, "good", map[string]any{"message": "from the binary"}))
 	create(t, newCR(gvkCheckout, ns, "bad", map[string]any{"fail": true, "fail_reason": "on purpose"}))
 
-	u := waitCR(t, gvkCheckout, ns, "good", "Successful", successful, op)
+	u := waitCR(t, gvkCheckout, ns, "good", "Successful", optest.Successful, op)
 	if got, _, _ := unstructured.NestedString(u.Object, "status", "greeting"); got != "from the binary" {
 		t.Errorf("status.greeting = %q, want the one operator_sdk.util.k8s_status wrote", got)
 	}
-	waitCR(t, gvkCheckout, ns, "bad", "Failure", failed, op)
+	waitCR(t, gvkCheckout, ns, "bad", "Failure", optest.Failed, op)
 
 	logs := op.Logs()
 	for what, re := range map[string]string{
@@ -108,7 +108,7 @@ func TestOwnCollectionWins(t *testing.T) {
 	op := startByHand(t, dir, gvkOwnCopy.Kind, []string{"OWN_K8S_STATUS_MARKER=" + marker})
 	create(t, newCR(gvkOwnCopy, ns, "mine", nil))
 
-	u := waitCR(t, gvkOwnCopy, ns, "mine", "Successful", successful, op)
+	u := waitCR(t, gvkOwnCopy, ns, "mine", "Successful", optest.Successful, op)
 	if got, found, _ := unstructured.NestedString(u.Object, "status", "greeting"); found {
 		t.Errorf("status.greeting = %q: the built-in k8s_status ran, not the one beside the watches file", got)
 	}

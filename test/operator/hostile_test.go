@@ -41,7 +41,7 @@ func TestVerbosityAnnotationIsBounded(t *testing.T) {
 	cr := newCR(gvkBasic, ns, "v", map[string]any{})
 	cr.SetAnnotations(map[string]string{"ansible.sdk.operatorframework.io/verbosity": "7"})
 	create(t, cr)
-	waitCR(t, gvkBasic, ns, "v", "Successful", successful)
+	waitCR(t, gvkBasic, ns, "v", "Successful", optest.Successful)
 	cmds, err := filepath.Glob(filepath.Join(runnerDir, gvkBasic.Group, gvkBasic.Version, gvkBasic.Kind, ns, "v", "artifacts", "*", "command"))
 	if err != nil || len(cmds) == 0 {
 		t.Fatalf("no artifacts/*/command of the run (%v)", err)
@@ -78,7 +78,7 @@ func TestHostileSpecKeysAreRefused(t *testing.T) {
 			spec: map[string]any{"ShadowMe": "x"}},
 	} {
 		create(t, newCR(gvkBasic, ns, tt.name, tt.spec))
-		u := waitCR(t, gvkBasic, ns, tt.name, "Failure", failed)
+		u := waitCR(t, gvkBasic, ns, tt.name, "Failure", optest.Failed)
 		msg, _ := optest.Condition(u, "Failure")["message"].(string)
 		if !strings.Contains(msg, tt.key) || !strings.Contains(msg, tt.want) {
 			t.Errorf("%s: Failure message %q, want it to name %s and %s", tt.name, msg, tt.key, tt.want)

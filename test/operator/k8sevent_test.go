@@ -8,6 +8,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/mcrouter-operator/mcrouter-operator/internal/optest"
 )
 
 var gvkAnnouncer = schema.GroupVersionKind{Group: "ops.example.com", Version: "v1", Kind: "Announcer"}
@@ -18,7 +20,7 @@ func TestRoleEvent(t *testing.T) {
 	t.Parallel()
 	ns := namespace(t, "role-event")
 	create(t, newCR(gvkAnnouncer, ns, "herald", map[string]any{"announcement": "first"}))
-	cr := waitCR(t, gvkAnnouncer, ns, "herald", "Successful", successful)
+	cr := waitCR(t, gvkAnnouncer, ns, "herald", "Successful", optest.Successful)
 	first := announcement(t, ns, "first", 1)
 	io := first.InvolvedObject
 	if io.APIVersion != "ops.example.com/v1" || io.Kind != "Announcer" || io.Namespace != ns || io.Name != "herald" ||
@@ -32,7 +34,7 @@ func TestRoleEvent(t *testing.T) {
 	}
 
 	patchSpec(t, gvkAnnouncer, ns, "herald", map[string]any{"announcement": "second"})
-	waitCR(t, gvkAnnouncer, ns, "herald", "Successful at the new generation", successful)
+	waitCR(t, gvkAnnouncer, ns, "herald", "Successful at the new generation", optest.Successful)
 	second := announcement(t, ns, "second", 2)
 	if !second.FirstTimestamp.Equal(&first.FirstTimestamp) {
 		t.Errorf("firstTimestamp moved from %s to %s", first.FirstTimestamp, second.FirstTimestamp)

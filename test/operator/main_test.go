@@ -192,26 +192,6 @@ func waitCR(t *testing.T, gvk schema.GroupVersionKind, ns, name, what string, co
 	return last
 }
 
-func successful(u *unstructured.Unstructured) bool {
-	return optest.ConditionTrue(u, "Successful") && u.GetGeneration() == observedGeneration(u, "Successful")
-}
-
-func failed(u *unstructured.Unstructured) bool { return optest.ConditionTrue(u, "Failure") }
-
-func observedGeneration(u *unstructured.Unstructured, condType string) int64 {
-	c := optest.Condition(u, condType)
-	if c == nil {
-		return -1
-	}
-	switch g := c["observedGeneration"].(type) {
-	case int64:
-		return g
-	case float64:
-		return int64(g)
-	}
-	return -1
-}
-
 // events returns the Events of reason about the named object.
 func events(ctx context.Context, ns, name, reason string) ([]corev1.Event, error) {
 	var list corev1.EventList

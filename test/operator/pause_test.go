@@ -52,7 +52,7 @@ func TestPauseStopsRunsUntilRemoved(t *testing.T) {
 	t.Parallel()
 	ns := namespace(t, "pause")
 	create(t, newCR(gvkGuarded, ns, "p", map[string]any{"message": "one"}))
-	waitCR(t, gvkGuarded, ns, "p", "Successful", successful)
+	waitCR(t, gvkGuarded, ns, "p", "Successful", optest.Successful)
 	if got := runs(t, gvkGuarded, ns, "p"); got != 1 {
 		t.Fatalf("%d runs after creation, want 1", got)
 	}
@@ -90,7 +90,7 @@ func TestPauseStopsRunsUntilRemoved(t *testing.T) {
 		return err == nil && cm.Data["message"] == "two", nil
 	})
 	u = waitCR(t, gvkGuarded, ns, "p", "Successful and no longer Paused", func(u *unstructured.Unstructured) bool {
-		return successful(u) && resumed(u)
+		return optest.Successful(u) && resumed(u)
 	})
 	if got := runs(t, gvkGuarded, ns, "p"); got != 2 {
 		t.Errorf("%d runs after resuming, want 2", got)

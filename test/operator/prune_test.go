@@ -10,6 +10,8 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/mcrouter-operator/mcrouter-operator/internal/optest"
 )
 
 var (
@@ -25,8 +27,8 @@ func TestPruneDependents(t *testing.T) {
 	ns := namespace(t, "prune")
 	create(t, newCR(gvkPruner, ns, "p", map[string]any{"configmaps": []any{"a", "b"}}))
 	create(t, newCR(gvkKeeper, ns, "k", map[string]any{"configmaps": []any{"a", "b"}}))
-	p := waitCR(t, gvkPruner, ns, "p", "Successful", successful)
-	waitCR(t, gvkKeeper, ns, "k", "Successful", successful)
+	p := waitCR(t, gvkPruner, ns, "p", "Successful", optest.Successful)
+	waitCR(t, gvkKeeper, ns, "k", "Successful", optest.Successful)
 	assertConfigMaps(t, ns, map[string]bool{"p-a": true, "p-b": true, "k-a": true, "k-b": true})
 	if got := ledgerNames(p); len(got) != 2 || !got["p-a"] || !got["p-b"] {
 		t.Errorf("status.createdDependents names %v, want p-a and p-b", got)
@@ -35,8 +37,8 @@ func TestPruneDependents(t *testing.T) {
 	handMade(t, p, "p-hand")
 	patchSpec(t, gvkPruner, ns, "p", map[string]any{"configmaps": []any{"a"}, "read": "hand"})
 	patchSpec(t, gvkKeeper, ns, "k", map[string]any{"configmaps": []any{"a"}})
-	waitCR(t, gvkPruner, ns, "p", "Successful at generation 2", successful)
-	k := waitCR(t, gvkKeeper, ns, "k", "Successful at generation 2", successful)
+	waitCR(t, gvkPruner, ns, "p", "Successful at generation 2", optest.Successful)
+	k := waitCR(t, gvkKeeper, ns, "k", "Successful at generation 2", optest.Successful)
 	// Pruning precedes the status of the run.
 	assertConfigMaps(t, ns, map[string]bool{"p-a": true, "p-b": false, "p-hand": true, "k-a": true, "k-b": true})
 	if _, found := k.Object["status"].(map[string]any)["createdDependents"]; found {
@@ -49,7 +51,7 @@ func TestPruneDependents(t *testing.T) {
 
 	// The run that no longer reads p-hand leaves it: the runs only read it.
 	patchSpec(t, gvkPruner, ns, "p", map[string]any{"read": nil})
-	waitCR(t, gvkPruner, ns, "p", "Successful at generation 3", successful)
+	waitCR(t, gvkPruner, ns, "p", "Successful at generation 3", optest.Successful)
 	assertConfigMaps(t, ns, map[string]bool{"p-a": true, "p-hand": true})
 }
 

@@ -62,7 +62,7 @@ func TestReadyForGitOps(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res := kstatus(t, u); res.Status != status.CurrentStatus || !successful(u) || observedGeneration(u, "Ready") != u.GetGeneration() {
+	if res := kstatus(t, u); res.Status != status.CurrentStatus || !optest.Successful(u) || optest.ObservedGeneration(u, "Ready") != u.GetGeneration() {
 		t.Errorf("after kubectl wait: kstatus %s, status %v; want Current, Successful, Ready at generation %d", res.Status, u.Object["status"], u.GetGeneration())
 	}
 
@@ -79,17 +79,17 @@ func TestReadyForGitOps(t *testing.T) {
 	}
 	ready := optest.Condition(u, "Ready")
 	if ready["status"] != "False" || !strings.Contains(fmt.Sprint(ready["message"]), "requested failure: not today") ||
-		observedGeneration(u, "Ready") != u.GetGeneration() {
+		optest.ObservedGeneration(u, "Ready") != u.GetGeneration() {
 		t.Errorf("Ready after the failed run = %v, want False with the task's message at generation %d", ready, u.GetGeneration())
 	}
 	// Upstream's conditions are as they were.
-	if !failed(u) || optest.ConditionTrue(u, "Successful") {
+	if !optest.Failed(u) || optest.ConditionTrue(u, "Successful") {
 		t.Errorf("Successful/Failure after the failed run: %v", u.Object["status"])
 	}
 
 	patchSpec(t, gvkBasic, ns, "r", map[string]any{"fail": false})
 	u = waitKstatus(t, gvkBasic, ns, "r", status.CurrentStatus, nil)
-	if !optest.ConditionTrue(u, "Ready") || observedGeneration(u, "Ready") != u.GetGeneration() || !successful(u) {
+	if !optest.ConditionTrue(u, "Ready") || optest.ObservedGeneration(u, "Ready") != u.GetGeneration() || !optest.Successful(u) {
 		t.Errorf("after the fix: status %v, want Ready and Successful at generation %d", u.Object["status"], u.GetGeneration())
 	}
 	for _, c := range []string{"Reconciling", "Stalled"} {

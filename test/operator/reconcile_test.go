@@ -26,14 +26,14 @@ func TestCreateSucceedsWithAnsibleResult(t *testing.T) {
 	t.Parallel()
 	ns := namespace(t, "create-ok")
 	create(t, newCR(gvkBasic, ns, "one", map[string]any{"message": "hi there"}))
-	u := waitCR(t, gvkBasic, ns, "one", "Successful", successful)
+	u := waitCR(t, gvkBasic, ns, "one", "Successful", optest.Successful)
 
 	running := optest.Condition(u, "Running")
 	if running["status"] != "True" || running["reason"] != "Successful" || running["message"] != "Awaiting next reconciliation" {
 		t.Errorf("Running condition = %v", running)
 	}
 	res, _ := running["ansibleResult"].(map[string]any)
-	if res == nil || toInt(res["ok"]) < 1 || toInt(res["failures"]) != 0 || res["completion"] == "" {
+	if res == nil || optest.Int64(res["ok"]) < 1 || optest.Int64(res["failures"]) != 0 || res["completion"] == "" {
 		t.Errorf("ansibleResult = %v", res)
 	}
 	if c := optest.Condition(u, "Successful"); c["message"] != "Last reconciliation succeeded" {
@@ -74,7 +74,7 @@ func TestFailureNamesTaskThenRecovers(t *testing.T) {
 	t.Parallel()
 	ns := namespace(t, "failure")
 	create(t, newCR(gvkBasic, ns, "bad", map[string]any{"fail": true, "fail_reason": "spec says so"}))
-	u := waitCR(t, gvkBasic, ns, "bad", "Failure", failed)
+	u := waitCR(t, gvkBasic, ns, "bad", "Failure", optest.Failed)
 	msg, _ := optest.Condition(u, "Failure")["message"].(string)
 	if !strings.Contains(msg, "Fail on request") || !strings.Contains(msg, "requested failure: spec says so") {
 		t.Errorf("Failure message %q does not name the task and its error", msg)
@@ -88,8 +88,8 @@ func TestFailureNamesTaskThenRecovers(t *testing.T) {
 	})
 
 	patchSpec(t, gvkBasic, ns, "bad", map[string]any{"fail": false})
-	u = waitCR(t, gvkBasic, ns, "bad", "Successful after the fix", successful)
-	if failed(u) {
+	u = waitCR(t, gvkBasic, ns, "bad", "Successful after the fix", optest.Successful)
+	if optest.Failed(u) {
 		t.Errorf("Failure still True after success: %v", optest.Condition(u, "Failure"))
 	}
 }
@@ -103,7 +103,7 @@ func TestLongFailureMessageStillMakesAnEvent(t *testing.T) {
 	// long for an event once the task name is added.
 	reason := strings.Repeat("a long reason, ", 64) + "and the end of it"
 	create(t, newCR(gvkBasic, ns, "wordy", map[string]any{"fail": true, "fail_reason": reason}))
-	u := waitCR(t, gvkBasic, ns, "wordy", "Failure", failed)
+	u := waitCR(t, gvkBasic, ns, "wordy", "Failure", optest.Failed)
 	if msg, _ := optest.Condition(u, "Failure")["message"].(string); !strings.Contains(msg, reason) {
 		t.Errorf("Failure condition message %q does not carry the whole error", msg)
 	}
@@ -141,7 +141,7 @@ func TestFinalizerRunsOnDeleteAndGatesRemoval(t *testing.T) {
 	t.Parallel()
 	ns := namespace(t, "finalizer")
 	create(t, newCR(gvkGuarded, ns, "g", map[string]any{"refuse_finalize": true}))
-	u := waitCR(t, gvkGuarded, ns, "g", "Successful", successful)
+	u := waitCR(t, gvkGuarded, ns, "g", "Successful", optest.Successful)
 	if !containsString(u.GetFinalizers(), "ops.example.com/finalizer") {
 		t.Fatalf("finalizers = %v, want ops.example.com/finalizer", u.GetFinalizers())
 	}
@@ -175,7 +175,7 @@ func TestReconcilePeriodAnnotationRequeues(t *testing.T) {
 	cr := newCR(gvkBasic, ns, "p", map[string]any{"message": "tick"})
 	cr.SetAnnotations(map[string]string{"ansible.sdk.operatorframework.io/reconcile-period": "2s"})
 	create(t, cr)
-	first := completion(waitCR(t, gvkBasic, ns, "p", "Successful", successful))
+	first := completion(waitCR(t, gvkBasic, ns, "p", "Successful", optest.Successful))
 	// No change to the CR: only the annotation's period can start another run.
 	waitCR(t, gvkBasic, ns, "p", "a later run", func(u *unstructured.Unstructured) bool {
 		c := completion(u)
@@ -190,7 +190,7 @@ func TestSelectorFilters(t *testing.T) {
 	picked := newCR(gvkPicky, ns, "picked", map[string]any{})
 	picked.SetLabels(map[string]string{"pick": "yes"})
 	create(t, picked)
-	waitCR(t, gvkPicky, ns, "picked", "Successful", successful)
+	waitCR(t, gvkPicky, ns, "picked", "Successful", optest.Successful)
 	time.Sleep(optest.Quiet(operator)) // the unselected one was created first; give it every chance
 	u, err := get(t.Context(), gvkPicky, ns, "ignored")
 	if err != nil {
@@ -206,8 +206,8 @@ func TestSameKindInTwoGroups(t *testing.T) {
 	ns := namespace(t, "two-groups")
 	create(t, newCR(gvkOther, ns, "o", map[string]any{"message": "other"}))
 	create(t, newCR(gvkBasic, ns, "b", map[string]any{"message": "ops"}))
-	waitCR(t, gvkOther, ns, "o", "Successful", successful)
-	waitCR(t, gvkBasic, ns, "b", "Successful", successful)
+	waitCR(t, gvkOther, ns, "o", "Successful", optest.Successful)
+	waitCR(t, gvkBasic, ns, "b", "Successful", optest.Successful)
 }
 
 func TestCRDWithoutStatusSubresourceGetsEvent(t *testing.T) {
@@ -224,7 +224,7 @@ func TestDeletedDependentIsRestored(t *testing.T) {
 	t.Parallel()
 	ns := namespace(t, "restore")
 	create(t, newCR(gvkBasic, ns, "r", map[string]any{"message": "keep me"}))
-	waitCR(t, gvkBasic, ns, "r", "Successful", successful)
+	waitCR(t, gvkBasic, ns, "r", "Successful", optest.Successful)
 	var cm corev1.ConfigMap
 	key := client.ObjectKey{Namespace: ns, Name: "r-cm"}
 	if err := kube.Get(t.Context(), key, &cm); err != nil {
@@ -260,16 +260,6 @@ func completion(u *unstructured.Unstructured) string {
 	return s
 }
 
-func toInt(v any) int64 {
-	switch n := v.(type) {
-	case int64:
-		return n
-	case float64:
-		return int64(n)
-	}
-	return -1
-}
-
 func containsString(list []string, s string) bool {
 	for _, v := range list {
 		if v == s {
@@ -286,7 +276,7 @@ func TestFinalizerThatWritesStatusRunsOnce(t *testing.T) {
 	t.Parallel()
 	ns := namespace(t, "finalizer-status")
 	create(t, newCR(gvkGuarded, ns, "g", map[string]any{"count_runs": true}))
-	u := waitCR(t, gvkGuarded, ns, "g", "Successful", successful)
+	u := waitCR(t, gvkGuarded, ns, "g", "Successful", optest.Successful)
 	if err := kube.Delete(t.Context(), u); err != nil {
 		t.Fatal(err)
 	}

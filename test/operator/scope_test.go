@@ -25,8 +25,8 @@ func TestWatchNamespaceRestrictsReconciles(t *testing.T) {
 	create(t, newCR(gvkScoped, c, "s", map[string]any{}))
 	create(t, newCR(gvkScoped, a, "s", map[string]any{}))
 	create(t, newCR(gvkScoped, b, "s", map[string]any{}))
-	waitCR(t, gvkScoped, a, "s", "Successful", successful, op)
-	waitCR(t, gvkScoped, b, "s", "Successful", successful, op)
+	waitCR(t, gvkScoped, a, "s", "Successful", optest.Successful, op)
+	waitCR(t, gvkScoped, b, "s", "Successful", optest.Successful, op)
 	time.Sleep(optest.Quiet(op)) // c's was created first; give it every chance
 	u, err := get(t.Context(), gvkScoped, c, "s")
 	if err != nil {
@@ -55,7 +55,7 @@ func TestLeaderElectionHandsOver(t *testing.T) {
 		ops = append(ops, op)
 	}
 	create(t, newCR(gvkElected, ns, "before", map[string]any{}))
-	waitCR(t, gvkElected, ns, "before", "Successful", successful, ops...)
+	waitCR(t, gvkElected, ns, "before", "Successful", optest.Successful, ops...)
 
 	leader := -1
 	waitFor(t, "a leader", func(ctx context.Context) (bool, error) {
@@ -73,7 +73,7 @@ func TestLeaderElectionHandsOver(t *testing.T) {
 	}
 	ops[leader].Kill()
 	create(t, newCR(gvkElected, ns, "after", map[string]any{}))
-	waitCR(t, gvkElected, ns, "after", "Successful (by the new leader)", successful, ops[1-leader])
+	waitCR(t, gvkElected, ns, "after", "Successful (by the new leader)", optest.Successful, ops[1-leader])
 	if !strings.Contains(ops[1-leader].Logs(), "became the leader") {
 		t.Errorf("the surviving replica never acquired the lease")
 	}

@@ -64,12 +64,12 @@ func TestRequeueAfterFromTask(t *testing.T) {
 	t.Parallel()
 	ns := namespace(t, "requeue")
 	create(t, newCR(gvkBasic, ns, "q", map[string]any{"requeue_after": "2s"}))
-	first := completion(waitCR(t, gvkBasic, ns, "q", "Successful", successful))
+	first := completion(waitCR(t, gvkBasic, ns, "q", "Successful", optest.Successful))
 	waitFor(t, "two more runs asked for by requeue_after", func(context.Context) (bool, error) {
 		return runs(t, gvkBasic, ns, "q") >= 3, nil
 	})
 	u := waitCR(t, gvkBasic, ns, "q", "status of a later run", func(u *unstructured.Unstructured) bool {
-		return successful(u) && completion(u) != first
+		return optest.Successful(u) && completion(u) != first
 	})
 	if c := completion(u); c == first {
 		t.Errorf("status not written by the requeued runs")

@@ -53,14 +53,14 @@ func waitRuns(t *testing.T, gvk schema.GroupVersionKind, ns, name string, want i
 	waitFor(t, after+": run number "+strconv.Itoa(want), func(context.Context) (bool, error) {
 		return runs(t, gvk, ns, name) >= want, nil
 	})
-	waitCR(t, gvk, ns, name, "Successful", successful)
+	waitCR(t, gvk, ns, name, "Successful", optest.Successful)
 }
 
 func TestSkipUnchangedWork(t *testing.T) {
 	t.Parallel()
 	ns := namespace(t, "skip")
 	create(t, newCR(gvkSkippy, ns, "s", map[string]any{}))
-	waitCR(t, gvkSkippy, ns, "s", "Successful", successful)
+	waitCR(t, gvkSkippy, ns, "s", "Successful", optest.Successful)
 	key := client.ObjectKey{Namespace: ns, Name: "s-web"}
 	// kube-controller-manager now updates the Deployment's status and
 	// annotations and creates a ReplicaSet: none of it starts Ansible.
@@ -116,8 +116,8 @@ func TestResyncRunsUnlessOptedOut(t *testing.T) {
 		cr.SetAnnotations(map[string]string{"ansible.sdk.operatorframework.io/reconcile-period": "2s"})
 		create(t, cr)
 	}
-	waitCR(t, gvkSkippy, ns, "r", "Successful", successful)
-	waitCR(t, gvkResync, ns, "r", "Successful", successful)
+	waitCR(t, gvkSkippy, ns, "r", "Successful", optest.Successful)
+	waitCR(t, gvkResync, ns, "r", "Successful", optest.Successful)
 	// Two resyncs of the default watch have run; the opted-out one, created at
 	// the same time with the same period, was due as often and ran once.
 	waitFor(t, "two periodic runs of the default watch", func(context.Context) (bool, error) {

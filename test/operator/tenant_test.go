@@ -88,7 +88,7 @@ func TestForgedStatusDoesNotChooseWatchedKinds(t *testing.T) {
 	}
 
 	op := startTenantOperator(t, ns)
-	u := waitCR(t, gvkTenant, ns, "t", "Successful", successful, op)
+	u := waitCR(t, gvkTenant, ns, "t", "Successful", optest.Successful, op)
 	if data, _, _ := unstructured.NestedString(u.Object, "status", "runRecord", "data"); data == forged["runRecord"].(map[string]any)["data"] {
 		t.Errorf("the forged run record is still in status: the resource was skipped")
 	}

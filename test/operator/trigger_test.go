@@ -4,6 +4,8 @@ import (
 	"testing"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/mcrouter-operator/mcrouter-operator/internal/optest"
 )
 
 const requestAnnotation = "ansible.sdk.operatorframework.io/reconcile-requested-at"
@@ -11,7 +13,7 @@ const requestAnnotation = "ansible.sdk.operatorframework.io/reconcile-requested-
 func handledRequest(value string) func(*unstructured.Unstructured) bool {
 	return func(u *unstructured.Unstructured) bool {
 		h, _, _ := unstructured.NestedString(u.Object, "status", "lastHandledReconcileAt")
-		return h == value && successful(u)
+		return h == value && optest.Successful(u)
 	}
 }
 
@@ -22,7 +24,7 @@ func TestRunOnRequest(t *testing.T) {
 	t.Parallel()
 	ns := namespace(t, "trigger")
 	create(t, newCR(gvkBasic, ns, "t", map[string]any{}))
-	waitCR(t, gvkBasic, ns, "t", "Successful", successful)
+	waitCR(t, gvkBasic, ns, "t", "Successful", optest.Successful)
 	if got := runs(t, gvkBasic, ns, "t"); got != 1 {
 		t.Fatalf("%d runs after creation, want 1", got)
 	}

@@ -39,7 +39,7 @@ func TestUserMetrics(t *testing.T) {
 	t.Cleanup(func() { _ = op.Stop(optest.StopTimeout) })
 
 	create(t, newCR(gvkMetered, ns, "m", map[string]any{"size": 3}))
-	waitCR(t, gvkMetered, ns, "m", "Successful", successful, op)
+	waitCR(t, gvkMetered, ns, "m", "Successful", optest.Successful, op)
 	m, err := optest.ScrapeMetrics(t.Context(), metricsPort)
 	if err != nil {
 		t.Fatal(err)
@@ -75,7 +75,7 @@ func TestUserMetrics(t *testing.T) {
 	}
 
 	create(t, newCR(gvkMetered, ns, "bad", map[string]any{"size": 1, "bad_metric": true}))
-	u := waitCR(t, gvkMetered, ns, "bad", "Failure", failed, op)
+	u := waitCR(t, gvkMetered, ns, "bad", "Failure", optest.Failed, op)
 	msg, _ := optest.Condition(u, "Failure")["message"].(string)
 	if !strings.Contains(msg, "Publish under a name of the operator's own") ||
 		!strings.Contains(msg, `the prefix "controller_runtime_" is reserved`) {

@@ -77,27 +77,10 @@ func observe(ctx context.Context, ns string) (view, error) {
 	for i := range list.Items {
 		u := &list.Items[i]
 		by, _, _ := unstructured.NestedString(u.Object, "status", "reconciledBy")
-		v.crs = append(v.crs, mcrouter{name: u.GetName(), uid: string(u.GetUID()), shard: u.GetLabels()[shardLabel], reconciledBy: by, settled: settled(u)})
+		v.crs = append(v.crs, mcrouter{name: u.GetName(), uid: string(u.GetUID()), shard: u.GetLabels()[shardLabel], reconciledBy: by, settled: optest.Settled(u)})
 	}
 	slices.SortFunc(v.crs, func(a, b mcrouter) int { return strings.Compare(a.name, b.name) })
 	return v, nil
-}
-
-// settled: the last run succeeded, for the current generation, and no later
-// run is under way (Running says "Awaiting next reconciliation").
-func settled(u *unstructured.Unstructured) bool {
-	if !optest.ConditionTrue(u, "Successful") {
-		return false
-	}
-	var gen int64 = -1
-	switch g := optest.Condition(u, "Successful")["observedGeneration"].(type) {
-	case int64:
-		gen = g
-	case float64:
-		gen = int64(g)
-	}
-	msg, _ := optest.Condition(u, "Running")["message"].(string)
-	return gen == u.GetGeneration() && msg == "Awaiting next reconciliation"
 }
 
 // byShard counts the Mcrouters by shard label ("" for none).
