@@ -6,13 +6,11 @@ import (
 	"maps"
 	"slices"
 	"strings"
-	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
@@ -30,28 +28,6 @@ const (
 )
 
 var mcrouterGVK = schema.GroupVersionKind{Group: "mcrouter.example.com", Version: "v1alpha3", Kind: "Mcrouter"}
-
-// namespace creates a namespace and deletes it after the test.
-func namespace(t *testing.T, name string) string {
-	t.Helper()
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}
-	if err := kube.Create(t.Context(), ns); err != nil {
-		t.Fatalf("create namespace %s: %v", name, err)
-	}
-	t.Cleanup(func() { _ = kube.Delete(context.Background(), ns) })
-	return name
-}
-
-func createMcrouter(ctx context.Context, ns, name string) error {
-	u := &unstructured.Unstructured{Object: map[string]any{"spec": map[string]any{"memcached_pool_size": 1}}}
-	u.SetGroupVersionKind(mcrouterGVK)
-	u.SetNamespace(ns)
-	u.SetName(name)
-	if err := kube.Create(ctx, u); err != nil {
-		return fmt.Errorf("create Mcrouter %s/%s: %w", ns, name, err)
-	}
-	return nil
-}
 
 // mcrouter is what the tests read of one Mcrouter.
 type mcrouter struct {
