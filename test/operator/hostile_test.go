@@ -19,11 +19,11 @@ const minReconcilePeriod = 5 * time.Second
 // 1ns reconcile-period annotation used to run Ansible back to back.
 func TestReconcilePeriodAnnotationHasAFloor(t *testing.T) {
 	t.Parallel()
-	ns := namespace(t, "period-floor")
-	cr := newCR(gvkBasic, ns, "p", map[string]any{"message": "tick"})
+	ns := optest.CreateNamespace(t, kube, "period-floor")
+	cr := optest.NewObject(gvkBasic, ns, "p", map[string]any{"message": "tick"})
 	cr.SetAnnotations(map[string]string{"ansible.sdk.operatorframework.io/reconcile-period": "1ns"})
 	start := time.Now()
-	create(t, cr)
+	optest.Create(t, kube, cr)
 	waitRuns(t, gvkBasic, ns, "p", 2, "the periodic run")
 	time.Sleep(optest.Quiet(operator))
 	elapsed := time.Since(start)
@@ -37,11 +37,11 @@ func TestReconcilePeriodAnnotationHasAFloor(t *testing.T) {
 // --max-verbosity-annotation (4 by default).
 func TestVerbosityAnnotationIsBounded(t *testing.T) {
 	t.Parallel()
-	ns := namespace(t, "verbosity")
-	cr := newCR(gvkBasic, ns, "v", map[string]any{})
+	ns := optest.CreateNamespace(t, kube, "verbosity")
+	cr := optest.NewObject(gvkBasic, ns, "v", map[string]any{})
 	cr.SetAnnotations(map[string]string{"ansible.sdk.operatorframework.io/verbosity": "7"})
-	create(t, cr)
-	waitCR(t, gvkBasic, ns, "v", "Successful", optest.Successful)
+	optest.Create(t, kube, cr)
+	optest.AwaitObject(t, kube, gvkBasic, ns, "v", "Successful", optest.Successful, operator)
 	cmds, err := filepath.Glob(filepath.Join(runnerDir, gvkBasic.Group, gvkBasic.Version, gvkBasic.Kind, ns, "v", "artifacts", "*", "command"))
 	if err != nil || len(cmds) == 0 {
 		t.Fatalf("no artifacts/*/command of the run (%v)", err)
@@ -64,7 +64,7 @@ func TestVerbosityAnnotationIsBounded(t *testing.T) {
 // an InvalidSpec event, no run, no retry.
 func TestHostileSpecKeysAreRefused(t *testing.T) {
 	t.Parallel()
-	ns := namespace(t, "hostile-keys")
+	ns := optest.CreateNamespace(t, kube, "hostile-keys")
 	marker := filepath.Join(t.TempDir(), "ran")
 	for _, tt := range []struct {
 		name, key, want string
@@ -77,8 +77,8 @@ func TestHostileSpecKeysAreRefused(t *testing.T) {
 		{name: "private", key: "spec.ShadowMe", want: `"_shadow_me"`,
 			spec: map[string]any{"ShadowMe": "x"}},
 	} {
-		create(t, newCR(gvkBasic, ns, tt.name, tt.spec))
-		u := waitCR(t, gvkBasic, ns, tt.name, "Failure", optest.Failed)
+		optest.Create(t, kube, optest.NewObject(gvkBasic, ns, tt.name, tt.spec))
+		u := optest.AwaitObject(t, kube, gvkBasic, ns, tt.name, "Failure", optest.Failed, operator)
 		msg, _ := optest.Condition(u, "Failure")["message"].(string)
 		if !strings.Contains(msg, tt.key) || !strings.Contains(msg, tt.want) {
 			t.Errorf("%s: Failure message %q, want it to name %s and %s", tt.name, msg, tt.key, tt.want)
@@ -100,7 +100,7 @@ func TestHostileSpecKeysAreRefused(t *testing.T) {
 // contains text.
 func waitEvent(t *testing.T, ns, name, reason, text string) {
 	t.Helper()
-	waitFor(t, fmt.Sprintf("%s/%s: a %s event with %q", ns, name, reason, text), func(ctx context.Context) (bool, error) {
+	optest.Await(t, fmt.Sprintf("%s/%s: a %s event with %q", ns, name, reason, text), func(ctx context.Context) (bool, error) {
 		ev, err := events(ctx, ns, name, reason)
 		for _, e := range ev {
 			if strings.Contains(e.Message, text) {
@@ -108,5 +108,5 @@ func waitEvent(t *testing.T, ns, name, reason, text string) {
 			}
 		}
 		return false, err
-	})
+	}, operator)
 }

@@ -18,9 +18,9 @@ var gvkAnnouncer = schema.GroupVersionKind{Group: "ops.example.com", Version: "v
 // resource through the proxy; the next run with the same reason counts on.
 func TestRoleEvent(t *testing.T) {
 	t.Parallel()
-	ns := namespace(t, "role-event")
-	create(t, newCR(gvkAnnouncer, ns, "herald", map[string]any{"announcement": "first"}))
-	cr := waitCR(t, gvkAnnouncer, ns, "herald", "Successful", optest.Successful)
+	ns := optest.CreateNamespace(t, kube, "role-event")
+	optest.Create(t, kube, optest.NewObject(gvkAnnouncer, ns, "herald", map[string]any{"announcement": "first"}))
+	cr := optest.AwaitObject(t, kube, gvkAnnouncer, ns, "herald", "Successful", optest.Successful, operator)
 	first := announcement(t, ns, "first", 1)
 	io := first.InvolvedObject
 	if io.APIVersion != "ops.example.com/v1" || io.Kind != "Announcer" || io.Namespace != ns || io.Name != "herald" ||
@@ -33,8 +33,8 @@ func TestRoleEvent(t *testing.T) {
 			first.Reason, first.Type, first.Source.Component, first.ReportingController)
 	}
 
-	patchSpec(t, gvkAnnouncer, ns, "herald", map[string]any{"announcement": "second"})
-	waitCR(t, gvkAnnouncer, ns, "herald", "Successful at the new generation", optest.Successful)
+	optest.MergePatch(t, kube, gvkAnnouncer, ns, "herald", map[string]any{"spec": map[string]any{"announcement": "second"}})
+	optest.AwaitObject(t, kube, gvkAnnouncer, ns, "herald", "Successful at the new generation", optest.Successful, operator)
 	second := announcement(t, ns, "second", 2)
 	if !second.FirstTimestamp.Equal(&first.FirstTimestamp) {
 		t.Errorf("firstTimestamp moved from %s to %s", first.FirstTimestamp, second.FirstTimestamp)
@@ -46,12 +46,11 @@ func TestRoleEvent(t *testing.T) {
 func announcement(t *testing.T, ns, message string, count int32) *corev1.Event {
 	t.Helper()
 	ev := &corev1.Event{}
-	waitFor(t, fmt.Sprintf("Event herald-announcement with message %q, count %d", message, count),
-		func(ctx context.Context) (bool, error) {
-			if err := kube.Get(ctx, client.ObjectKey{Namespace: ns, Name: "herald-announcement"}, ev); err != nil {
-				return false, err
-			}
-			return ev.Message == message && ev.Count == count, fmt.Errorf("message %q, count %d", ev.Message, ev.Count)
-		})
+	optest.Await(t, fmt.Sprintf("Event herald-announcement with message %q, count %d", message, count), func(ctx context.Context) (bool, error) {
+		if err := kube.Get(ctx, client.ObjectKey{Namespace: ns, Name: "herald-announcement"}, ev); err != nil {
+			return false, err
+		}
+		return ev.Message == message && ev.Count == count, fmt.Errorf("message %q, count %d", ev.Message, ev.Count)
+	}, operator)
 	return ev
 }
