@@ -2,6 +2,7 @@ package operator_test
 
 import (
 	"context"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -47,7 +48,7 @@ func TestLeaderElectionHandsOver(t *testing.T) {
 	dir := t.TempDir()
 	var ops []*optest.Operator
 	for i := 0; i < 2; i++ {
-		op, err := startOperator(dir+"/"+string(rune('a'+i)), "testdata/watches-elected.yaml", args...)
+		op, err := startOperator(dir+"/replica-"+strconv.Itoa(i), "testdata/watches-elected.yaml", args...)
 		if err != nil {
 			t.Fatal(err)
 		}
