@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -97,4 +98,39 @@ func AwaitObject(t testing.TB, c client.Reader, gvk schema.GroupVersionKind, ns,
 		return cond(u), fmt.Errorf("generation %d, status %v", u.GetGeneration(), u.Object["status"])
 	}, ops...)
 	return last
+}
+
+// Events lists the Events of reason in namespace ns about the object called
+// name; an empty name matches every object.
+func Events(ctx context.Context, c client.Reader, ns, name, reason string) ([]corev1.Event, error) {
+	var list corev1.EventList
+	if err := c.List(ctx, &list, client.InNamespace(ns)); err != nil {
+		return nil, err
+	}
+	var out []corev1.Event
+	for _, e := range list.Items {
+		if e.Reason == reason && (name == "" || e.InvolvedObject.Name == name) {
+			out = append(out, e)
+		}
+	}
+	return out, nil
+}
+
+// AwaitEvent waits (Await) for an Event of reason in namespace ns about the
+// object called name ("" for any object) whose message contains text.
+func AwaitEvent(t testing.TB, c client.Reader, ns, name, reason, text string, ops ...*Operator) {
+	t.Helper()
+	about := ns
+	if name != "" {
+		about += "/" + name
+	}
+	Await(t, fmt.Sprintf("%s: a %s event containing %q", about, reason, text), func(ctx context.Context) (bool, error) {
+		evs, err := Events(ctx, c, ns, name, reason)
+		for _, e := range evs {
+			if strings.Contains(e.Message, text) {
+				return true, nil
+			}
+		}
+		return false, err
+	}, ops...)
 }
