@@ -8,9 +8,6 @@ import (
 	"testing"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
-	"sigs.k8s.io/controller-runtime/pkg/client"
-
 	"github.com/mcrouter-operator/mcrouter-operator/internal/optest"
 )
 
@@ -40,14 +37,12 @@ func TestFaultAPIServerRestart(t *testing.T) {
 		optest.AwaitObject(t, kube, mcrouterGVK, ns, name, "Successful after the API server came back", optest.Settled, op)
 		verifyOperator(t, ns, name)
 	}
-	var list corev1.EventList
-	if err := kube.List(t.Context(), &list, client.InNamespace(ns)); err != nil {
+	failures, err := optest.Events(t.Context(), kube, ns, "", "ReconcileFailed")
+	if err != nil {
 		t.Fatal(err)
 	}
-	for _, e := range list.Items {
-		if e.Reason == "ReconcileFailed" {
-			t.Logf("failed run recorded for %s: %.200s", e.InvolvedObject.Name, e.Message)
-		}
+	for _, e := range failures {
+		t.Logf("failed run recorded for %s: %.200s", e.InvolvedObject.Name, e.Message)
 	}
 }
 
@@ -193,7 +188,7 @@ func TestFaultHangingTask(t *testing.T) {
 	if !strings.Contains(msg, "timed out") || !strings.Contains(msg, "Hang while the Mcrouter asks for it") {
 		t.Errorf("Failure message %q does not say the run timed out in the hanging task", msg)
 	}
-	waitEvent(t, op, ns, "ReconcileFailed", "Hang while the Mcrouter asks for it")
+	optest.AwaitEvent(t, kube, ns, "", "ReconcileFailed", "Hang while the Mcrouter asks for it", op)
 
 	optest.MergePatch(t, kube, mcrouterGVK, ns, "stuck", map[string]any{
 		"metadata": map[string]any{"annotations": map[string]any{"e2e.example.com/hang": nil}},
@@ -209,21 +204,4 @@ func TestFaultHangingTask(t *testing.T) {
 	if missing, err := missingDependents(t.Context(), ns, "stuck"); err != nil || len(missing) > 0 {
 		t.Errorf("missing dependents %v (%v)", missing, err)
 	}
-}
-
-// waitEvent waits for an Event of reason in ns whose message contains text.
-func waitEvent(t *testing.T, op *optest.Operator, ns, reason, text string) {
-	t.Helper()
-	optest.Await(t, fmt.Sprintf("a %s event containing %q", reason, text), func(ctx context.Context) (bool, error) {
-		var list corev1.EventList
-		if err := kube.List(ctx, &list, client.InNamespace(ns)); err != nil {
-			return false, err
-		}
-		for _, e := range list.Items {
-			if e.Reason == reason && strings.Contains(e.Message, text) {
-				return true, nil
-			}
-		}
-		return false, nil
-	}, op)
 }
