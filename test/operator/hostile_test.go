@@ -1,8 +1,6 @@
 package operator_test
 
 import (
-	"context"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -30,7 +28,7 @@ func TestReconcilePeriodAnnotationHasAFloor(t *testing.T) {
 	if got, most := runs(t, gvkBasic, ns, "p"), int(elapsed/minReconcilePeriod)+1; got > most {
 		t.Fatalf("%d Ansible runs in %s, want at most %d (one per %s)", got, elapsed.Round(time.Millisecond), most, minReconcilePeriod)
 	}
-	waitEvent(t, ns, "p", "InvalidAnnotation", "--min-reconcile-period")
+	optest.AwaitEvent(t, kube, ns, "p", "InvalidAnnotation", "--min-reconcile-period", operator)
 }
 
 // The verbosity annotation cannot raise Ansible's verbosity above
@@ -55,7 +53,7 @@ func TestVerbosityAnnotationIsBounded(t *testing.T) {
 			t.Errorf("%s: want verbosity -vvvv, got %s", path, b)
 		}
 	}
-	waitEvent(t, ns, "v", "InvalidAnnotation", "maximum")
+	optest.AwaitEvent(t, kube, ns, "v", "InvalidAnnotation", "maximum", operator)
 }
 
 // A resource whose spec keys would reach Ansible as its own variables
@@ -83,7 +81,7 @@ func TestHostileSpecKeysAreRefused(t *testing.T) {
 		if !strings.Contains(msg, tt.key) || !strings.Contains(msg, tt.want) {
 			t.Errorf("%s: Failure message %q, want it to name %s and %s", tt.name, msg, tt.key, tt.want)
 		}
-		waitEvent(t, ns, tt.name, "InvalidSpec", tt.want)
+		optest.AwaitEvent(t, kube, ns, tt.name, "InvalidSpec", tt.want, operator)
 	}
 	time.Sleep(optest.Quiet(operator)) // a retry would start now
 	for _, name := range []string{"interpreter", "template-key", "private"} {
@@ -94,19 +92,4 @@ func TestHostileSpecKeysAreRefused(t *testing.T) {
 	if _, err := os.Stat(marker); !os.IsNotExist(err) {
 		t.Errorf("a hostile spec ran code: %s exists (%v)", marker, err)
 	}
-}
-
-// waitEvent waits for an Event of reason about the named object whose message
-// contains text.
-func waitEvent(t *testing.T, ns, name, reason, text string) {
-	t.Helper()
-	optest.Await(t, fmt.Sprintf("%s/%s: a %s event with %q", ns, name, reason, text), func(ctx context.Context) (bool, error) {
-		ev, err := events(ctx, ns, name, reason)
-		for _, e := range ev {
-			if strings.Contains(e.Message, text) {
-				return true, nil
-			}
-		}
-		return false, err
-	}, operator)
 }

@@ -134,18 +134,3 @@ var (
 	gvkResync  = schema.GroupVersionKind{Group: "ops.example.com", Version: "v1", Kind: "Resync"}
 	gvkHanger  = schema.GroupVersionKind{Group: "ops.example.com", Version: "v1", Kind: "Hanger"}
 )
-
-// events returns the Events of reason about the named object.
-func events(ctx context.Context, ns, name, reason string) ([]corev1.Event, error) {
-	var list corev1.EventList
-	if err := kube.List(ctx, &list, client.InNamespace(ns)); err != nil {
-		return nil, err
-	}
-	var out []corev1.Event
-	for _, e := range list.Items {
-		if e.InvolvedObject.Name == name && e.Reason == reason {
-			out = append(out, e)
-		}
-	}
-	return out, nil
-}

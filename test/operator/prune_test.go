@@ -45,7 +45,7 @@ func TestPruneDependents(t *testing.T) {
 		t.Errorf("a watch without pruneDependents keeps status.createdDependents")
 	}
 	optest.Await(t, "a Pruned event about p-b", func(ctx context.Context) (bool, error) {
-		evs, err := events(ctx, ns, "p", "Pruned")
+		evs, err := optest.Events(ctx, kube, ns, "p", "Pruned")
 		return len(evs) >= 1, err
 	}, operator)
 

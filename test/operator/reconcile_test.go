@@ -80,7 +80,7 @@ func TestFailureNamesTaskThenRecovers(t *testing.T) {
 		t.Errorf("Successful condition = %v, want False", c)
 	}
 	optest.Await(t, "ReconcileFailed event", func(ctx context.Context) (bool, error) {
-		ev, err := events(ctx, ns, "bad", "ReconcileFailed")
+		ev, err := optest.Events(ctx, kube, ns, "bad", "ReconcileFailed")
 		return err == nil && len(ev) > 0 && strings.Contains(ev[0].Message, "Fail on request"), nil
 	}, operator)
 
@@ -105,7 +105,7 @@ func TestLongFailureMessageStillMakesAnEvent(t *testing.T) {
 		t.Errorf("Failure condition message %q does not carry the whole error", msg)
 	}
 	optest.Await(t, "ReconcileFailed event", func(ctx context.Context) (bool, error) {
-		ev, err := events(ctx, ns, "wordy", "ReconcileFailed")
+		ev, err := optest.Events(ctx, kube, ns, "wordy", "ReconcileFailed")
 		if err != nil || len(ev) == 0 {
 			return false, err
 		}
@@ -146,7 +146,7 @@ func TestFinalizerRunsOnDeleteAndGatesRemoval(t *testing.T) {
 		t.Fatal(err)
 	}
 	optest.Await(t, "FinalizerFailed event", func(ctx context.Context) (bool, error) {
-		ev, err := events(ctx, ns, "g", "FinalizerFailed")
+		ev, err := optest.Events(ctx, kube, ns, "g", "FinalizerFailed")
 		return err == nil && len(ev) > 0, nil
 	}, operator)
 	if _, err := optest.Get(t.Context(), kube, gvkGuarded, ns, "g"); err != nil {
@@ -212,7 +212,7 @@ func TestCRDWithoutStatusSubresourceGetsEvent(t *testing.T) {
 	ns := optest.CreateNamespace(t, kube, "bare")
 	optest.Create(t, kube, optest.NewObject(gvkBare, ns, "b", map[string]any{}))
 	optest.Await(t, "StatusSubresourceMissing event", func(ctx context.Context) (bool, error) {
-		ev, err := events(ctx, ns, "b", "StatusSubresourceMissing")
+		ev, err := optest.Events(ctx, kube, ns, "b", "StatusSubresourceMissing")
 		return err == nil && len(ev) > 0 && strings.Contains(ev[0].Message, "status subresource"), nil
 	}, operator)
 }
