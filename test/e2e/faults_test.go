@@ -23,7 +23,7 @@ func TestFaultAPIServerRestart(t *testing.T) {
 	op := startOperator(t, operatorOptions{Name: "apiserver", RunnerDir: runnerDir, Namespaces: []string{ns}})
 	names := []string{"first", "second"}
 	for _, name := range names {
-		optest.Create(t, kube, optest.NewObject(mcrouterGVK, ns, name, map[string]any{"memcached_pool_size": 2}))
+		optest.Create(t, kube, optest.NewObject(optest.McrouterGVK, ns, name, map[string]any{"memcached_pool_size": 2}))
 	}
 	procs := waitRunning(t, op, runnerDir, ns, names[0])
 	t.Logf("stopping kube-apiserver during a run (%d Ansible processes)", len(procs))
@@ -34,7 +34,7 @@ func TestFaultAPIServerRestart(t *testing.T) {
 		t.Fatalf("the operator exited during the API server outage: %v\n%s", err, op.LogTail(40))
 	}
 	for _, name := range names {
-		optest.AwaitObject(t, kube, mcrouterGVK, ns, name, "Successful after the API server came back", optest.Settled, op)
+		optest.AwaitObject(t, kube, optest.McrouterGVK, ns, name, "Successful after the API server came back", optest.Settled, op)
 		verifyOperator(t, ns, name)
 	}
 	failures, err := optest.Events(t.Context(), kube, ns, "", "ReconcileFailed")
@@ -55,7 +55,7 @@ func TestFaultOperatorKilled(t *testing.T) {
 	ns := optest.TempNamespace(t, kube, "fault-sigkill")
 	runnerDir := filepath.Join(tempDir(t), "runner")
 	first := startOperator(t, operatorOptions{Name: "sigkill-first", RunnerDir: runnerDir, Namespaces: []string{ns}})
-	optest.Create(t, kube, optest.NewObject(mcrouterGVK, ns, "victim", map[string]any{"memcached_pool_size": 2}))
+	optest.Create(t, kube, optest.NewObject(optest.McrouterGVK, ns, "victim", map[string]any{"memcached_pool_size": 2}))
 	seen := waitRunning(t, first, runnerDir, ns, "victim")
 	first.Kill()
 	// Whatever the killed operator left: the run it had started, with the
@@ -68,7 +68,7 @@ func TestFaultOperatorKilled(t *testing.T) {
 	t.Logf("killed the operator during a run; %d of its Ansible processes alive right after: %v", len(left), left)
 
 	second := startOperator(t, operatorOptions{Name: "sigkill-second", RunnerDir: runnerDir, Namespaces: []string{ns}})
-	optest.AwaitObject(t, kube, mcrouterGVK, ns, "victim", "Successful after the restart", optest.Settled, second)
+	optest.AwaitObject(t, kube, optest.McrouterGVK, ns, "victim", "Successful after the restart", optest.Settled, second)
 	for _, p := range old {
 		if p.Alive() {
 			t.Errorf("a process of the killed operator survived: %s", p)
@@ -103,7 +103,7 @@ func TestFaultLeaderKilled(t *testing.T) {
 	for i := range ops {
 		ops[i] = startOperator(t, operatorOptions{Name: fmt.Sprintf("replica-%d", i), Namespaces: []string{ns}, Args: args})
 	}
-	optest.Create(t, kube, optest.NewObject(mcrouterGVK, ns, "before", map[string]any{"memcached_pool_size": 1}))
+	optest.Create(t, kube, optest.NewObject(optest.McrouterGVK, ns, "before", map[string]any{"memcached_pool_size": 1}))
 	leader := -1
 	optest.Await(t, "one replica leads", func(context.Context) (bool, error) {
 		for i, op := range ops {
@@ -114,7 +114,7 @@ func TestFaultLeaderKilled(t *testing.T) {
 		}
 		return false, nil
 	})
-	optest.AwaitObject(t, kube, mcrouterGVK, ns, "before", "Successful", optest.Settled, ops[leader])
+	optest.AwaitObject(t, kube, optest.McrouterGVK, ns, "before", "Successful", optest.Settled, ops[leader])
 	follower := ops[1-leader]
 	if strings.Contains(follower.Logs(), "became the leader") {
 		t.Fatalf("both replicas lead")
@@ -122,12 +122,12 @@ func TestFaultLeaderKilled(t *testing.T) {
 
 	ops[leader].Kill()
 	killed := time.Now()
-	optest.Create(t, kube, optest.NewObject(mcrouterGVK, ns, "after", map[string]any{"memcached_pool_size": 1}))
+	optest.Create(t, kube, optest.NewObject(optest.McrouterGVK, ns, "after", map[string]any{"memcached_pool_size": 1}))
 	optest.Await(t, "the surviving replica takes the lease", func(context.Context) (bool, error) {
 		return strings.Contains(follower.Logs(), "became the leader"), nil
 	}, follower)
 	tookOver := time.Since(killed)
-	optest.AwaitObject(t, kube, mcrouterGVK, ns, "after", "Successful, reconciled by the new leader", optest.Settled, follower)
+	optest.AwaitObject(t, kube, optest.McrouterGVK, ns, "after", "Successful, reconciled by the new leader", optest.Settled, follower)
 	t.Logf("the follower took the lease %s after the leader was killed (lease duration 10s) and reconciled a new Mcrouter %s after it; %s",
 		tookOver.Round(100*time.Millisecond), time.Since(killed).Round(100*time.Millisecond), follower.Activity())
 	if missing, err := missingDependents(t.Context(), ns, "after"); err != nil || len(missing) > 0 {
@@ -155,8 +155,8 @@ func TestFaultHangingTask(t *testing.T) {
 		Args:        []string{"--ansible-roles-path", filepath.Join(repoRoot, "roles")},
 	}
 	measure := startOperator(t, o)
-	optest.Create(t, kube, optest.NewObject(mcrouterGVK, ns, "stuck", map[string]any{"memcached_pool_size": 1}))
-	optest.AwaitObject(t, kube, mcrouterGVK, ns, "stuck", "Successful before any hang", optest.Settled, measure)
+	optest.Create(t, kube, optest.NewObject(optest.McrouterGVK, ns, "stuck", map[string]any{"memcached_pool_size": 1}))
+	optest.AwaitObject(t, kube, optest.McrouterGVK, ns, "stuck", "Successful before any hang", optest.Settled, measure)
 	if err := measure.Stop(optest.StopTimeout); err != nil {
 		t.Fatal(err)
 	}
@@ -164,7 +164,7 @@ func TestFaultHangingTask(t *testing.T) {
 	t.Logf("the role's run took %s here; --run-timeout %s", measure.Activity().Longest().Round(100*time.Millisecond), timeout)
 	o.Name, o.Args = "hang", append(o.Args, "--run-timeout", timeout.String())
 	op := startOperator(t, o)
-	optest.MergePatch(t, kube, mcrouterGVK, ns, "stuck", map[string]any{
+	optest.MergePatch(t, kube, optest.McrouterGVK, ns, "stuck", map[string]any{
 		"metadata": map[string]any{"annotations": map[string]any{"e2e.example.com/hang": "true"}},
 		"spec":     map[string]any{"memcached_pool_size": 2},
 	})
@@ -183,18 +183,18 @@ func TestFaultHangingTask(t *testing.T) {
 		procs, err := hanging()
 		return len(procs) > 0, err
 	}, op)
-	u := optest.AwaitObject(t, kube, mcrouterGVK, ns, "stuck", "Failure", optest.Failed, op)
+	u := optest.AwaitObject(t, kube, optest.McrouterGVK, ns, "stuck", "Failure", optest.Failed, op)
 	msg := optest.ConditionMessage(u, "Failure")
 	if !strings.Contains(msg, "timed out") || !strings.Contains(msg, "Hang while the Mcrouter asks for it") {
 		t.Errorf("Failure message %q does not say the run timed out in the hanging task", msg)
 	}
 	optest.AwaitEvent(t, kube, ns, "", "ReconcileFailed", "Hang while the Mcrouter asks for it", op)
 
-	optest.MergePatch(t, kube, mcrouterGVK, ns, "stuck", map[string]any{
+	optest.MergePatch(t, kube, optest.McrouterGVK, ns, "stuck", map[string]any{
 		"metadata": map[string]any{"annotations": map[string]any{"e2e.example.com/hang": nil}},
 		"spec":     map[string]any{"memcached_pool_size": 3},
 	})
-	u = optest.AwaitObject(t, kube, mcrouterGVK, ns, "stuck", "Successful after the spec change", optest.Settled, op)
+	u = optest.AwaitObject(t, kube, optest.McrouterGVK, ns, "stuck", "Successful after the spec change", optest.Settled, op)
 	if optest.Failed(u) {
 		t.Errorf("Failure still True: %v", optest.Condition(u, "Failure"))
 	}

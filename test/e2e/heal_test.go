@@ -40,8 +40,8 @@ func TestHealAfterRestart(t *testing.T) {
 	ns := optest.TempNamespace(t, kube, "heal-restart")
 	o := operatorOptions{Name: "heal-restart-first", RunnerDir: filepath.Join(tempDir(t), "runner"), Namespaces: []string{ns}}
 	first := startOperator(t, o)
-	optest.Create(t, kube, optest.NewObject(mcrouterGVK, ns, healed, map[string]any{"memcached_pool_size": healPoolSize}))
-	optest.AwaitObject(t, kube, mcrouterGVK, ns, healed, "Successful", optest.Settled, first)
+	optest.Create(t, kube, optest.NewObject(optest.McrouterGVK, ns, healed, map[string]any{"memcached_pool_size": healPoolSize}))
+	optest.AwaitObject(t, kube, optest.McrouterGVK, ns, healed, "Successful", optest.Settled, first)
 	if err := first.Stop(optest.StopTimeout); err != nil {
 		t.Fatal(err)
 	}
@@ -49,7 +49,7 @@ func TestHealAfterRestart(t *testing.T) {
 	o.Name = "heal-restart-second"
 	second, port := meteredOperator(t, o)
 	runs, skips := waitReconciled(t, second, port, 1)
-	optest.AwaitObject(t, kube, mcrouterGVK, ns, healed, "Successful after the restart", optest.Settled, second)
+	optest.AwaitObject(t, kube, optest.McrouterGVK, ns, healed, "Successful after the restart", optest.Settled, second)
 	t.Logf("the restarted operator reconciled the settled Mcrouter: %v Ansible runs, %v skipped", runs, skips)
 	breakAndHeal(t, second, ns, healed)
 }
@@ -68,21 +68,21 @@ func TestHealAfterFailedRun(t *testing.T) {
 		Namespaces:  []string{ns},
 		Args:        []string{"--ansible-roles-path", filepath.Join(repoRoot, "roles")},
 	})
-	optest.Create(t, kube, optest.NewObject(mcrouterGVK, ns, healed, map[string]any{"memcached_pool_size": healPoolSize}))
-	optest.AwaitObject(t, kube, mcrouterGVK, ns, healed, "Successful", optest.Settled, op)
+	optest.Create(t, kube, optest.NewObject(optest.McrouterGVK, ns, healed, map[string]any{"memcached_pool_size": healPoolSize}))
+	optest.AwaitObject(t, kube, optest.McrouterGVK, ns, healed, "Successful", optest.Settled, op)
 
 	// An annotation change alone starts no reconcile: the spec changes too.
-	optest.MergePatch(t, kube, mcrouterGVK, ns, healed, map[string]any{
+	optest.MergePatch(t, kube, optest.McrouterGVK, ns, healed, map[string]any{
 		"metadata": map[string]any{"annotations": map[string]any{failAnnotation: "true"}},
 		"spec":     map[string]any{"mcrouter_replicas": 2},
 	})
-	u := optest.AwaitObject(t, kube, mcrouterGVK, ns, healed, "Failure while it carries "+failAnnotation, optest.Failed, op)
+	u := optest.AwaitObject(t, kube, optest.McrouterGVK, ns, healed, "Failure while it carries "+failAnnotation, optest.Failed, op)
 	if msg := optest.ConditionMessage(u, "Failure"); !strings.Contains(msg, "Fail while the Mcrouter asks for it") {
 		t.Errorf("Failure message %q does not name the failing task", msg)
 	}
 	// The failed Mcrouter is retried with backoff; the next retry succeeds.
-	optest.MergePatch(t, kube, mcrouterGVK, ns, healed, map[string]any{"metadata": map[string]any{"annotations": map[string]any{failAnnotation: nil}}})
-	optest.AwaitObject(t, kube, mcrouterGVK, ns, healed, "Successful on a retry without "+failAnnotation, optest.Settled, op)
+	optest.MergePatch(t, kube, optest.McrouterGVK, ns, healed, map[string]any{"metadata": map[string]any{"annotations": map[string]any{failAnnotation: nil}}})
+	optest.AwaitObject(t, kube, optest.McrouterGVK, ns, healed, "Successful on a retry without "+failAnnotation, optest.Settled, op)
 	breakAndHeal(t, op, ns, healed)
 }
 
@@ -96,17 +96,17 @@ func TestHealAfterKillMidRun(t *testing.T) {
 	runnerDir := filepath.Join(tempDir(t), "runner")
 	o := operatorOptions{Name: "heal-sigkill-first", RunnerDir: runnerDir, Namespaces: []string{ns}}
 	first := startOperator(t, o)
-	optest.Create(t, kube, optest.NewObject(mcrouterGVK, ns, healed, map[string]any{"memcached_pool_size": healPoolSize}))
-	optest.AwaitObject(t, kube, mcrouterGVK, ns, healed, "Successful", optest.Settled, first)
+	optest.Create(t, kube, optest.NewObject(optest.McrouterGVK, ns, healed, map[string]any{"memcached_pool_size": healPoolSize}))
+	optest.AwaitObject(t, kube, optest.McrouterGVK, ns, healed, "Successful", optest.Settled, first)
 
-	optest.MergePatch(t, kube, mcrouterGVK, ns, healed, map[string]any{"spec": map[string]any{"mcrouter_replicas": 2}})
+	optest.MergePatch(t, kube, optest.McrouterGVK, ns, healed, map[string]any{"spec": map[string]any{"mcrouter_replicas": 2}})
 	procs := waitRunning(t, first, runnerDir, ns, healed)
 	first.Kill()
 	t.Logf("killed the operator during a run (%d Ansible processes)", len(procs))
 
 	o.Name = "heal-sigkill-second"
 	second := startOperator(t, o)
-	optest.AwaitObject(t, kube, mcrouterGVK, ns, healed, "Successful at the new generation after the restart", optest.Settled, second)
+	optest.AwaitObject(t, kube, optest.McrouterGVK, ns, healed, "Successful at the new generation after the restart", optest.Settled, second)
 	breakAndHeal(t, second, ns, healed)
 }
 
@@ -117,8 +117,8 @@ func TestRecreatedDependentRuns(t *testing.T) {
 	t.Parallel()
 	ns := optest.TempNamespace(t, kube, "heal-recreated")
 	op := startOperator(t, operatorOptions{Name: "heal-recreated", Namespaces: []string{ns}})
-	optest.Create(t, kube, optest.NewObject(mcrouterGVK, ns, healed, map[string]any{"memcached_pool_size": healPoolSize}))
-	optest.AwaitObject(t, kube, mcrouterGVK, ns, healed, "Successful", optest.Settled, op)
+	optest.Create(t, kube, optest.NewObject(optest.McrouterGVK, ns, healed, map[string]any{"memcached_pool_size": healPoolSize}))
+	optest.AwaitObject(t, kube, optest.McrouterGVK, ns, healed, "Successful", optest.Settled, op)
 
 	var cm corev1.ConfigMap
 	if err := kube.Get(t.Context(), client.ObjectKey{Namespace: ns, Name: healed}, &cm); err != nil {
@@ -140,7 +140,7 @@ func TestRecreatedDependentRuns(t *testing.T) {
 	optest.Await(t, "an Ansible run for the ConfigMap replaced by an identical one", func(context.Context) (bool, error) {
 		return op.Activity().Started() > before, fmt.Errorf("%d runs started, as before the replacement", op.Activity().Started())
 	}, op)
-	optest.AwaitObject(t, kube, mcrouterGVK, ns, healed, "Successful", optest.Settled, op)
+	optest.AwaitObject(t, kube, optest.McrouterGVK, ns, healed, "Successful", optest.Settled, op)
 }
 
 // TestRestartRunsNothingForUnchangedMcrouters restarts the operator of 20
@@ -155,10 +155,10 @@ func TestRestartRunsNothingForUnchangedMcrouters(t *testing.T) {
 	names := make([]string, restartedCRs)
 	for i := range names {
 		names[i] = fmt.Sprintf("cr-%02d", i)
-		optest.Create(t, kube, optest.NewObject(mcrouterGVK, ns, names[i], map[string]any{"memcached_pool_size": 1}))
+		optest.Create(t, kube, optest.NewObject(optest.McrouterGVK, ns, names[i], map[string]any{"memcached_pool_size": 1}))
 	}
 	for _, name := range names {
-		optest.AwaitObject(t, kube, mcrouterGVK, ns, name, "Successful", optest.Settled, first)
+		optest.AwaitObject(t, kube, optest.McrouterGVK, ns, name, "Successful", optest.Settled, first)
 	}
 	runs, skips := reconcileCounts(t, firstPort)
 	t.Logf("first operator: %v Ansible runs, %v skipped for %d new Mcrouters", runs, skips, restartedCRs)

@@ -15,13 +15,10 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/mcrouter-operator/mcrouter-operator/internal/optest"
 )
-
-var mcrouterGVK = schema.GroupVersionKind{Group: "mcrouter.example.com", Version: "v1alpha3", Kind: "Mcrouter"}
 
 // requireTool fails the test when a program it runs is missing.
 func requireTool(t *testing.T, name string) string {
@@ -165,7 +162,7 @@ func missingDependents(ctx context.Context, ns, name string) ([]string, error) {
 
 // runnerDirOf is the runner's input directory of one Mcrouter.
 func runnerDirOf(runnerDir, ns, name string) string {
-	return filepath.Join(runnerDir, mcrouterGVK.Group, mcrouterGVK.Version, mcrouterGVK.Kind, ns, name)
+	return filepath.Join(runnerDir, optest.McrouterGVK.Group, optest.McrouterGVK.Version, optest.McrouterGVK.Kind, ns, name)
 }
 
 // artifactCount counts the artifact directories kept for one Mcrouter.

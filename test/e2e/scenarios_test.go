@@ -47,7 +47,7 @@ func TestReadmeScenarios(t *testing.T) {
 
 func readmeApplySample(t *testing.T, op *optest.Operator, ns, name string) {
 	kubectl(t, "apply", "-n", ns, "-f", filepath.Join("deploy", "samples", "mcrouter_v1alpha3_mcrouter.yaml"))
-	u := optest.AwaitObject(t, kube, mcrouterGVK, ns, name, "Successful", optest.Settled, op)
+	u := optest.AwaitObject(t, kube, optest.McrouterGVK, ns, name, "Successful", optest.Settled, op)
 	// The status that says Successful says Ready too: kubectl wait, checking
 	// once (--timeout=0s), finds it so.
 	kubectl(t, "wait", "-n", ns, "--for=condition=Ready", "--timeout=0s", "mcrouter/"+name)
@@ -98,8 +98,8 @@ func readmeApplySample(t *testing.T, op *optest.Operator, ns, name string) {
 
 func readmeGrowPool(t *testing.T, op *optest.Operator, ns, name string) {
 	before := deploymentChecksum(t, ns, name)
-	optest.MergePatch(t, kube, mcrouterGVK, ns, name, map[string]any{"spec": map[string]any{"memcached_pool_size": 4}})
-	optest.AwaitObject(t, kube, mcrouterGVK, ns, name, "Successful at pool size 4", optest.Settled, op)
+	optest.MergePatch(t, kube, optest.McrouterGVK, ns, name, map[string]any{"spec": map[string]any{"memcached_pool_size": 4}})
+	optest.AwaitObject(t, kube, optest.McrouterGVK, ns, name, "Successful at pool size 4", optest.Settled, op)
 
 	var sts appsv1.StatefulSet
 	if err := kube.Get(t.Context(), client.ObjectKey{Namespace: ns, Name: name + "-memcached"}, &sts); err != nil {
@@ -152,8 +152,8 @@ func readmeSwitchPoolSetup(t *testing.T, op *optest.Operator, ns, name string) {
 		{"sharded", "PoolRoute|A"},
 		{"replicated", "OperationSelectorRoute"},
 	} {
-		optest.MergePatch(t, kube, mcrouterGVK, ns, name, map[string]any{"spec": map[string]any{"pool_setup": step.setup}})
-		optest.AwaitObject(t, kube, mcrouterGVK, ns, name, "Successful with pool_setup "+step.setup, optest.Settled, op)
+		optest.MergePatch(t, kube, optest.McrouterGVK, ns, name, map[string]any{"spec": map[string]any{"pool_setup": step.setup}})
+		optest.AwaitObject(t, kube, optest.McrouterGVK, ns, name, "Successful with pool_setup "+step.setup, optest.Settled, op)
 		cfg, err := readConfig(t.Context(), ns, name)
 		if err != nil {
 			t.Fatal(err)
@@ -168,7 +168,7 @@ func readmeSwitchPoolSetup(t *testing.T, op *optest.Operator, ns, name string) {
 }
 
 func readmeRestoreDependents(t *testing.T, op *optest.Operator, ns, name string) {
-	cr, err := optest.Get(t.Context(), kube, mcrouterGVK, ns, name)
+	cr, err := optest.Get(t.Context(), kube, optest.McrouterGVK, ns, name)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -196,7 +196,7 @@ func readmeRestoreDependents(t *testing.T, op *optest.Operator, ns, name string)
 			return err == nil && obj.GetUID() != oldUID && obj.GetDeletionTimestamp() == nil, err
 		}, op)
 	}
-	now := optest.AwaitObject(t, kube, mcrouterGVK, ns, name, "Successful", optest.Settled, op)
+	now := optest.AwaitObject(t, kube, optest.McrouterGVK, ns, name, "Successful", optest.Settled, op)
 	if now.GetGeneration() != cr.GetGeneration() {
 		t.Errorf("generation %d → %d: the Mcrouter changed, but restoring dependents must not need that",
 			cr.GetGeneration(), now.GetGeneration())
@@ -214,16 +214,16 @@ func TestDeleteMcrouter(t *testing.T) {
 	op := sharedOperator(t)
 	ns := optest.TempNamespace(t, kube, "delete-cr")
 	const name = "doomed"
-	optest.Create(t, kube, optest.NewObject(mcrouterGVK, ns, name, map[string]any{"memcached_pool_size": 2}))
-	optest.AwaitObject(t, kube, mcrouterGVK, ns, name, "Successful", optest.Settled, op)
+	optest.Create(t, kube, optest.NewObject(optest.McrouterGVK, ns, name, map[string]any{"memcached_pool_size": 2}))
+	optest.AwaitObject(t, kube, optest.McrouterGVK, ns, name, "Successful", optest.Settled, op)
 	dir := runnerDirOf(shared.runnerDir, ns, name)
 	if _, err := os.Stat(dir); err != nil {
 		t.Fatalf("runner directory of the Mcrouter: %v", err)
 	}
 
-	optest.MergePatch(t, kube, mcrouterGVK, ns, name, map[string]any{"spec": map[string]any{"memcached_pool_size": 3}})
+	optest.MergePatch(t, kube, optest.McrouterGVK, ns, name, map[string]any{"spec": map[string]any{"memcached_pool_size": 3}})
 	procs := waitRunning(t, op, shared.runnerDir, ns, name)
-	cr, err := optest.Get(t.Context(), kube, mcrouterGVK, ns, name)
+	cr, err := optest.Get(t.Context(), kube, optest.McrouterGVK, ns, name)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -260,7 +260,7 @@ func TestDeleteMcrouter(t *testing.T) {
 		}
 		return true, nil
 	}, op)
-	if _, err := optest.Get(t.Context(), kube, mcrouterGVK, ns, name); !apierrors.IsNotFound(err) {
+	if _, err := optest.Get(t.Context(), kube, optest.McrouterGVK, ns, name); !apierrors.IsNotFound(err) {
 		t.Errorf("the Mcrouter is still there: %v", err)
 	}
 }
@@ -272,7 +272,7 @@ func TestOriginalV1alpha3Sample(t *testing.T) {
 	op := sharedOperator(t)
 	ns := optest.TempNamespace(t, kube, "sample-v1alpha3")
 	kubectl(t, "apply", "-n", ns, "-f", filepath.Join("test", "e2e", "testdata", "mcrouter_v1alpha3_mcrouter_cr.yaml"))
-	u := optest.AwaitObject(t, kube, mcrouterGVK, ns, "mcrouter", "Successful", optest.Settled, op)
+	u := optest.AwaitObject(t, kube, optest.McrouterGVK, ns, "mcrouter", "Successful", optest.Settled, op)
 	spec, _, _ := unstructured.NestedMap(u.Object, "spec")
 	want := map[string]any{
 		"mcrouter_image": "devan2502/mcrouter:latest", "mcrouter_port": int64(5000),

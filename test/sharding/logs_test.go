@@ -17,7 +17,7 @@ const probeAnnotation = "sharding.test.example.com/probe"
 // metadata, which starts no run by itself.
 func annotate(t *testing.T, ns, name, key, value string) {
 	t.Helper()
-	optest.MergePatch(t, kube, mcrouterGVK, ns, name, map[string]any{"metadata": map[string]any{"annotations": map[string]string{key: value}}})
+	optest.MergePatch(t, kube, optest.McrouterGVK, ns, name, map[string]any{"metadata": map[string]any{"annotations": map[string]string{key: value}}})
 }
 
 // cacheAnswers lists, in order, how the proxy answered the GETs of path in

@@ -21,7 +21,7 @@ func (s *scenario) relabelMidRun(t *testing.T) {
 		t.Fatal("no Mcrouter that another replica would keep if it were relabelled to it")
 	}
 	runsBefore := s.runs(t)
-	optest.MergePatch(t, kube, mcrouterGVK, s.ns, name, map[string]any{"spec": map[string]any{"memcached_pool_size": 2}})
+	optest.MergePatch(t, kube, optest.McrouterGVK, s.ns, name, map[string]any{"spec": map[string]any{"memcached_pool_size": 2}})
 	optest.Await(t, "the run of "+name+" for its new spec started on "+from, func(ctx context.Context) (bool, error) {
 		runs, err := listRuns(ctx, s.ns)
 		if err != nil {
@@ -30,7 +30,7 @@ func (s *scenario) relabelMidRun(t *testing.T) {
 		fresh := newRuns(runsBefore, runs)
 		return len(fresh) > 0, fmt.Errorf("%d new runs", len(fresh))
 	}, s.f.ops()...)
-	optest.MergePatch(t, kube, mcrouterGVK, s.ns, name, map[string]any{"metadata": map[string]any{
+	optest.MergePatch(t, kube, optest.McrouterGVK, s.ns, name, map[string]any{"metadata": map[string]any{
 		"labels": map[string]any{shardLabel: to}}})
 	// The bound moves another of to's Mcrouters on (relabelTarget): this
 	// one settles held by to.

@@ -89,7 +89,7 @@ type scenario struct {
 func (s *scenario) threeReplicas(t *testing.T) {
 	start := time.Now()
 	for i := range mcrouters {
-		optest.Create(t, kube, optest.NewObject(mcrouterGVK, s.ns, fmt.Sprintf("cr-%02d", i), map[string]any{"memcached_pool_size": 1}))
+		optest.Create(t, kube, optest.NewObject(optest.McrouterGVK, s.ns, fmt.Sprintf("cr-%02d", i), map[string]any{"memcached_pool_size": 1}))
 	}
 	created := time.Now()
 	s.awaitView(t, "every Mcrouter labelled by a live replica", func(v view) bool {

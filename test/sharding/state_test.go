@@ -12,7 +12,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -26,8 +25,6 @@ const (
 	// shardGroupLabel marks the replicas' Leases.
 	shardGroupLabel = "ansible.sdk.operatorframework.io/shard-group"
 )
-
-var mcrouterGVK = schema.GroupVersionKind{Group: "mcrouter.example.com", Version: "v1alpha3", Kind: "Mcrouter"}
 
 // mcrouter is what the tests read of one Mcrouter.
 type mcrouter struct {
@@ -45,7 +42,7 @@ type view struct {
 
 func observe(ctx context.Context, ns string) (view, error) {
 	list := &unstructured.UnstructuredList{}
-	list.SetGroupVersionKind(mcrouterGVK.GroupVersion().WithKind("McrouterList"))
+	list.SetGroupVersionKind(optest.McrouterGVK.GroupVersion().WithKind("McrouterList"))
 	if err := kube.List(ctx, list, client.InNamespace(ns)); err != nil {
 		return view{}, fmt.Errorf("list Mcrouters in %s: %w", ns, err)
 	}
@@ -225,7 +222,7 @@ func mislabelledDependents(ctx context.Context, ns string, v view, latest map[st
 // ownerName is the name of the Mcrouter that owns o, or "".
 func ownerName(o client.Object) string {
 	for _, ref := range o.GetOwnerReferences() {
-		if ref.Kind == mcrouterGVK.Kind && strings.HasPrefix(ref.APIVersion, mcrouterGVK.Group+"/") {
+		if ref.Kind == optest.McrouterGVK.Kind && strings.HasPrefix(ref.APIVersion, optest.McrouterGVK.Group+"/") {
 			return ref.Name
 		}
 	}
