@@ -70,7 +70,7 @@ func TestArtifactsOff(t *testing.T) {
 	u := optest.AwaitObject(t, kube, gvkEphemeral, ns, "w", "Failure", func(u *unstructured.Unstructured) bool {
 		return optest.Failed(u) && optest.ObservedGeneration(u, "Failure") == u.GetGeneration()
 	}, operator)
-	if msg, _ := optest.Condition(u, "Failure")["message"].(string); !strings.Contains(msg, "Fail on request") ||
+	if msg := optest.ConditionMessage(u, "Failure"); !strings.Contains(msg, "Fail on request") ||
 		!strings.Contains(msg, "requested failure: no trace") {
 		t.Errorf("Failure message %q does not name the task and its error", msg)
 	}

@@ -77,7 +77,7 @@ func TestHostileSpecKeysAreRefused(t *testing.T) {
 	} {
 		optest.Create(t, kube, optest.NewObject(gvkBasic, ns, tt.name, tt.spec))
 		u := optest.AwaitObject(t, kube, gvkBasic, ns, tt.name, "Failure", optest.Failed, operator)
-		msg, _ := optest.Condition(u, "Failure")["message"].(string)
+		msg := optest.ConditionMessage(u, "Failure")
 		if !strings.Contains(msg, tt.key) || !strings.Contains(msg, tt.want) {
 			t.Errorf("%s: Failure message %q, want it to name %s and %s", tt.name, msg, tt.key, tt.want)
 		}

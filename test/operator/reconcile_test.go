@@ -72,7 +72,7 @@ func TestFailureNamesTaskThenRecovers(t *testing.T) {
 	ns := optest.CreateNamespace(t, kube, "failure")
 	optest.Create(t, kube, optest.NewObject(gvkBasic, ns, "bad", map[string]any{"fail": true, "fail_reason": "spec says so"}))
 	u := optest.AwaitObject(t, kube, gvkBasic, ns, "bad", "Failure", optest.Failed, operator)
-	msg, _ := optest.Condition(u, "Failure")["message"].(string)
+	msg := optest.ConditionMessage(u, "Failure")
 	if !strings.Contains(msg, "Fail on request") || !strings.Contains(msg, "requested failure: spec says so") {
 		t.Errorf("Failure message %q does not name the task and its error", msg)
 	}
@@ -101,7 +101,7 @@ func TestLongFailureMessageStillMakesAnEvent(t *testing.T) {
 	reason := strings.Repeat("a long reason, ", 64) + "and the end of it"
 	optest.Create(t, kube, optest.NewObject(gvkBasic, ns, "wordy", map[string]any{"fail": true, "fail_reason": reason}))
 	u := optest.AwaitObject(t, kube, gvkBasic, ns, "wordy", "Failure", optest.Failed, operator)
-	if msg, _ := optest.Condition(u, "Failure")["message"].(string); !strings.Contains(msg, reason) {
+	if msg := optest.ConditionMessage(u, "Failure"); !strings.Contains(msg, reason) {
 		t.Errorf("Failure condition message %q does not carry the whole error", msg)
 	}
 	optest.Await(t, "ReconcileFailed event", func(ctx context.Context) (bool, error) {

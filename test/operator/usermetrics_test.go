@@ -76,7 +76,7 @@ func TestUserMetrics(t *testing.T) {
 
 	optest.Create(t, kube, optest.NewObject(gvkMetered, ns, "bad", map[string]any{"size": 1, "bad_metric": true}))
 	u := optest.AwaitObject(t, kube, gvkMetered, ns, "bad", "Failure", optest.Failed, op)
-	msg, _ := optest.Condition(u, "Failure")["message"].(string)
+	msg := optest.ConditionMessage(u, "Failure")
 	if !strings.Contains(msg, "Publish under a name of the operator's own") ||
 		!strings.Contains(msg, `the prefix "controller_runtime_" is reserved`) {
 		t.Errorf("Failure message %q does not name the task and the endpoint's reason", msg)
