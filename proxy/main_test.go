@@ -30,6 +30,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 
 	"github.com/mcrouter-operator/mcrouter-operator/internal/devcluster"
+	"github.com/mcrouter-operator/mcrouter-operator/internal/devcluster/devclustertest"
 	"github.com/mcrouter-operator/mcrouter-operator/proxy"
 
 	"github.com/mcrouter-operator/mcrouter-operator/internal/optest"
@@ -39,7 +40,7 @@ var cluster *devcluster.Cluster
 
 func TestMain(m *testing.M) {
 	ctrl.SetLogger(logr.Discard())
-	os.Exit(devcluster.RunTests(m, devcluster.Options{CRDPaths: []string{"testdata/crd.yaml"}}, &cluster))
+	os.Exit(devclustertest.RunTests(m, devcluster.Options{CRDPaths: []string{"testdata/crd.yaml"}}, &cluster))
 }
 
 var ownerGVK = schema.GroupVersionKind{Group: "proxytest.example.com", Version: "v1", Kind: "Owner"}

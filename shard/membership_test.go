@@ -15,6 +15,7 @@ import (
 	coordinationclient "k8s.io/client-go/kubernetes/typed/coordination/v1"
 
 	"github.com/mcrouter-operator/mcrouter-operator/internal/devcluster"
+	"github.com/mcrouter-operator/mcrouter-operator/internal/devcluster/devclustertest"
 	"github.com/mcrouter-operator/mcrouter-operator/internal/optest"
 	"github.com/mcrouter-operator/mcrouter-operator/shard"
 )
@@ -22,7 +23,7 @@ import (
 var cluster *devcluster.Cluster
 
 func TestMain(m *testing.M) {
-	os.Exit(devcluster.RunTests(m, devcluster.Options{}, &cluster))
+	os.Exit(devclustertest.RunTests(m, devcluster.Options{}, &cluster))
 }
 
 // Short durations: the tests watch Leases expire.

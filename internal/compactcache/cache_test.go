@@ -18,6 +18,7 @@ import (
 
 	"github.com/mcrouter-operator/mcrouter-operator/internal/compactcache"
 	"github.com/mcrouter-operator/mcrouter-operator/internal/devcluster"
+	"github.com/mcrouter-operator/mcrouter-operator/internal/devcluster/devclustertest"
 	"github.com/mcrouter-operator/mcrouter-operator/internal/optest"
 )
 
@@ -25,7 +26,7 @@ var cluster *devcluster.Cluster
 
 func TestMain(m *testing.M) {
 	ctrl.SetLogger(logr.Discard())
-	os.Exit(devcluster.RunTests(m, devcluster.Options{}, &cluster))
+	os.Exit(devclustertest.RunTests(m, devcluster.Options{}, &cluster))
 }
 
 var (

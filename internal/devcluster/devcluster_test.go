@@ -19,6 +19,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/mcrouter-operator/mcrouter-operator/internal/devcluster"
+	"github.com/mcrouter-operator/mcrouter-operator/internal/devcluster/devclustertest"
 
 	"github.com/mcrouter-operator/mcrouter-operator/internal/optest"
 )
@@ -29,7 +30,7 @@ func TestMain(m *testing.M) {
 	if os.Getenv("DEVCLUSTER_TEST_CHILD") != "" {
 		os.Exit(runChild())
 	}
-	os.Exit(devcluster.RunTests(m, devcluster.Options{}, &cluster))
+	os.Exit(devclustertest.RunTests(m, devcluster.Options{}, &cluster))
 }
 
 func newClient(t *testing.T) client.Client {
@@ -41,23 +42,10 @@ func newClient(t *testing.T) client.Client {
 	return c
 }
 
-func createNamespace(t *testing.T, c client.Client, name string) {
-	t.Helper()
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}
-	if err := c.Create(t.Context(), ns); err != nil {
-		t.Fatalf("create namespace: %v", err)
-	}
-}
-
-func eventually(t *testing.T, what string, cond func(ctx context.Context) (bool, error)) {
-	t.Helper()
-	optest.Await(t, what, cond)
-}
-
 func TestDeploymentGetsReplicaSetAndPods(t *testing.T) {
 	t.Parallel()
 	c := newClient(t)
-	createNamespace(t, c, "deploy")
+	optest.CreateNamespace(t, c, "deploy")
 	labels := map[string]string{"app": "web"}
 	replicas := int32(2)
 	d := &appsv1.Deployment{
@@ -76,7 +64,7 @@ func TestDeploymentGetsReplicaSetAndPods(t *testing.T) {
 	}
 	// The deployment and replicaset controllers of kube-controller-manager turn
 	// it into a ReplicaSet and Pods. The Pods stay Pending: nothing schedules them.
-	eventually(t, "pods created for the deployment", func(ctx context.Context) (bool, error) {
+	optest.Await(t, "pods created for the deployment", func(ctx context.Context) (bool, error) {
 		var pods corev1.PodList
 		if err := c.List(ctx, &pods, client.InNamespace("deploy"), client.MatchingLabels(labels)); err != nil {
 			return false, err
@@ -92,7 +80,7 @@ func TestDeploymentGetsReplicaSetAndPods(t *testing.T) {
 func TestGarbageCollectorDeletesOwnedConfigMap(t *testing.T) {
 	t.Parallel()
 	c := newClient(t)
-	createNamespace(t, c, "gc")
+	optest.CreateNamespace(t, c, "gc")
 	owner := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "owner", Namespace: "gc"}}
 	if err := c.Create(t.Context(), owner); err != nil {
 		t.Fatalf("create owner: %v", err)
@@ -107,7 +95,7 @@ func TestGarbageCollectorDeletesOwnedConfigMap(t *testing.T) {
 	if err := c.Delete(t.Context(), owner); err != nil {
 		t.Fatalf("delete owner: %v", err)
 	}
-	eventually(t, "owned ConfigMap garbage-collected", func(ctx context.Context) (bool, error) {
+	optest.Await(t, "owned ConfigMap garbage-collected", func(ctx context.Context) (bool, error) {
 		err := c.Get(ctx, client.ObjectKeyFromObject(owned), &corev1.ConfigMap{})
 		if apierrors.IsNotFound(err) {
 			return true, nil
@@ -186,10 +174,10 @@ func TestNoLeftoversWhenOwnerIsKilled(t *testing.T) {
 
 func assertGone(t *testing.T, dir string) {
 	t.Helper()
-	eventually(t, "no process left under "+dir, func(context.Context) (bool, error) {
+	optest.Await(t, "no process left under "+dir, func(context.Context) (bool, error) {
 		return len(processesUnder(dir)) == 0, nil
 	})
-	eventually(t, dir+" removed", func(context.Context) (bool, error) {
+	optest.Await(t, dir+" removed", func(context.Context) (bool, error) {
 		_, err := os.Stat(dir)
 		return os.IsNotExist(err), nil
 	})

@@ -6,5 +6,7 @@
 // It sits outside the watch event → controller → runner → proxy path: it is
 // the cluster that path talks to when no other cluster is configured. Every
 // process it starts is stopped by Cluster.Stop, and by a guard process when the
-// owner dies without calling Stop (test timeout, SIGKILL).
+// owner dies without calling Stop (test timeout, SIGKILL). A test package
+// starts one around its tests with devclustertest.RunTests, which lives apart
+// so that cmd/devcluster does not link package testing.
 package devcluster

@@ -3,6 +3,7 @@ package optest
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -40,7 +41,8 @@ const (
 // error cond returns describes what it saw ("generation 2, conditions …"),
 // and a different description counts as progress. The failure message says
 // what was observed: the last observation, each operator's runs with their
-// durations, and its log tail.
+// durations, and its log tail. A nil operator among ops is left out: a wait
+// on no operator at all still fails when nothing it observes changes.
 func Await(t testing.TB, what string, cond func(ctx context.Context) (bool, error), ops ...*Operator) {
 	t.Helper()
 	if err := AwaitErr(Context(t), what, cond, ops...); err != nil {
@@ -132,6 +134,7 @@ type waiter struct {
 }
 
 func newWaiter(floor time.Duration, ops []*Operator) *waiter {
+	ops = slices.DeleteFunc(slices.Clone(ops), func(op *Operator) bool { return op == nil })
 	w := &waiter{floor: floor, ops: ops, lastProgress: time.Now(), started: make([]int, len(ops)), finished: make([]int, len(ops))}
 	for i, op := range ops {
 		a := op.Activity()

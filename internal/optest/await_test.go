@@ -90,3 +90,14 @@ func TestRunTimeoutFromArgs(t *testing.T) {
 		}
 	}
 }
+
+func TestAwaitLeavesOutNilOperators(t *testing.T) {
+	polls := 0
+	err := newWaiter(time.Second, []*Operator{nil}).await(t.Context(), "x", func(context.Context) (bool, error) {
+		polls++
+		return polls > 2, nil
+	})
+	if err != nil {
+		t.Fatalf("await with a nil operator: %v", err)
+	}
+}

@@ -1,6 +1,11 @@
 // Package optest runs the built ansible-operator binary in integration and
 // end-to-end tests: build once, start with a kubeconfig and watches file,
 // capture its log, stop or kill it, and wait on Kubernetes conditions.
+//
+// It is also the one home of what the test packages share: the wait
+// (Await, and AwaitObject and AwaitEvent on top of it), the readers of a
+// resource's conditions (Successful, Settled, Failed, ObservedGeneration),
+// and the namespaces, custom resources and Events the tests create and read.
 package optest
 
 import (

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
-
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
 // WaitReady polls the operator's /readyz until it answers 200; it fails when
@@ -22,21 +20,4 @@ func (o *Operator) WaitReady(ctx context.Context) error {
 		resp.Body.Close()
 		return resp.StatusCode == http.StatusOK, fmt.Errorf("/readyz: %s", resp.Status)
 	}, o)
-}
-
-// Condition returns status.conditions[type] of obj, or nil.
-func Condition(obj *unstructured.Unstructured, condType string) map[string]any {
-	conds, _, _ := unstructured.NestedSlice(obj.Object, "status", "conditions")
-	for _, c := range conds {
-		if m, ok := c.(map[string]any); ok && m["type"] == condType {
-			return m
-		}
-	}
-	return nil
-}
-
-// ConditionTrue reports whether condition condType has status "True".
-func ConditionTrue(obj *unstructured.Unstructured, condType string) bool {
-	c := Condition(obj, condType)
-	return c != nil && c["status"] == "True"
 }

@@ -97,9 +97,9 @@ func runToExit(t *testing.T, watchesFile, kubeconfig string) string {
 func TestSchemaRejectsInvalidMcrouters(t *testing.T) {
 	t.Parallel()
 	op := sharedOperator(t)
-	ns := namespace(t, "schema")
-	createMcrouter(t, ns, "bystander", map[string]any{"memcached_pool_size": 2})
-	waitMcrouter(t, op, ns, "bystander", "Successful", settled)
+	ns := optest.TempNamespace(t, kube, "schema")
+	optest.Create(t, kube, optest.NewObject(optest.McrouterGVK, ns, "bystander", map[string]any{"memcached_pool_size": 2}))
+	optest.AwaitObject(t, kube, optest.McrouterGVK, ns, "bystander", "Successful", optest.Settled, op)
 	tests := []struct {
 		name  string
 		spec  map[string]any
@@ -115,11 +115,11 @@ func TestSchemaRejectsInvalidMcrouters(t *testing.T) {
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			name := fmt.Sprintf("invalid-%d", i)
-			err := kube.Create(t.Context(), newMcrouter(ns, name, tt.spec))
+			err := kube.Create(t.Context(), optest.NewObject(optest.McrouterGVK, ns, name, tt.spec))
 			if !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), tt.field) {
 				t.Fatalf("create with %v: %v, want Invalid naming %s", tt.spec, err, tt.field)
 			}
-			if _, err := getMcrouter(t.Context(), ns, name); !apierrors.IsNotFound(err) {
+			if _, err := optest.Get(t.Context(), kube, optest.McrouterGVK, ns, name); !apierrors.IsNotFound(err) {
 				t.Errorf("the rejected Mcrouter exists: %v", err)
 			}
 		})
@@ -127,7 +127,7 @@ func TestSchemaRejectsInvalidMcrouters(t *testing.T) {
 	if done, err := op.Exited(); done {
 		t.Fatalf("the operator exited: %v", err)
 	}
-	waitMcrouter(t, op, ns, "bystander", "still Successful", settled)
+	optest.AwaitObject(t, kube, optest.McrouterGVK, ns, "bystander", "still Successful", optest.Settled, op)
 }
 
 // TestTemplateInjectionIsText puts `{{ lookup('pipe', 'touch <file>') }}` in
@@ -136,16 +136,16 @@ func TestSchemaRejectsInvalidMcrouters(t *testing.T) {
 func TestTemplateInjectionIsText(t *testing.T) {
 	t.Parallel()
 	op := sharedOperator(t)
-	ns := namespace(t, "unsafe")
+	ns := optest.TempNamespace(t, kube, "unsafe")
 	marker := filepath.Join(tempDir(t), "pwned")
 	payload := fmt.Sprintf("{{ lookup('pipe', 'touch %s') }}", marker)
 
-	cr := newMcrouter(ns, "annotated", map[string]any{"memcached_pool_size": 1, "annotations": map[string]any{"note": payload}})
+	cr := optest.NewObject(optest.McrouterGVK, ns, "annotated", map[string]any{"memcached_pool_size": 1, "annotations": map[string]any{"note": payload}})
 	cr.SetAnnotations(map[string]string{"e2e.example.com/note": payload})
 	if err := kube.Create(t.Context(), cr); err != nil {
 		t.Fatal(err)
 	}
-	waitMcrouter(t, op, ns, "annotated", "Successful", settled)
+	optest.AwaitObject(t, kube, optest.McrouterGVK, ns, "annotated", "Successful", optest.Settled, op)
 	var d appsv1.Deployment
 	if err := kube.Get(t.Context(), client.ObjectKey{Namespace: ns, Name: "annotated"}, &d); err != nil {
 		t.Fatal(err)
@@ -154,9 +154,9 @@ func TestTemplateInjectionIsText(t *testing.T) {
 		t.Errorf("Deployment annotation note = %q, want the spec value as text %q", got, payload)
 	}
 
-	createMcrouter(t, ns, "image", map[string]any{"mcrouter_image": payload})
-	u := waitMcrouter(t, op, ns, "image", "Failure", failed)
-	msg := conditionMessage(u, "Failure")
+	optest.Create(t, kube, optest.NewObject(optest.McrouterGVK, ns, "image", map[string]any{"mcrouter_image": payload}))
+	u := optest.AwaitObject(t, kube, optest.McrouterGVK, ns, "image", "Failure", optest.Failed, op)
+	msg := optest.ConditionMessage(u, "Failure")
 	if !strings.Contains(msg, "spec.mcrouter_image must be a non-empty image reference without spaces") || !strings.Contains(msg, payload) {
 		t.Errorf("Failure message %q does not quote the image as text", msg)
 	}
@@ -173,26 +173,26 @@ func TestTemplateInjectionIsText(t *testing.T) {
 func TestOversizedValues(t *testing.T) {
 	t.Parallel()
 	op := sharedOperator(t)
-	ns := namespace(t, "oversized")
-	createMcrouter(t, ns, "bystander", map[string]any{"memcached_pool_size": 1})
-	waitMcrouter(t, op, ns, "bystander", "Successful", settled)
+	ns := optest.TempNamespace(t, kube, "oversized")
+	optest.Create(t, kube, optest.NewObject(optest.McrouterGVK, ns, "bystander", map[string]any{"memcached_pool_size": 1}))
+	optest.AwaitObject(t, kube, optest.McrouterGVK, ns, "bystander", "Successful", optest.Settled, op)
 	mib := strings.Repeat("m", 1<<20)
 
-	cr := newMcrouter(ns, "annotation-1mib", map[string]any{"memcached_pool_size": 1})
+	cr := optest.NewObject(optest.McrouterGVK, ns, "annotation-1mib", map[string]any{"memcached_pool_size": 1})
 	cr.SetAnnotations(map[string]string{"e2e.example.com/big": mib})
 	if err := kube.Create(t.Context(), cr); !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), "Too long") {
 		t.Fatalf("create with a 1 MiB annotation: %v, want the API server's Too long", err)
 	}
-	cr = newMcrouter(ns, "annotation-250kib", map[string]any{"memcached_pool_size": 1})
+	cr = optest.NewObject(optest.McrouterGVK, ns, "annotation-250kib", map[string]any{"memcached_pool_size": 1})
 	cr.SetAnnotations(map[string]string{"e2e.example.com/big": mib[:250<<10]})
 	if err := kube.Create(t.Context(), cr); err != nil {
 		t.Fatal(err)
 	}
-	createMcrouter(t, ns, "spec-1mib", map[string]any{"memcached_pool_size": 1, "annotations": map[string]any{"big": mib}})
+	optest.Create(t, kube, optest.NewObject(optest.McrouterGVK, ns, "spec-1mib", map[string]any{"memcached_pool_size": 1, "annotations": map[string]any{"big": mib}}))
 
-	waitMcrouter(t, op, ns, "annotation-250kib", "Successful", settled)
-	u := waitMcrouter(t, op, ns, "spec-1mib", "Failure", failed)
-	msg := conditionMessage(u, "Failure")
+	optest.AwaitObject(t, kube, optest.McrouterGVK, ns, "annotation-250kib", "Successful", optest.Settled, op)
+	u := optest.AwaitObject(t, kube, optest.McrouterGVK, ns, "spec-1mib", "Failure", optest.Failed, op)
+	msg := optest.ConditionMessage(u, "Failure")
 	if !strings.Contains(msg, "Apply the memcached pool") || !strings.Contains(msg, "Too long") {
 		t.Errorf("Failure message does not name the task and the cause: %.2000s", msg)
 	}
@@ -203,7 +203,7 @@ func TestOversizedValues(t *testing.T) {
 	if done, err := op.Exited(); done {
 		t.Fatalf("the operator exited: %v", err)
 	}
-	waitMcrouter(t, op, ns, "bystander", "still Successful", settled)
+	optest.AwaitObject(t, kube, optest.McrouterGVK, ns, "bystander", "still Successful", optest.Settled, op)
 }
 
 // TestCRDDeletedWhileRunning deletes the Mcrouter CRD under a running
@@ -213,26 +213,26 @@ func TestOversizedValues(t *testing.T) {
 // cluster-wide.
 func TestCRDDeletedWhileRunning(t *testing.T) {
 	timed(t)
-	ns := namespace(t, "crd-deleted")
+	ns := optest.TempNamespace(t, kube, "crd-deleted")
 	op := startOperator(t, operatorOptions{Name: "crd", Namespaces: []string{ns}})
-	createMcrouter(t, ns, "before", map[string]any{"memcached_pool_size": 1})
-	waitMcrouter(t, op, ns, "before", "Successful", settled)
+	optest.Create(t, kube, optest.NewObject(optest.McrouterGVK, ns, "before", map[string]any{"memcached_pool_size": 1}))
+	optest.AwaitObject(t, kube, optest.McrouterGVK, ns, "before", "Successful", optest.Settled, op)
 
 	crd := filepath.Join("deploy", "crds", "mcrouter.example.com_mcrouters.yaml")
 	t.Cleanup(func() { restoreCRD(t, crd) }) // the other tests need it, whatever happens here
 	kubectl(t, "delete", "-f", crd, "--wait=true", timeoutFlag(t))
-	eventually(t, op, "the deleted Mcrouter's dependents garbage-collected", func(ctx context.Context) (bool, error) {
+	optest.Await(t, "the deleted Mcrouter's dependents garbage-collected", func(ctx context.Context) (bool, error) {
 		missing, err := missingDependents(ctx, ns, "before")
 		return len(missing) == len(dependents("before")), err
-	})
-	eventually(t, op, "a log line naming the Mcrouter kind the server no longer serves", func(context.Context) (bool, error) {
+	}, op)
+	optest.Await(t, "a log line naming the Mcrouter kind the server no longer serves", func(context.Context) (bool, error) {
 		for _, line := range strings.Split(op.Logs(), "\n") {
 			if strings.Contains(line, "Kind=Mcrouter") && strings.Contains(line, "was its CRD deleted?") {
 				return true, nil
 			}
 		}
 		return false, nil
-	})
+	}, op)
 	if done, err := op.Exited(); done {
 		t.Fatalf("the operator exited without its CRD: %v", err)
 	}
@@ -241,8 +241,8 @@ func TestCRDDeletedWhileRunning(t *testing.T) {
 	}
 
 	restoreCRD(t, crd)
-	createMcrouter(t, ns, "after", map[string]any{"memcached_pool_size": 1})
-	waitMcrouter(t, op, ns, "after", "Successful once the CRD is back", settled)
+	optest.Create(t, kube, optest.NewObject(optest.McrouterGVK, ns, "after", map[string]any{"memcached_pool_size": 1}))
+	optest.AwaitObject(t, kube, optest.McrouterGVK, ns, "after", "Successful once the CRD is back", optest.Settled, op)
 	if missing, err := missingDependents(t.Context(), ns, "after"); err != nil || len(missing) > 0 {
 		t.Errorf("missing dependents %v (%v)", missing, err)
 	}

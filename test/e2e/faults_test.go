@@ -8,9 +8,6 @@ import (
 	"testing"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
-	"sigs.k8s.io/controller-runtime/pkg/client"
-
 	"github.com/mcrouter-operator/mcrouter-operator/internal/optest"
 )
 
@@ -21,12 +18,12 @@ import (
 // outage.
 func TestFaultAPIServerRestart(t *testing.T) {
 	timed(t)
-	ns := namespace(t, "fault-apiserver")
+	ns := optest.TempNamespace(t, kube, "fault-apiserver")
 	runnerDir := filepath.Join(tempDir(t), "runner")
 	op := startOperator(t, operatorOptions{Name: "apiserver", RunnerDir: runnerDir, Namespaces: []string{ns}})
 	names := []string{"first", "second"}
 	for _, name := range names {
-		createMcrouter(t, ns, name, map[string]any{"memcached_pool_size": 2})
+		optest.Create(t, kube, optest.NewObject(optest.McrouterGVK, ns, name, map[string]any{"memcached_pool_size": 2}))
 	}
 	procs := waitRunning(t, op, runnerDir, ns, names[0])
 	t.Logf("stopping kube-apiserver during a run (%d Ansible processes)", len(procs))
@@ -37,17 +34,15 @@ func TestFaultAPIServerRestart(t *testing.T) {
 		t.Fatalf("the operator exited during the API server outage: %v\n%s", err, op.LogTail(40))
 	}
 	for _, name := range names {
-		waitMcrouter(t, op, ns, name, "Successful after the API server came back", settled)
+		optest.AwaitObject(t, kube, optest.McrouterGVK, ns, name, "Successful after the API server came back", optest.Settled, op)
 		verifyOperator(t, ns, name)
 	}
-	var list corev1.EventList
-	if err := kube.List(t.Context(), &list, client.InNamespace(ns)); err != nil {
+	failures, err := optest.Events(t.Context(), kube, ns, "", "ReconcileFailed")
+	if err != nil {
 		t.Fatal(err)
 	}
-	for _, e := range list.Items {
-		if e.Reason == "ReconcileFailed" {
-			t.Logf("failed run recorded for %s: %.200s", e.InvolvedObject.Name, e.Message)
-		}
+	for _, e := range failures {
+		t.Logf("failed run recorded for %s: %.200s", e.InvolvedObject.Name, e.Message)
 	}
 }
 
@@ -57,10 +52,10 @@ func TestFaultAPIServerRestart(t *testing.T) {
 func TestFaultOperatorKilled(t *testing.T) {
 	t.Parallel()
 	timed(t)
-	ns := namespace(t, "fault-sigkill")
+	ns := optest.TempNamespace(t, kube, "fault-sigkill")
 	runnerDir := filepath.Join(tempDir(t), "runner")
 	first := startOperator(t, operatorOptions{Name: "sigkill-first", RunnerDir: runnerDir, Namespaces: []string{ns}})
-	createMcrouter(t, ns, "victim", map[string]any{"memcached_pool_size": 2})
+	optest.Create(t, kube, optest.NewObject(optest.McrouterGVK, ns, "victim", map[string]any{"memcached_pool_size": 2}))
 	seen := waitRunning(t, first, runnerDir, ns, "victim")
 	first.Kill()
 	// Whatever the killed operator left: the run it had started, with the
@@ -73,7 +68,7 @@ func TestFaultOperatorKilled(t *testing.T) {
 	t.Logf("killed the operator during a run; %d of its Ansible processes alive right after: %v", len(left), left)
 
 	second := startOperator(t, operatorOptions{Name: "sigkill-second", RunnerDir: runnerDir, Namespaces: []string{ns}})
-	waitMcrouter(t, second, ns, "victim", "Successful after the restart", settled)
+	optest.AwaitObject(t, kube, optest.McrouterGVK, ns, "victim", "Successful after the restart", optest.Settled, second)
 	for _, p := range old {
 		if p.Alive() {
 			t.Errorf("a process of the killed operator survived: %s", p)
@@ -101,16 +96,16 @@ func TestFaultOperatorKilled(t *testing.T) {
 func TestFaultLeaderKilled(t *testing.T) {
 	t.Parallel()
 	timed(t)
-	ns := namespace(t, "fault-leader")
+	ns := optest.TempNamespace(t, kube, "fault-leader")
 	args := []string{"--leader-elect", "--leader-election-namespace", ns, "--leader-election-id", "mcrouter-e2e",
 		"--leader-elect-lease-duration", "10s", "--leader-elect-renew-deadline", "7s"}
 	ops := make([]*optest.Operator, 2)
 	for i := range ops {
 		ops[i] = startOperator(t, operatorOptions{Name: fmt.Sprintf("replica-%d", i), Namespaces: []string{ns}, Args: args})
 	}
-	createMcrouter(t, ns, "before", map[string]any{"memcached_pool_size": 1})
+	optest.Create(t, kube, optest.NewObject(optest.McrouterGVK, ns, "before", map[string]any{"memcached_pool_size": 1}))
 	leader := -1
-	eventually(t, nil, "one replica leads", func(context.Context) (bool, error) {
+	optest.Await(t, "one replica leads", func(context.Context) (bool, error) {
 		for i, op := range ops {
 			if strings.Contains(op.Logs(), "became the leader") {
 				leader = i
@@ -119,7 +114,7 @@ func TestFaultLeaderKilled(t *testing.T) {
 		}
 		return false, nil
 	})
-	waitMcrouter(t, ops[leader], ns, "before", "Successful", settled)
+	optest.AwaitObject(t, kube, optest.McrouterGVK, ns, "before", "Successful", optest.Settled, ops[leader])
 	follower := ops[1-leader]
 	if strings.Contains(follower.Logs(), "became the leader") {
 		t.Fatalf("both replicas lead")
@@ -127,12 +122,12 @@ func TestFaultLeaderKilled(t *testing.T) {
 
 	ops[leader].Kill()
 	killed := time.Now()
-	createMcrouter(t, ns, "after", map[string]any{"memcached_pool_size": 1})
-	eventually(t, follower, "the surviving replica takes the lease", func(context.Context) (bool, error) {
+	optest.Create(t, kube, optest.NewObject(optest.McrouterGVK, ns, "after", map[string]any{"memcached_pool_size": 1}))
+	optest.Await(t, "the surviving replica takes the lease", func(context.Context) (bool, error) {
 		return strings.Contains(follower.Logs(), "became the leader"), nil
-	})
+	}, follower)
 	tookOver := time.Since(killed)
-	waitMcrouter(t, follower, ns, "after", "Successful, reconciled by the new leader", settled)
+	optest.AwaitObject(t, kube, optest.McrouterGVK, ns, "after", "Successful, reconciled by the new leader", optest.Settled, follower)
 	t.Logf("the follower took the lease %s after the leader was killed (lease duration 10s) and reconciled a new Mcrouter %s after it; %s",
 		tookOver.Round(100*time.Millisecond), time.Since(killed).Round(100*time.Millisecond), follower.Activity())
 	if missing, err := missingDependents(t.Context(), ns, "after"); err != nil || len(missing) > 0 {
@@ -150,7 +145,7 @@ func TestFaultLeaderKilled(t *testing.T) {
 func TestFaultHangingTask(t *testing.T) {
 	t.Parallel()
 	timed(t)
-	ns := namespace(t, "fault-hang")
+	ns := optest.TempNamespace(t, kube, "fault-hang")
 	runnerDir := filepath.Join(tempDir(t), "runner")
 	o := operatorOptions{
 		Name:        "hang-measure",
@@ -160,8 +155,8 @@ func TestFaultHangingTask(t *testing.T) {
 		Args:        []string{"--ansible-roles-path", filepath.Join(repoRoot, "roles")},
 	}
 	measure := startOperator(t, o)
-	createMcrouter(t, ns, "stuck", map[string]any{"memcached_pool_size": 1})
-	waitMcrouter(t, measure, ns, "stuck", "Successful before any hang", settled)
+	optest.Create(t, kube, optest.NewObject(optest.McrouterGVK, ns, "stuck", map[string]any{"memcached_pool_size": 1}))
+	optest.AwaitObject(t, kube, optest.McrouterGVK, ns, "stuck", "Successful before any hang", optest.Settled, measure)
 	if err := measure.Stop(optest.StopTimeout); err != nil {
 		t.Fatal(err)
 	}
@@ -169,7 +164,7 @@ func TestFaultHangingTask(t *testing.T) {
 	t.Logf("the role's run took %s here; --run-timeout %s", measure.Activity().Longest().Round(100*time.Millisecond), timeout)
 	o.Name, o.Args = "hang", append(o.Args, "--run-timeout", timeout.String())
 	op := startOperator(t, o)
-	patchMcrouter(t, ns, "stuck", map[string]any{
+	optest.MergePatch(t, kube, optest.McrouterGVK, ns, "stuck", map[string]any{
 		"metadata": map[string]any{"annotations": map[string]any{"e2e.example.com/hang": "true"}},
 		"spec":     map[string]any{"memcached_pool_size": 2},
 	})
@@ -184,23 +179,23 @@ func TestFaultHangingTask(t *testing.T) {
 		}
 		return out, err
 	}
-	eventually(t, op, "the hanging task's command", func(context.Context) (bool, error) {
+	optest.Await(t, "the hanging task's command", func(context.Context) (bool, error) {
 		procs, err := hanging()
 		return len(procs) > 0, err
-	})
-	u := waitMcrouter(t, op, ns, "stuck", "Failure", failed)
-	msg := conditionMessage(u, "Failure")
+	}, op)
+	u := optest.AwaitObject(t, kube, optest.McrouterGVK, ns, "stuck", "Failure", optest.Failed, op)
+	msg := optest.ConditionMessage(u, "Failure")
 	if !strings.Contains(msg, "timed out") || !strings.Contains(msg, "Hang while the Mcrouter asks for it") {
 		t.Errorf("Failure message %q does not say the run timed out in the hanging task", msg)
 	}
-	waitEvent(t, op, ns, "ReconcileFailed", "Hang while the Mcrouter asks for it")
+	optest.AwaitEvent(t, kube, ns, "", "ReconcileFailed", "Hang while the Mcrouter asks for it", op)
 
-	patchMcrouter(t, ns, "stuck", map[string]any{
+	optest.MergePatch(t, kube, optest.McrouterGVK, ns, "stuck", map[string]any{
 		"metadata": map[string]any{"annotations": map[string]any{"e2e.example.com/hang": nil}},
 		"spec":     map[string]any{"memcached_pool_size": 3},
 	})
-	u = waitMcrouter(t, op, ns, "stuck", "Successful after the spec change", settled)
-	if failed(u) {
+	u = optest.AwaitObject(t, kube, optest.McrouterGVK, ns, "stuck", "Successful after the spec change", optest.Settled, op)
+	if optest.Failed(u) {
 		t.Errorf("Failure still True: %v", optest.Condition(u, "Failure"))
 	}
 	if left, err := hanging(); err != nil || len(left) > 0 {
@@ -209,21 +204,4 @@ func TestFaultHangingTask(t *testing.T) {
 	if missing, err := missingDependents(t.Context(), ns, "stuck"); err != nil || len(missing) > 0 {
 		t.Errorf("missing dependents %v (%v)", missing, err)
 	}
-}
-
-// waitEvent waits for an Event of reason in ns whose message contains text.
-func waitEvent(t *testing.T, op *optest.Operator, ns, reason, text string) {
-	t.Helper()
-	eventually(t, op, fmt.Sprintf("a %s event containing %q", reason, text), func(ctx context.Context) (bool, error) {
-		var list corev1.EventList
-		if err := kube.List(ctx, &list, client.InNamespace(ns)); err != nil {
-			return false, err
-		}
-		for _, e := range list.Items {
-			if e.Reason == reason && strings.Contains(e.Message, text) {
-				return true, nil
-			}
-		}
-		return false, nil
-	})
 }

@@ -37,11 +37,11 @@ const (
 func TestHealAfterRestart(t *testing.T) {
 	t.Parallel()
 	timed(t)
-	ns := namespace(t, "heal-restart")
+	ns := optest.TempNamespace(t, kube, "heal-restart")
 	o := operatorOptions{Name: "heal-restart-first", RunnerDir: filepath.Join(tempDir(t), "runner"), Namespaces: []string{ns}}
 	first := startOperator(t, o)
-	createMcrouter(t, ns, healed, map[string]any{"memcached_pool_size": healPoolSize})
-	waitMcrouter(t, first, ns, healed, "Successful", settled)
+	optest.Create(t, kube, optest.NewObject(optest.McrouterGVK, ns, healed, map[string]any{"memcached_pool_size": healPoolSize}))
+	optest.AwaitObject(t, kube, optest.McrouterGVK, ns, healed, "Successful", optest.Settled, first)
 	if err := first.Stop(optest.StopTimeout); err != nil {
 		t.Fatal(err)
 	}
@@ -49,7 +49,7 @@ func TestHealAfterRestart(t *testing.T) {
 	o.Name = "heal-restart-second"
 	second, port := meteredOperator(t, o)
 	runs, skips := waitReconciled(t, second, port, 1)
-	waitMcrouter(t, second, ns, healed, "Successful after the restart", settled)
+	optest.AwaitObject(t, kube, optest.McrouterGVK, ns, healed, "Successful after the restart", optest.Settled, second)
 	t.Logf("the restarted operator reconciled the settled Mcrouter: %v Ansible runs, %v skipped", runs, skips)
 	breakAndHeal(t, second, ns, healed)
 }
@@ -61,28 +61,28 @@ func TestHealAfterRestart(t *testing.T) {
 func TestHealAfterFailedRun(t *testing.T) {
 	t.Parallel()
 	timed(t)
-	ns := namespace(t, "heal-failed")
+	ns := optest.TempNamespace(t, kube, "heal-failed")
 	op := startOperator(t, operatorOptions{
 		Name:        "heal-failed",
 		WatchesFile: filepath.Join(repoRoot, "test", "e2e", "testdata", "failonce", "watches.yaml"),
 		Namespaces:  []string{ns},
 		Args:        []string{"--ansible-roles-path", filepath.Join(repoRoot, "roles")},
 	})
-	createMcrouter(t, ns, healed, map[string]any{"memcached_pool_size": healPoolSize})
-	waitMcrouter(t, op, ns, healed, "Successful", settled)
+	optest.Create(t, kube, optest.NewObject(optest.McrouterGVK, ns, healed, map[string]any{"memcached_pool_size": healPoolSize}))
+	optest.AwaitObject(t, kube, optest.McrouterGVK, ns, healed, "Successful", optest.Settled, op)
 
 	// An annotation change alone starts no reconcile: the spec changes too.
-	patchMcrouter(t, ns, healed, map[string]any{
+	optest.MergePatch(t, kube, optest.McrouterGVK, ns, healed, map[string]any{
 		"metadata": map[string]any{"annotations": map[string]any{failAnnotation: "true"}},
 		"spec":     map[string]any{"mcrouter_replicas": 2},
 	})
-	u := waitMcrouter(t, op, ns, healed, "Failure while it carries "+failAnnotation, failed)
-	if msg := conditionMessage(u, "Failure"); !strings.Contains(msg, "Fail while the Mcrouter asks for it") {
+	u := optest.AwaitObject(t, kube, optest.McrouterGVK, ns, healed, "Failure while it carries "+failAnnotation, optest.Failed, op)
+	if msg := optest.ConditionMessage(u, "Failure"); !strings.Contains(msg, "Fail while the Mcrouter asks for it") {
 		t.Errorf("Failure message %q does not name the failing task", msg)
 	}
 	// The failed Mcrouter is retried with backoff; the next retry succeeds.
-	patchMcrouter(t, ns, healed, map[string]any{"metadata": map[string]any{"annotations": map[string]any{failAnnotation: nil}}})
-	waitMcrouter(t, op, ns, healed, "Successful on a retry without "+failAnnotation, settled)
+	optest.MergePatch(t, kube, optest.McrouterGVK, ns, healed, map[string]any{"metadata": map[string]any{"annotations": map[string]any{failAnnotation: nil}}})
+	optest.AwaitObject(t, kube, optest.McrouterGVK, ns, healed, "Successful on a retry without "+failAnnotation, optest.Settled, op)
 	breakAndHeal(t, op, ns, healed)
 }
 
@@ -92,21 +92,21 @@ func TestHealAfterFailedRun(t *testing.T) {
 func TestHealAfterKillMidRun(t *testing.T) {
 	t.Parallel()
 	timed(t)
-	ns := namespace(t, "heal-sigkill")
+	ns := optest.TempNamespace(t, kube, "heal-sigkill")
 	runnerDir := filepath.Join(tempDir(t), "runner")
 	o := operatorOptions{Name: "heal-sigkill-first", RunnerDir: runnerDir, Namespaces: []string{ns}}
 	first := startOperator(t, o)
-	createMcrouter(t, ns, healed, map[string]any{"memcached_pool_size": healPoolSize})
-	waitMcrouter(t, first, ns, healed, "Successful", settled)
+	optest.Create(t, kube, optest.NewObject(optest.McrouterGVK, ns, healed, map[string]any{"memcached_pool_size": healPoolSize}))
+	optest.AwaitObject(t, kube, optest.McrouterGVK, ns, healed, "Successful", optest.Settled, first)
 
-	patchMcrouter(t, ns, healed, map[string]any{"spec": map[string]any{"mcrouter_replicas": 2}})
+	optest.MergePatch(t, kube, optest.McrouterGVK, ns, healed, map[string]any{"spec": map[string]any{"mcrouter_replicas": 2}})
 	procs := waitRunning(t, first, runnerDir, ns, healed)
 	first.Kill()
 	t.Logf("killed the operator during a run (%d Ansible processes)", len(procs))
 
 	o.Name = "heal-sigkill-second"
 	second := startOperator(t, o)
-	waitMcrouter(t, second, ns, healed, "Successful at the new generation after the restart", settled)
+	optest.AwaitObject(t, kube, optest.McrouterGVK, ns, healed, "Successful at the new generation after the restart", optest.Settled, second)
 	breakAndHeal(t, second, ns, healed)
 }
 
@@ -115,10 +115,10 @@ func TestHealAfterKillMidRun(t *testing.T) {
 // and the missing owner reference differ, and that starts a run.
 func TestRecreatedDependentRuns(t *testing.T) {
 	t.Parallel()
-	ns := namespace(t, "heal-recreated")
+	ns := optest.TempNamespace(t, kube, "heal-recreated")
 	op := startOperator(t, operatorOptions{Name: "heal-recreated", Namespaces: []string{ns}})
-	createMcrouter(t, ns, healed, map[string]any{"memcached_pool_size": healPoolSize})
-	waitMcrouter(t, op, ns, healed, "Successful", settled)
+	optest.Create(t, kube, optest.NewObject(optest.McrouterGVK, ns, healed, map[string]any{"memcached_pool_size": healPoolSize}))
+	optest.AwaitObject(t, kube, optest.McrouterGVK, ns, healed, "Successful", optest.Settled, op)
 
 	var cm corev1.ConfigMap
 	if err := kube.Get(t.Context(), client.ObjectKey{Namespace: ns, Name: healed}, &cm); err != nil {
@@ -137,10 +137,10 @@ func TestRecreatedDependentRuns(t *testing.T) {
 	if err := kube.Create(t.Context(), own); err != nil {
 		t.Fatalf("create our own ConfigMap %s/%s right after deleting the Mcrouter's: %v", ns, healed, err)
 	}
-	eventually(t, op, "an Ansible run for the ConfigMap replaced by an identical one", func(context.Context) (bool, error) {
+	optest.Await(t, "an Ansible run for the ConfigMap replaced by an identical one", func(context.Context) (bool, error) {
 		return op.Activity().Started() > before, fmt.Errorf("%d runs started, as before the replacement", op.Activity().Started())
-	})
-	waitMcrouter(t, op, ns, healed, "Successful", settled)
+	}, op)
+	optest.AwaitObject(t, kube, optest.McrouterGVK, ns, healed, "Successful", optest.Settled, op)
 }
 
 // TestRestartRunsNothingForUnchangedMcrouters restarts the operator of 20
@@ -149,16 +149,16 @@ func TestRecreatedDependentRuns(t *testing.T) {
 // 20 runs load both CPUs, and its figures are the operator's alone.
 func TestRestartRunsNothingForUnchangedMcrouters(t *testing.T) {
 	timed(t)
-	ns := namespace(t, "restart-unchanged")
+	ns := optest.TempNamespace(t, kube, "restart-unchanged")
 	o := operatorOptions{Name: "unchanged-first", RunnerDir: filepath.Join(tempDir(t), "runner"), Namespaces: []string{ns}}
 	first, firstPort := meteredOperator(t, o)
 	names := make([]string, restartedCRs)
 	for i := range names {
 		names[i] = fmt.Sprintf("cr-%02d", i)
-		createMcrouter(t, ns, names[i], map[string]any{"memcached_pool_size": 1})
+		optest.Create(t, kube, optest.NewObject(optest.McrouterGVK, ns, names[i], map[string]any{"memcached_pool_size": 1}))
 	}
 	for _, name := range names {
-		waitMcrouter(t, first, ns, name, "Successful", settled)
+		optest.AwaitObject(t, kube, optest.McrouterGVK, ns, name, "Successful", optest.Settled, first)
 	}
 	runs, skips := reconcileCounts(t, firstPort)
 	t.Logf("first operator: %v Ansible runs, %v skipped for %d new Mcrouters", runs, skips, restartedCRs)
@@ -200,7 +200,7 @@ func breakAndHeal(t *testing.T, op *optest.Operator, ns, name string) {
 	t.Run("StatefulSet scaled to 0", func(t *testing.T) {
 		sts := &appsv1.StatefulSet{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name + "-memcached"}}
 		mergePatch(t, sts, `{"spec":{"replicas":0}}`)
-		eventually(t, op, fmt.Sprintf("StatefulSet %s/%s spec.replicas back to %d", ns, sts.Name, healPoolSize), func(ctx context.Context) (bool, error) {
+		optest.Await(t, fmt.Sprintf("StatefulSet %s/%s spec.replicas back to %d", ns, sts.Name, healPoolSize), func(ctx context.Context) (bool, error) {
 			if err := kube.Get(ctx, client.ObjectKeyFromObject(sts), sts); err != nil {
 				return false, err
 			}
@@ -208,7 +208,7 @@ func breakAndHeal(t *testing.T, op *optest.Operator, ns, name string) {
 				return false, errors.New("spec.replicas unset")
 			}
 			return *sts.Spec.Replicas == healPoolSize, fmt.Errorf("spec.replicas %d", *sts.Spec.Replicas)
-		})
+		}, op)
 	})
 	t.Run("config.json emptied", func(t *testing.T) {
 		mergePatch(t, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}}, `{"data":{"config.json":"{}"}}`)
@@ -230,13 +230,13 @@ func mergePatch(t *testing.T, obj client.Object, patch string) {
 func waitConfigServers(t *testing.T, op *optest.Operator, ns, name string) {
 	t.Helper()
 	want := wantServers(ns, name, healPoolSize)
-	eventually(t, op, fmt.Sprintf("ConfigMap %s/%s config.json lists the %d memcached servers", ns, name, healPoolSize), func(ctx context.Context) (bool, error) {
+	optest.Await(t, fmt.Sprintf("ConfigMap %s/%s config.json lists the %d memcached servers", ns, name, healPoolSize), func(ctx context.Context) (bool, error) {
 		cfg, err := readConfig(ctx, ns, name)
 		if err != nil {
 			return false, err
 		}
 		return slices.Equal(cfg.Pools.A.Servers, want), fmt.Errorf("servers %q", cfg.Pools.A.Servers)
-	})
+	}, op)
 }
 
 // deleteServices deletes the mcrouter Service of each Mcrouter and returns
@@ -261,7 +261,7 @@ func deleteServices(t *testing.T, ns string, names ...string) map[string]types.U
 // another UID.
 func waitServicesRestored(t *testing.T, op *optest.Operator, ns string, old map[string]types.UID) {
 	t.Helper()
-	eventually(t, op, fmt.Sprintf("%d deleted Services in %s re-created", len(old), ns), func(ctx context.Context) (bool, error) {
+	optest.Await(t, fmt.Sprintf("%d deleted Services in %s re-created", len(old), ns), func(ctx context.Context) (bool, error) {
 		var list corev1.ServiceList
 		if err := kube.List(ctx, &list, client.InNamespace(ns)); err != nil {
 			return false, err
@@ -281,7 +281,7 @@ func waitServicesRestored(t *testing.T, op *optest.Operator, ns string, old map[
 		}
 		slices.Sort(waiting)
 		return len(waiting) == 0, fmt.Errorf("%d of %d not re-created: %s", len(waiting), len(old), strings.Join(waiting, ", "))
-	})
+	}, op)
 }
 
 // meteredOperator starts an operator with its metrics endpoint on a free
@@ -301,14 +301,14 @@ func meteredOperator(t *testing.T, o operatorOptions) (*optest.Operator, int) {
 // returns the two counts. A run under way is not counted yet.
 func waitReconciled(t *testing.T, op *optest.Operator, port, n int) (runs, skips float64) {
 	t.Helper()
-	eventually(t, op, fmt.Sprintf("operator %s reconciled %d times (Ansible runs and skips)", op.Name, n), func(ctx context.Context) (bool, error) {
+	optest.Await(t, fmt.Sprintf("operator %s reconciled %d times (Ansible runs and skips)", op.Name, n), func(ctx context.Context) (bool, error) {
 		byResult, s, err := runCounts(ctx, port)
 		if err != nil {
 			return false, err
 		}
 		runs, skips = byResult["succeeded"]+byResult["failed"], s
 		return runs+skips >= float64(n), fmt.Errorf("%v Ansible runs, %v skipped", runs, skips)
-	})
+	}, op)
 	return runs, skips
 }
 

@@ -15,121 +15,10 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/mcrouter-operator/mcrouter-operator/internal/optest"
 )
-
-var mcrouterGVK = schema.GroupVersionKind{Group: "mcrouter.example.com", Version: "v1alpha3", Kind: "Mcrouter"}
-
-// namespace creates a namespace (once per package: names are fixed so an
-// operator can be told to watch them) and deletes it after the test.
-func namespace(t *testing.T, name string) string {
-	t.Helper()
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}
-	if err := kube.Create(t.Context(), ns); err != nil {
-		t.Fatalf("create namespace %s: %v", name, err)
-	}
-	t.Cleanup(func() { _ = kube.Delete(context.Background(), ns) })
-	return name
-}
-
-func newMcrouter(ns, name string, spec map[string]any) *unstructured.Unstructured {
-	u := &unstructured.Unstructured{Object: map[string]any{"spec": spec}}
-	u.SetGroupVersionKind(mcrouterGVK)
-	u.SetNamespace(ns)
-	u.SetName(name)
-	return u
-}
-
-func createMcrouter(t *testing.T, ns, name string, spec map[string]any) *unstructured.Unstructured {
-	t.Helper()
-	u := newMcrouter(ns, name, spec)
-	if err := kube.Create(t.Context(), u); err != nil {
-		t.Fatalf("create Mcrouter %s/%s: %v", ns, name, err)
-	}
-	return u
-}
-
-func getMcrouter(ctx context.Context, ns, name string) (*unstructured.Unstructured, error) {
-	u := &unstructured.Unstructured{}
-	u.SetGroupVersionKind(mcrouterGVK)
-	err := kube.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, u)
-	return u, err
-}
-
-// patchMcrouter merge-patches the Mcrouter (a spec change bumps its generation).
-func patchMcrouter(t *testing.T, ns, name string, patch map[string]any) {
-	t.Helper()
-	body, err := json.Marshal(patch)
-	if err != nil {
-		t.Fatal(err)
-	}
-	u := newMcrouter(ns, name, nil)
-	if err := kube.Patch(t.Context(), u, client.RawPatch(types.MergePatchType, body)); err != nil {
-		t.Fatalf("patch Mcrouter %s/%s: %v", ns, name, err)
-	}
-}
-
-// eventually waits until cond holds (optest.Await: no fixed budget; it
-// fails when nothing moves), watching op's Ansible runs for progress.
-func eventually(t *testing.T, op *optest.Operator, what string, cond func(ctx context.Context) (bool, error)) {
-	t.Helper()
-	var ops []*optest.Operator
-	if op != nil {
-		ops = append(ops, op)
-	}
-	optest.Await(t, what, cond, ops...)
-}
-
-// waitMcrouter waits until the Mcrouter satisfies cond and returns it.
-func waitMcrouter(t *testing.T, op *optest.Operator, ns, name, what string, cond func(*unstructured.Unstructured) bool) *unstructured.Unstructured {
-	t.Helper()
-	var last *unstructured.Unstructured
-	eventually(t, op, fmt.Sprintf("Mcrouter %s/%s: %s", ns, name, what), func(ctx context.Context) (bool, error) {
-		u, err := getMcrouter(ctx, ns, name)
-		if err != nil {
-			return false, err
-		}
-		last = u
-		if cond(u) {
-			return true, nil
-		}
-		return false, fmt.Errorf("generation %d, conditions %v", u.GetGeneration(), u.Object["status"])
-	})
-	return last
-}
-
-// successful: the last run succeeded and it ran the current generation.
-func successful(u *unstructured.Unstructured) bool {
-	return optest.ConditionTrue(u, "Successful") && observedGeneration(u, "Successful") == u.GetGeneration()
-}
-
-// settled: successful, and no later run under way (Running says "Awaiting
-// next reconciliation").
-func settled(u *unstructured.Unstructured) bool {
-	return successful(u) && conditionMessage(u, "Running") == "Awaiting next reconciliation"
-}
-
-func failed(u *unstructured.Unstructured) bool { return optest.ConditionTrue(u, "Failure") }
-
-func observedGeneration(u *unstructured.Unstructured, condType string) int64 {
-	switch g := optest.Condition(u, condType)["observedGeneration"].(type) {
-	case int64:
-		return g
-	case float64:
-		return int64(g)
-	}
-	return -1
-}
-
-func conditionMessage(u *unstructured.Unstructured, condType string) string {
-	s, _ := optest.Condition(u, condType)["message"].(string)
-	return s
-}
 
 // requireTool fails the test when a program it runs is missing.
 func requireTool(t *testing.T, name string) string {
@@ -273,7 +162,7 @@ func missingDependents(ctx context.Context, ns, name string) ([]string, error) {
 
 // runnerDirOf is the runner's input directory of one Mcrouter.
 func runnerDirOf(runnerDir, ns, name string) string {
-	return filepath.Join(runnerDir, mcrouterGVK.Group, mcrouterGVK.Version, mcrouterGVK.Kind, ns, name)
+	return filepath.Join(runnerDir, optest.McrouterGVK.Group, optest.McrouterGVK.Version, optest.McrouterGVK.Kind, ns, name)
 }
 
 // artifactCount counts the artifact directories kept for one Mcrouter.
@@ -297,24 +186,14 @@ func waitRunning(t *testing.T, op *optest.Operator, runnerDir, ns, name string) 
 	t.Helper()
 	dir := runnerDirOf(runnerDir, ns, name)
 	var procs []optest.Proc
-	eventually(t, op, "an Ansible run of Mcrouter "+ns+"/"+name, func(context.Context) (bool, error) {
+	optest.Await(t, "an Ansible run of Mcrouter "+ns+"/"+name, func(context.Context) (bool, error) {
 		var err error
 		procs, err = procsIn(dir)
 		return len(procs) > 0, err
-	})
+	}, op)
 	return procs
 }
 
 // procsIn lists the Ansible processes under dir (optest.ProcsIn: by
 // command line, or by working dir for runs the warm executor forked).
 func procsIn(dir string) ([]optest.Proc, error) { return optest.ProcsIn(dir) }
-
-func toInt(v any) int64 {
-	switch n := v.(type) {
-	case int64:
-		return n
-	case float64:
-		return int64(n)
-	}
-	return -1
-}

@@ -36,7 +36,7 @@ const (
 // Not parallel: it loads both CPUs, and its figures are the operator's alone.
 func TestFault50Mcrouters(t *testing.T) {
 	timed(t)
-	ns := namespace(t, "fault-fifty")
+	ns := optest.TempNamespace(t, kube, "fault-fifty")
 	runnerDir := filepath.Join(tempDir(t), "runner")
 	metricsPort, err := optest.FreePort()
 	if err != nil {
@@ -53,7 +53,7 @@ func TestFault50Mcrouters(t *testing.T) {
 	sampler := sampleConcurrency(t, runnerDir)
 	start := time.Now()
 	for i := range fiftyCRs {
-		cr := newMcrouter(ns, fmt.Sprintf("cr-%02d", i), map[string]any{"memcached_pool_size": 1})
+		cr := optest.NewObject(optest.McrouterGVK, ns, fmt.Sprintf("cr-%02d", i), map[string]any{"memcached_pool_size": 1})
 		if i < rotated {
 			cr.SetAnnotations(map[string]string{"ansible.sdk.operatorframework.io/max-runner-artifacts": strconv.Itoa(rotatedArtifacts)})
 		}
@@ -62,7 +62,7 @@ func TestFault50Mcrouters(t *testing.T) {
 		}
 	}
 	for i := range fiftyCRs {
-		waitMcrouter(t, op, ns, fmt.Sprintf("cr-%02d", i), "Successful", settled)
+		optest.AwaitObject(t, kube, optest.McrouterGVK, ns, fmt.Sprintf("cr-%02d", i), "Successful", optest.Settled, op)
 	}
 	t.Logf("%d Mcrouters Successful %s after their creation", fiftyCRs, time.Since(start).Round(time.Second))
 	maxRuns := sampler.stop()
@@ -101,10 +101,10 @@ func checkArtifacts(t *testing.T, op *optest.Operator, runnerDir, ns string) {
 	t.Helper()
 	for gen := 2; gen <= rotatedArtifacts+2; gen++ {
 		for i := range rotated {
-			patchMcrouter(t, ns, fmt.Sprintf("cr-%02d", i), map[string]any{"spec": map[string]any{"memcached_pool_size": gen}})
+			optest.MergePatch(t, kube, optest.McrouterGVK, ns, fmt.Sprintf("cr-%02d", i), map[string]any{"spec": map[string]any{"memcached_pool_size": gen}})
 		}
 		for i := range rotated {
-			waitMcrouter(t, op, ns, fmt.Sprintf("cr-%02d", i), fmt.Sprintf("Successful at pool size %d", gen), settled)
+			optest.AwaitObject(t, kube, optest.McrouterGVK, ns, fmt.Sprintf("cr-%02d", i), fmt.Sprintf("Successful at pool size %d", gen), optest.Settled, op)
 		}
 	}
 	for i := range fiftyCRs {

@@ -27,7 +27,7 @@ const checksumKey = "mcrouter.example.com/config-checksum"
 func TestReadmeScenarios(t *testing.T) {
 	t.Parallel()
 	op := sharedOperator(t)
-	ns := namespace(t, "readme")
+	ns := optest.TempNamespace(t, kube, "readme")
 	const name = "my-mcrouter" // deploy/samples names it so, as the README does
 	steps := []struct {
 		name string
@@ -47,7 +47,7 @@ func TestReadmeScenarios(t *testing.T) {
 
 func readmeApplySample(t *testing.T, op *optest.Operator, ns, name string) {
 	kubectl(t, "apply", "-n", ns, "-f", filepath.Join("deploy", "samples", "mcrouter_v1alpha3_mcrouter.yaml"))
-	u := waitMcrouter(t, op, ns, name, "Successful", settled)
+	u := optest.AwaitObject(t, kube, optest.McrouterGVK, ns, name, "Successful", optest.Settled, op)
 	// The status that says Successful says Ready too: kubectl wait, checking
 	// once (--timeout=0s), finds it so.
 	kubectl(t, "wait", "-n", ns, "--for=condition=Ready", "--timeout=0s", "mcrouter/"+name)
@@ -55,7 +55,7 @@ func readmeApplySample(t *testing.T, op *optest.Operator, ns, name string) {
 	running := optest.Condition(u, "Running")
 	res, _ := running["ansibleResult"].(map[string]any)
 	if running["message"] != "Awaiting next reconciliation" || res == nil ||
-		toInt(res["ok"]) < 1 || toInt(res["failures"]) != 0 || res["completion"] == "" {
+		optest.Int64(res["ok"]) < 1 || optest.Int64(res["failures"]) != 0 || res["completion"] == "" {
 		t.Errorf("Running condition = %v, want message \"Awaiting next reconciliation\" and an ansibleResult", running)
 	}
 	var sts appsv1.StatefulSet
@@ -86,10 +86,10 @@ func readmeApplySample(t *testing.T, op *optest.Operator, ns, name string) {
 		t.Errorf("route = %s, want the replicated OperationSelectorRoute", got)
 	}
 	// The StatefulSet controller creates the pods (they stay Pending: no kubelet).
-	eventually(t, op, "StatefulSet status.replicas 3", func(ctx context.Context) (bool, error) {
+	optest.Await(t, "StatefulSet status.replicas 3", func(ctx context.Context) (bool, error) {
 		err := kube.Get(ctx, client.ObjectKey{Namespace: ns, Name: name + "-memcached"}, &sts)
 		return err == nil && sts.Status.Replicas == 3, err
-	})
+	}, op)
 	if out := kubectl(t, "describe", "mcrouter", "-n", ns, name); !strings.Contains(out, "Awaiting next reconciliation") {
 		t.Errorf("kubectl describe mcrouter does not show \"Awaiting next reconciliation\":\n%s", out)
 	}
@@ -98,8 +98,8 @@ func readmeApplySample(t *testing.T, op *optest.Operator, ns, name string) {
 
 func readmeGrowPool(t *testing.T, op *optest.Operator, ns, name string) {
 	before := deploymentChecksum(t, ns, name)
-	patchMcrouter(t, ns, name, map[string]any{"spec": map[string]any{"memcached_pool_size": 4}})
-	waitMcrouter(t, op, ns, name, "Successful at pool size 4", settled)
+	optest.MergePatch(t, kube, optest.McrouterGVK, ns, name, map[string]any{"spec": map[string]any{"memcached_pool_size": 4}})
+	optest.AwaitObject(t, kube, optest.McrouterGVK, ns, name, "Successful at pool size 4", optest.Settled, op)
 
 	var sts appsv1.StatefulSet
 	if err := kube.Get(t.Context(), client.ObjectKey{Namespace: ns, Name: name + "-memcached"}, &sts); err != nil {
@@ -120,7 +120,7 @@ func readmeGrowPool(t *testing.T, op *optest.Operator, ns, name string) {
 		t.Fatalf("the mcrouter pod template checksum did not change (%s): the Deployment would not roll", after)
 	}
 	// The Deployment controller rolls out a ReplicaSet for the new template.
-	eventually(t, op, "a ReplicaSet with the new configuration checksum", func(ctx context.Context) (bool, error) {
+	optest.Await(t, "a ReplicaSet with the new configuration checksum", func(ctx context.Context) (bool, error) {
 		var list appsv1.ReplicaSetList
 		if err := kube.List(ctx, &list, client.InNamespace(ns), client.MatchingLabels{"app.kubernetes.io/instance": name, "app.kubernetes.io/name": "mcrouter"}); err != nil {
 			return false, err
@@ -131,7 +131,7 @@ func readmeGrowPool(t *testing.T, op *optest.Operator, ns, name string) {
 			}
 		}
 		return false, fmt.Errorf("%d ReplicaSets, none with checksum %s", len(list.Items), after)
-	})
+	}, op)
 }
 
 func deploymentChecksum(t *testing.T, ns, name string) string {
@@ -152,8 +152,8 @@ func readmeSwitchPoolSetup(t *testing.T, op *optest.Operator, ns, name string) {
 		{"sharded", "PoolRoute|A"},
 		{"replicated", "OperationSelectorRoute"},
 	} {
-		patchMcrouter(t, ns, name, map[string]any{"spec": map[string]any{"pool_setup": step.setup}})
-		waitMcrouter(t, op, ns, name, "Successful with pool_setup "+step.setup, settled)
+		optest.MergePatch(t, kube, optest.McrouterGVK, ns, name, map[string]any{"spec": map[string]any{"pool_setup": step.setup}})
+		optest.AwaitObject(t, kube, optest.McrouterGVK, ns, name, "Successful with pool_setup "+step.setup, optest.Settled, op)
 		cfg, err := readConfig(t.Context(), ns, name)
 		if err != nil {
 			t.Fatal(err)
@@ -168,7 +168,7 @@ func readmeSwitchPoolSetup(t *testing.T, op *optest.Operator, ns, name string) {
 }
 
 func readmeRestoreDependents(t *testing.T, op *optest.Operator, ns, name string) {
-	cr, err := getMcrouter(t.Context(), ns, name)
+	cr, err := optest.Get(t.Context(), kube, optest.McrouterGVK, ns, name)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -188,15 +188,15 @@ func readmeRestoreDependents(t *testing.T, op *optest.Operator, ns, name string)
 		if err := kube.Delete(t.Context(), obj); err != nil {
 			t.Fatalf("delete %s: %v", what, err)
 		}
-		eventually(t, op, what+" re-created", func(ctx context.Context) (bool, error) {
+		optest.Await(t, what+" re-created", func(ctx context.Context) (bool, error) {
 			err := kube.Get(ctx, client.ObjectKey{Namespace: ns, Name: objName}, obj)
 			if apierrors.IsNotFound(err) {
 				return false, nil
 			}
 			return err == nil && obj.GetUID() != oldUID && obj.GetDeletionTimestamp() == nil, err
-		})
+		}, op)
 	}
-	now := waitMcrouter(t, op, ns, name, "Successful", settled)
+	now := optest.AwaitObject(t, kube, optest.McrouterGVK, ns, name, "Successful", optest.Settled, op)
 	if now.GetGeneration() != cr.GetGeneration() {
 		t.Errorf("generation %d → %d: the Mcrouter changed, but restoring dependents must not need that",
 			cr.GetGeneration(), now.GetGeneration())
@@ -212,18 +212,18 @@ func readmeRestoreDependents(t *testing.T, op *optest.Operator, ns, name string)
 func TestDeleteMcrouter(t *testing.T) {
 	t.Parallel()
 	op := sharedOperator(t)
-	ns := namespace(t, "delete-cr")
+	ns := optest.TempNamespace(t, kube, "delete-cr")
 	const name = "doomed"
-	createMcrouter(t, ns, name, map[string]any{"memcached_pool_size": 2})
-	waitMcrouter(t, op, ns, name, "Successful", settled)
+	optest.Create(t, kube, optest.NewObject(optest.McrouterGVK, ns, name, map[string]any{"memcached_pool_size": 2}))
+	optest.AwaitObject(t, kube, optest.McrouterGVK, ns, name, "Successful", optest.Settled, op)
 	dir := runnerDirOf(shared.runnerDir, ns, name)
 	if _, err := os.Stat(dir); err != nil {
 		t.Fatalf("runner directory of the Mcrouter: %v", err)
 	}
 
-	patchMcrouter(t, ns, name, map[string]any{"spec": map[string]any{"memcached_pool_size": 3}})
+	optest.MergePatch(t, kube, optest.McrouterGVK, ns, name, map[string]any{"spec": map[string]any{"memcached_pool_size": 3}})
 	procs := waitRunning(t, op, shared.runnerDir, ns, name)
-	cr, err := getMcrouter(t.Context(), ns, name)
+	cr, err := optest.Get(t.Context(), kube, optest.McrouterGVK, ns, name)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -232,7 +232,7 @@ func TestDeleteMcrouter(t *testing.T) {
 	}
 	t.Logf("deleted the Mcrouter during a run (%d processes)", len(procs))
 
-	eventually(t, op, "dependents garbage-collected", func(ctx context.Context) (bool, error) {
+	optest.Await(t, "dependents garbage-collected", func(ctx context.Context) (bool, error) {
 		missing, err := missingDependents(ctx, ns, name)
 		if err != nil {
 			return false, err
@@ -249,8 +249,8 @@ func TestDeleteMcrouter(t *testing.T) {
 			return false, err
 		}
 		return len(pods.Items) == 0 && len(rss.Items) == 0, fmt.Errorf("%d pods, %d ReplicaSets left", len(pods.Items), len(rss.Items))
-	})
-	eventually(t, op, "no Ansible process and no runner directory left", func(context.Context) (bool, error) {
+	}, op)
+	optest.Await(t, "no Ansible process and no runner directory left", func(context.Context) (bool, error) {
 		left, err := procsIn(dir)
 		if err != nil || len(left) > 0 {
 			return false, fmt.Errorf("processes %v (%v)", left, err)
@@ -259,8 +259,8 @@ func TestDeleteMcrouter(t *testing.T) {
 			return false, fmt.Errorf("runner directory %s still there (%v)", dir, err)
 		}
 		return true, nil
-	})
-	if _, err := getMcrouter(t.Context(), ns, name); !apierrors.IsNotFound(err) {
+	}, op)
+	if _, err := optest.Get(t.Context(), kube, optest.McrouterGVK, ns, name); !apierrors.IsNotFound(err) {
 		t.Errorf("the Mcrouter is still there: %v", err)
 	}
 }
@@ -270,9 +270,9 @@ func TestDeleteMcrouter(t *testing.T) {
 func TestOriginalV1alpha3Sample(t *testing.T) {
 	t.Parallel()
 	op := sharedOperator(t)
-	ns := namespace(t, "sample-v1alpha3")
+	ns := optest.TempNamespace(t, kube, "sample-v1alpha3")
 	kubectl(t, "apply", "-n", ns, "-f", filepath.Join("test", "e2e", "testdata", "mcrouter_v1alpha3_mcrouter_cr.yaml"))
-	u := waitMcrouter(t, op, ns, "mcrouter", "Successful", settled)
+	u := optest.AwaitObject(t, kube, optest.McrouterGVK, ns, "mcrouter", "Successful", optest.Settled, op)
 	spec, _, _ := unstructured.NestedMap(u.Object, "spec")
 	want := map[string]any{
 		"mcrouter_image": "devan2502/mcrouter:latest", "mcrouter_port": int64(5000),

@@ -20,6 +20,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/mcrouter-operator/mcrouter-operator/internal/devcluster"
+	"github.com/mcrouter-operator/mcrouter-operator/internal/devcluster/devclustertest"
 
 	"github.com/mcrouter-operator/mcrouter-operator/internal/optest"
 )
@@ -33,7 +34,7 @@ func TestMain(m *testing.M) {
 		fmt.Fprintf(os.Stderr, "FAIL: %v\n", err)
 		os.Exit(1)
 	}
-	os.Exit(devcluster.RunTests(m, devcluster.Options{CRDPaths: []string{crds}}, &cluster))
+	os.Exit(devclustertest.RunTests(m, devcluster.Options{CRDPaths: []string{crds}}, &cluster))
 }
 
 var mcrouterGVR = schema.GroupVersionResource{Group: "mcrouter.example.com", Version: "v1alpha3", Resource: "mcrouters"}

@@ -48,29 +48,29 @@ func noArtifacts(t *testing.T, gvk schema.GroupVersionKind, ns, name, after stri
 // keeps no artifacts at all; the runs' events still make the status.
 func TestArtifactsOff(t *testing.T) {
 	t.Parallel()
-	ns := namespace(t, "artifacts-off")
-	create(t, newCR(gvkEphemeral, ns, "w", map[string]any{"report_status": false}))
-	annotated := newCR(gvkBasic, ns, "a", map[string]any{"report_status": false})
+	ns := optest.CreateNamespace(t, kube, "artifacts-off")
+	optest.Create(t, kube, optest.NewObject(gvkEphemeral, ns, "w", map[string]any{"report_status": false}))
+	annotated := optest.NewObject(gvkBasic, ns, "a", map[string]any{"report_status": false})
 	annotated.SetAnnotations(map[string]string{"ansible.sdk.operatorframework.io/max-runner-artifacts": "0"})
-	create(t, annotated)
+	optest.Create(t, kube, annotated)
 
 	for _, c := range []struct {
 		gvk  schema.GroupVersionKind
 		name string
 	}{{gvkEphemeral, "w"}, {gvkBasic, "a"}} {
-		u := waitCR(t, c.gvk, ns, c.name, "Successful", successful)
+		u := optest.AwaitObject(t, kube, c.gvk, ns, c.name, "Successful", optest.Successful, operator)
 		res, _ := optest.Condition(u, "Running")["ansibleResult"].(map[string]any)
-		if res == nil || toInt(res["ok"]) < 1 || res["completion"] == "" {
+		if res == nil || optest.Int64(res["ok"]) < 1 || res["completion"] == "" {
 			t.Errorf("%s %s: ansibleResult = %v, want the run's stats", c.gvk.Kind, c.name, res)
 		}
 		noArtifacts(t, c.gvk, ns, c.name, "a successful run")
 	}
 
-	patchSpec(t, gvkEphemeral, ns, "w", map[string]any{"fail": true, "fail_reason": "no trace"})
-	u := waitCR(t, gvkEphemeral, ns, "w", "Failure", func(u *unstructured.Unstructured) bool {
-		return failed(u) && observedGeneration(u, "Failure") == u.GetGeneration()
-	})
-	if msg, _ := optest.Condition(u, "Failure")["message"].(string); !strings.Contains(msg, "Fail on request") ||
+	optest.MergePatch(t, kube, gvkEphemeral, ns, "w", map[string]any{"spec": map[string]any{"fail": true, "fail_reason": "no trace"}})
+	u := optest.AwaitObject(t, kube, gvkEphemeral, ns, "w", "Failure", func(u *unstructured.Unstructured) bool {
+		return optest.Failed(u) && optest.ObservedGeneration(u, "Failure") == u.GetGeneration()
+	}, operator)
+	if msg := optest.ConditionMessage(u, "Failure"); !strings.Contains(msg, "Fail on request") ||
 		!strings.Contains(msg, "requested failure: no trace") {
 		t.Errorf("Failure message %q does not name the task and its error", msg)
 	}
@@ -79,7 +79,7 @@ func TestArtifactsOff(t *testing.T) {
 	if n := artifactRuns(t, gvkEphemeral, ns, "w"); n > 1 {
 		t.Errorf("after a failed run: %d artifact dirs, want at most the one of a retry under way", n)
 	}
-	patchSpec(t, gvkEphemeral, ns, "w", map[string]any{"fail": false})
-	waitCR(t, gvkEphemeral, ns, "w", "Successful after the fix", successful)
+	optest.MergePatch(t, kube, gvkEphemeral, ns, "w", map[string]any{"spec": map[string]any{"fail": false}})
+	optest.AwaitObject(t, kube, gvkEphemeral, ns, "w", "Successful after the fix", optest.Successful, operator)
 	noArtifacts(t, gvkEphemeral, ns, "w", "failed runs and a successful one")
 }

@@ -61,16 +61,16 @@ func startByHand(t *testing.T, dir string, kind string, env []string, args ...st
 // k8s_status, and --log-format=text logs a line per task result, failures
 // with their message.
 func TestRunFromACheckout(t *testing.T) {
-	ns := namespace(t, "checkout")
+	ns := optest.CreateNamespace(t, kube, "checkout")
 	op := startByHand(t, t.TempDir(), gvkCheckout.Kind, nil, "--log-format", "text")
-	create(t, newCR(gvkCheckout, ns, "good", map[string]any{"message": "from the binary"}))
-	create(t, newCR(gvkCheckout, ns, "bad", map[string]any{"fail": true, "fail_reason": "on purpose"}))
+	optest.Create(t, kube, optest.NewObject(gvkCheckout, ns, "good", map[string]any{"message": "from the binary"}))
+	optest.Create(t, kube, optest.NewObject(gvkCheckout, ns, "bad", map[string]any{"fail": true, "fail_reason": "on purpose"}))
 
-	u := waitCR(t, gvkCheckout, ns, "good", "Successful", successful, op)
+	u := optest.AwaitObject(t, kube, gvkCheckout, ns, "good", "Successful", optest.Successful, op)
 	if got, _, _ := unstructured.NestedString(u.Object, "status", "greeting"); got != "from the binary" {
 		t.Errorf("status.greeting = %q, want the one operator_sdk.util.k8s_status wrote", got)
 	}
-	waitCR(t, gvkCheckout, ns, "bad", "Failure", failed, op)
+	optest.AwaitObject(t, kube, gvkCheckout, ns, "bad", "Failure", optest.Failed, op)
 
 	logs := op.Logs()
 	for what, re := range map[string]string{
@@ -91,7 +91,7 @@ func TestRunFromACheckout(t *testing.T) {
 // TestOwnCollectionWins: a collections/ beside the watches file replaces the
 // built-in operator_sdk.util, as any copy of it on the path does.
 func TestOwnCollectionWins(t *testing.T) {
-	ns := namespace(t, "owncopy")
+	ns := optest.CreateNamespace(t, kube, "owncopy")
 	dir := t.TempDir()
 	// The collection replaces the built-in one whole: it has every module
 	// the role names, used or not.
@@ -106,9 +106,9 @@ func TestOwnCollectionWins(t *testing.T) {
 	}
 	marker := filepath.Join(dir, "marker")
 	op := startByHand(t, dir, gvkOwnCopy.Kind, []string{"OWN_K8S_STATUS_MARKER=" + marker})
-	create(t, newCR(gvkOwnCopy, ns, "mine", nil))
+	optest.Create(t, kube, optest.NewObject(gvkOwnCopy, ns, "mine", nil))
 
-	u := waitCR(t, gvkOwnCopy, ns, "mine", "Successful", successful, op)
+	u := optest.AwaitObject(t, kube, gvkOwnCopy, ns, "mine", "Successful", optest.Successful, op)
 	if got, found, _ := unstructured.NestedString(u.Object, "status", "greeting"); found {
 		t.Errorf("status.greeting = %q: the built-in k8s_status ran, not the one beside the watches file", got)
 	}

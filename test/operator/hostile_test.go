@@ -1,8 +1,6 @@
 package operator_test
 
 import (
-	"context"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -19,29 +17,29 @@ const minReconcilePeriod = 5 * time.Second
 // 1ns reconcile-period annotation used to run Ansible back to back.
 func TestReconcilePeriodAnnotationHasAFloor(t *testing.T) {
 	t.Parallel()
-	ns := namespace(t, "period-floor")
-	cr := newCR(gvkBasic, ns, "p", map[string]any{"message": "tick"})
+	ns := optest.CreateNamespace(t, kube, "period-floor")
+	cr := optest.NewObject(gvkBasic, ns, "p", map[string]any{"message": "tick"})
 	cr.SetAnnotations(map[string]string{"ansible.sdk.operatorframework.io/reconcile-period": "1ns"})
 	start := time.Now()
-	create(t, cr)
+	optest.Create(t, kube, cr)
 	waitRuns(t, gvkBasic, ns, "p", 2, "the periodic run")
 	time.Sleep(optest.Quiet(operator))
 	elapsed := time.Since(start)
 	if got, most := runs(t, gvkBasic, ns, "p"), int(elapsed/minReconcilePeriod)+1; got > most {
 		t.Fatalf("%d Ansible runs in %s, want at most %d (one per %s)", got, elapsed.Round(time.Millisecond), most, minReconcilePeriod)
 	}
-	waitEvent(t, ns, "p", "InvalidAnnotation", "--min-reconcile-period")
+	optest.AwaitEvent(t, kube, ns, "p", "InvalidAnnotation", "--min-reconcile-period", operator)
 }
 
 // The verbosity annotation cannot raise Ansible's verbosity above
 // --max-verbosity-annotation (4 by default).
 func TestVerbosityAnnotationIsBounded(t *testing.T) {
 	t.Parallel()
-	ns := namespace(t, "verbosity")
-	cr := newCR(gvkBasic, ns, "v", map[string]any{})
+	ns := optest.CreateNamespace(t, kube, "verbosity")
+	cr := optest.NewObject(gvkBasic, ns, "v", map[string]any{})
 	cr.SetAnnotations(map[string]string{"ansible.sdk.operatorframework.io/verbosity": "7"})
-	create(t, cr)
-	waitCR(t, gvkBasic, ns, "v", "Successful", successful)
+	optest.Create(t, kube, cr)
+	optest.AwaitObject(t, kube, gvkBasic, ns, "v", "Successful", optest.Successful, operator)
 	cmds, err := filepath.Glob(filepath.Join(runnerDir, gvkBasic.Group, gvkBasic.Version, gvkBasic.Kind, ns, "v", "artifacts", "*", "command"))
 	if err != nil || len(cmds) == 0 {
 		t.Fatalf("no artifacts/*/command of the run (%v)", err)
@@ -55,7 +53,7 @@ func TestVerbosityAnnotationIsBounded(t *testing.T) {
 			t.Errorf("%s: want verbosity -vvvv, got %s", path, b)
 		}
 	}
-	waitEvent(t, ns, "v", "InvalidAnnotation", "maximum")
+	optest.AwaitEvent(t, kube, ns, "v", "InvalidAnnotation", "maximum", operator)
 }
 
 // A resource whose spec keys would reach Ansible as its own variables
@@ -64,7 +62,7 @@ func TestVerbosityAnnotationIsBounded(t *testing.T) {
 // an InvalidSpec event, no run, no retry.
 func TestHostileSpecKeysAreRefused(t *testing.T) {
 	t.Parallel()
-	ns := namespace(t, "hostile-keys")
+	ns := optest.CreateNamespace(t, kube, "hostile-keys")
 	marker := filepath.Join(t.TempDir(), "ran")
 	for _, tt := range []struct {
 		name, key, want string
@@ -77,13 +75,13 @@ func TestHostileSpecKeysAreRefused(t *testing.T) {
 		{name: "private", key: "spec.ShadowMe", want: `"_shadow_me"`,
 			spec: map[string]any{"ShadowMe": "x"}},
 	} {
-		create(t, newCR(gvkBasic, ns, tt.name, tt.spec))
-		u := waitCR(t, gvkBasic, ns, tt.name, "Failure", failed)
-		msg, _ := optest.Condition(u, "Failure")["message"].(string)
+		optest.Create(t, kube, optest.NewObject(gvkBasic, ns, tt.name, tt.spec))
+		u := optest.AwaitObject(t, kube, gvkBasic, ns, tt.name, "Failure", optest.Failed, operator)
+		msg := optest.ConditionMessage(u, "Failure")
 		if !strings.Contains(msg, tt.key) || !strings.Contains(msg, tt.want) {
 			t.Errorf("%s: Failure message %q, want it to name %s and %s", tt.name, msg, tt.key, tt.want)
 		}
-		waitEvent(t, ns, tt.name, "InvalidSpec", tt.want)
+		optest.AwaitEvent(t, kube, ns, tt.name, "InvalidSpec", tt.want, operator)
 	}
 	time.Sleep(optest.Quiet(operator)) // a retry would start now
 	for _, name := range []string{"interpreter", "template-key", "private"} {
@@ -94,19 +92,4 @@ func TestHostileSpecKeysAreRefused(t *testing.T) {
 	if _, err := os.Stat(marker); !os.IsNotExist(err) {
 		t.Errorf("a hostile spec ran code: %s exists (%v)", marker, err)
 	}
-}
-
-// waitEvent waits for an Event of reason about the named object whose message
-// contains text.
-func waitEvent(t *testing.T, ns, name, reason, text string) {
-	t.Helper()
-	waitFor(t, fmt.Sprintf("%s/%s: a %s event with %q", ns, name, reason, text), func(ctx context.Context) (bool, error) {
-		ev, err := events(ctx, ns, name, reason)
-		for _, e := range ev {
-			if strings.Contains(e.Message, text) {
-				return true, nil
-			}
-		}
-		return false, err
-	})
 }

@@ -8,6 +8,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/mcrouter-operator/mcrouter-operator/internal/optest"
 )
 
 var gvkAnnouncer = schema.GroupVersionKind{Group: "ops.example.com", Version: "v1", Kind: "Announcer"}
@@ -18,9 +20,9 @@ var gvkAnnouncer = schema.GroupVersionKind{Group: "ops.example.com", Version: "v
 // other than written (the Stamp task) starts no run.
 func TestRoleEvent(t *testing.T) {
 	t.Parallel()
-	ns := namespace(t, "role-event")
-	create(t, newCR(gvkAnnouncer, ns, "herald", map[string]any{"announcement": "first"}))
-	cr := waitCR(t, gvkAnnouncer, ns, "herald", "Successful", successful)
+	ns := optest.CreateNamespace(t, kube, "role-event")
+	optest.Create(t, kube, optest.NewObject(gvkAnnouncer, ns, "herald", map[string]any{"announcement": "first"}))
+	cr := optest.AwaitObject(t, kube, gvkAnnouncer, ns, "herald", "Successful", optest.Successful, operator)
 	first := announcement(t, ns, "first", 1)
 	io := first.InvolvedObject
 	if io.APIVersion != "ops.example.com/v1" || io.Kind != "Announcer" || io.Namespace != ns || io.Name != "herald" ||
@@ -34,8 +36,8 @@ func TestRoleEvent(t *testing.T) {
 	}
 	assertRunsStay(t, gvkAnnouncer, ns, "herald", 1, "a run that wrote an Event the API server stores with other times")
 
-	patchSpec(t, gvkAnnouncer, ns, "herald", map[string]any{"announcement": "second"})
-	waitCR(t, gvkAnnouncer, ns, "herald", "Successful at the new generation", successful)
+	optest.MergePatch(t, kube, gvkAnnouncer, ns, "herald", map[string]any{"spec": map[string]any{"announcement": "second"}})
+	optest.AwaitObject(t, kube, gvkAnnouncer, ns, "herald", "Successful at the new generation", optest.Successful, operator)
 	second := announcement(t, ns, "second", 2)
 	if !second.FirstTimestamp.Equal(&first.FirstTimestamp) {
 		t.Errorf("firstTimestamp moved from %s to %s", first.FirstTimestamp, second.FirstTimestamp)
@@ -47,12 +49,11 @@ func TestRoleEvent(t *testing.T) {
 func announcement(t *testing.T, ns, message string, count int32) *corev1.Event {
 	t.Helper()
 	ev := &corev1.Event{}
-	waitFor(t, fmt.Sprintf("Event herald-announcement with message %q, count %d", message, count),
-		func(ctx context.Context) (bool, error) {
-			if err := kube.Get(ctx, client.ObjectKey{Namespace: ns, Name: "herald-announcement"}, ev); err != nil {
-				return false, err
-			}
-			return ev.Message == message && ev.Count == count, fmt.Errorf("message %q, count %d", ev.Message, ev.Count)
-		})
+	optest.Await(t, fmt.Sprintf("Event herald-announcement with message %q, count %d", message, count), func(ctx context.Context) (bool, error) {
+		if err := kube.Get(ctx, client.ObjectKey{Namespace: ns, Name: "herald-announcement"}, ev); err != nil {
+			return false, err
+		}
+		return ev.Message == message && ev.Count == count, fmt.Errorf("message %q, count %d", ev.Message, ev.Count)
+	}, operator)
 	return ev
 }

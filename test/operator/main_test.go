@@ -14,7 +14,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -135,94 +134,3 @@ var (
 	gvkResync  = schema.GroupVersionKind{Group: "ops.example.com", Version: "v1", Kind: "Resync"}
 	gvkHanger  = schema.GroupVersionKind{Group: "ops.example.com", Version: "v1", Kind: "Hanger"}
 )
-
-func namespace(t *testing.T, name string) string {
-	t.Helper()
-	if err := kube.Create(t.Context(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}); err != nil {
-		t.Fatalf("create namespace %s: %v", name, err)
-	}
-	return name
-}
-
-func newCR(gvk schema.GroupVersionKind, ns, name string, spec map[string]any) *unstructured.Unstructured {
-	u := &unstructured.Unstructured{Object: map[string]any{"spec": spec}}
-	u.SetGroupVersionKind(gvk)
-	u.SetNamespace(ns)
-	u.SetName(name)
-	return u
-}
-
-func create(t *testing.T, obj *unstructured.Unstructured) {
-	t.Helper()
-	if err := kube.Create(t.Context(), obj); err != nil {
-		t.Fatalf("create %s %s/%s: %v", obj.GetKind(), obj.GetNamespace(), obj.GetName(), err)
-	}
-}
-
-func get(ctx context.Context, gvk schema.GroupVersionKind, ns, name string) (*unstructured.Unstructured, error) {
-	u := &unstructured.Unstructured{}
-	u.SetGroupVersionKind(gvk)
-	err := kube.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, u)
-	return u, err
-}
-
-// waitFor waits until cond holds (optest.Await: no fixed budget; it fails
-// when nothing moves), watching the Ansible runs of ops, or of the package's
-// operator when ops is empty.
-func waitFor(t *testing.T, what string, cond func(ctx context.Context) (bool, error), ops ...*optest.Operator) {
-	t.Helper()
-	if len(ops) == 0 {
-		ops = []*optest.Operator{operator}
-	}
-	optest.Await(t, what, cond, ops...)
-}
-
-// waitCR waits until the resource satisfies cond and returns it.
-func waitCR(t *testing.T, gvk schema.GroupVersionKind, ns, name, what string, cond func(*unstructured.Unstructured) bool, ops ...*optest.Operator) *unstructured.Unstructured {
-	t.Helper()
-	var last *unstructured.Unstructured
-	waitFor(t, fmt.Sprintf("%s %s/%s: %s", gvk.Kind, ns, name, what), func(ctx context.Context) (bool, error) {
-		u, err := get(ctx, gvk, ns, name)
-		if err != nil {
-			return false, err
-		}
-		last = u
-		return cond(u), fmt.Errorf("generation %d, status %v", u.GetGeneration(), u.Object["status"])
-	}, ops...)
-	return last
-}
-
-func successful(u *unstructured.Unstructured) bool {
-	return optest.ConditionTrue(u, "Successful") && u.GetGeneration() == observedGeneration(u, "Successful")
-}
-
-func failed(u *unstructured.Unstructured) bool { return optest.ConditionTrue(u, "Failure") }
-
-func observedGeneration(u *unstructured.Unstructured, condType string) int64 {
-	c := optest.Condition(u, condType)
-	if c == nil {
-		return -1
-	}
-	switch g := c["observedGeneration"].(type) {
-	case int64:
-		return g
-	case float64:
-		return int64(g)
-	}
-	return -1
-}
-
-// events returns the Events of reason about the named object.
-func events(ctx context.Context, ns, name, reason string) ([]corev1.Event, error) {
-	var list corev1.EventList
-	if err := kube.List(ctx, &list, client.InNamespace(ns)); err != nil {
-		return nil, err
-	}
-	var out []corev1.Event
-	for _, e := range list.Items {
-		if e.InvolvedObject.Name == name && e.Reason == reason {
-			out = append(out, e)
-		}
-	}
-	return out, nil
-}

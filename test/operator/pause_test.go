@@ -2,14 +2,12 @@ package operator_test
 
 import (
 	"context"
-	"encoding/json"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -26,14 +24,7 @@ func patchAnnotation(t *testing.T, gvk schema.GroupVersionKind, ns, name, key st
 	if value != nil {
 		v = *value
 	}
-	body, _ := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": map[string]any{key: v}}})
-	u := &unstructured.Unstructured{}
-	u.SetGroupVersionKind(gvk)
-	u.SetNamespace(ns)
-	u.SetName(name)
-	if err := kube.Patch(t.Context(), u, client.RawPatch(types.MergePatchType, body)); err != nil {
-		t.Fatalf("annotate %s %s/%s: %v", gvk.Kind, ns, name, err)
-	}
+	optest.MergePatch(t, kube, gvk, ns, name, map[string]any{"metadata": map[string]any{"annotations": map[string]any{key: v}}})
 }
 
 func some(s string) *string { return &s }
@@ -50,22 +41,22 @@ func resumed(u *unstructured.Unstructured) bool {
 // says so; removing it resumes, with a run only when something changed.
 func TestPauseStopsRunsUntilRemoved(t *testing.T) {
 	t.Parallel()
-	ns := namespace(t, "pause")
-	create(t, newCR(gvkGuarded, ns, "p", map[string]any{"message": "one"}))
-	waitCR(t, gvkGuarded, ns, "p", "Successful", successful)
+	ns := optest.CreateNamespace(t, kube, "pause")
+	optest.Create(t, kube, optest.NewObject(gvkGuarded, ns, "p", map[string]any{"message": "one"}))
+	optest.AwaitObject(t, kube, gvkGuarded, ns, "p", "Successful", optest.Successful, operator)
 	if got := runs(t, gvkGuarded, ns, "p"); got != 1 {
 		t.Fatalf("%d runs after creation, want 1", got)
 	}
 
 	patchAnnotation(t, gvkGuarded, ns, "p", pauseAnnotation, some("true"))
-	waitCR(t, gvkGuarded, ns, "p", "Paused", pausedCond)
+	optest.AwaitObject(t, kube, gvkGuarded, ns, "p", "Paused", pausedCond, operator)
 	patchAnnotation(t, gvkGuarded, ns, "p", pauseAnnotation, nil)
-	waitCR(t, gvkGuarded, ns, "p", "Paused False", resumed)
+	optest.AwaitObject(t, kube, gvkGuarded, ns, "p", "Paused False", resumed, operator)
 	assertRunsStay(t, gvkGuarded, ns, "p", 1, "a pause and its removal with nothing changed")
 
 	patchAnnotation(t, gvkGuarded, ns, "p", pauseAnnotation, some("true"))
-	waitCR(t, gvkGuarded, ns, "p", "Paused", pausedCond)
-	patchSpec(t, gvkGuarded, ns, "p", map[string]any{"message": "two"})
+	optest.AwaitObject(t, kube, gvkGuarded, ns, "p", "Paused", pausedCond, operator)
+	optest.MergePatch(t, kube, gvkGuarded, ns, "p", map[string]any{"spec": map[string]any{"message": "two"}})
 	cm := &corev1.ConfigMap{}
 	cm.SetNamespace(ns)
 	cm.SetName("p-cm")
@@ -76,7 +67,7 @@ func TestPauseStopsRunsUntilRemoved(t *testing.T) {
 	if err := kube.Get(t.Context(), client.ObjectKeyFromObject(cm), cm); !apierrors.IsNotFound(err) {
 		t.Errorf("the dependent deleted while paused: %v, want it still absent", err)
 	}
-	u, err := get(t.Context(), gvkGuarded, ns, "p")
+	u, err := optest.Get(t.Context(), kube, gvkGuarded, ns, "p")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,13 +76,13 @@ func TestPauseStopsRunsUntilRemoved(t *testing.T) {
 	}
 
 	patchAnnotation(t, gvkGuarded, ns, "p", pauseAnnotation, nil)
-	waitFor(t, "the dependent restored with the new spec after the pause", func(ctx context.Context) (bool, error) {
+	optest.Await(t, "the dependent restored with the new spec after the pause", func(ctx context.Context) (bool, error) {
 		err := kube.Get(ctx, client.ObjectKeyFromObject(cm), cm)
 		return err == nil && cm.Data["message"] == "two", nil
-	})
-	u = waitCR(t, gvkGuarded, ns, "p", "Successful and no longer Paused", func(u *unstructured.Unstructured) bool {
-		return successful(u) && resumed(u)
-	})
+	}, operator)
+	u = optest.AwaitObject(t, kube, gvkGuarded, ns, "p", "Successful and no longer Paused", func(u *unstructured.Unstructured) bool {
+		return optest.Successful(u) && resumed(u)
+	}, operator)
 	if got := runs(t, gvkGuarded, ns, "p"); got != 2 {
 		t.Errorf("%d runs after resuming, want 2", got)
 	}
@@ -99,19 +90,19 @@ func TestPauseStopsRunsUntilRemoved(t *testing.T) {
 	// Paused, a deletion waits: the finalizer does not run until the
 	// annotation goes.
 	patchAnnotation(t, gvkGuarded, ns, "p", pauseAnnotation, some("true"))
-	waitCR(t, gvkGuarded, ns, "p", "Paused", pausedCond)
+	optest.AwaitObject(t, kube, gvkGuarded, ns, "p", "Paused", pausedCond, operator)
 	if err := kube.Delete(t.Context(), u); err != nil {
 		t.Fatal(err)
 	}
 	assertRunsStay(t, gvkGuarded, ns, "p", 2, "deleting the paused resource")
-	if _, err := get(t.Context(), gvkGuarded, ns, "p"); err != nil {
+	if _, err := optest.Get(t.Context(), kube, gvkGuarded, ns, "p"); err != nil {
 		t.Fatalf("the paused resource went away without its finalizer run: %v", err)
 	}
 	patchAnnotation(t, gvkGuarded, ns, "p", pauseAnnotation, nil)
-	waitFor(t, "the resource deleted after its finalizer ran", func(ctx context.Context) (bool, error) {
-		_, err := get(ctx, gvkGuarded, ns, "p")
+	optest.Await(t, "the resource deleted after its finalizer ran", func(ctx context.Context) (bool, error) {
+		_, err := optest.Get(ctx, kube, gvkGuarded, ns, "p")
 		return apierrors.IsNotFound(err), nil
-	})
+	}, operator)
 	var marker corev1.ConfigMap
 	if err := kube.Get(t.Context(), client.ObjectKey{Namespace: "markers", Name: "finalized-pause-p"}, &marker); err != nil {
 		t.Errorf("finalizer marker: %v", err)

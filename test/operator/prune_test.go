@@ -10,6 +10,8 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/mcrouter-operator/mcrouter-operator/internal/optest"
 )
 
 var (
@@ -22,34 +24,34 @@ var (
 // a run read, is kept. Without it (Keeper), nothing is deleted.
 func TestPruneDependents(t *testing.T) {
 	t.Parallel()
-	ns := namespace(t, "prune")
-	create(t, newCR(gvkPruner, ns, "p", map[string]any{"configmaps": []any{"a", "b"}}))
-	create(t, newCR(gvkKeeper, ns, "k", map[string]any{"configmaps": []any{"a", "b"}}))
-	p := waitCR(t, gvkPruner, ns, "p", "Successful", successful)
-	waitCR(t, gvkKeeper, ns, "k", "Successful", successful)
+	ns := optest.CreateNamespace(t, kube, "prune")
+	optest.Create(t, kube, optest.NewObject(gvkPruner, ns, "p", map[string]any{"configmaps": []any{"a", "b"}}))
+	optest.Create(t, kube, optest.NewObject(gvkKeeper, ns, "k", map[string]any{"configmaps": []any{"a", "b"}}))
+	p := optest.AwaitObject(t, kube, gvkPruner, ns, "p", "Successful", optest.Successful, operator)
+	optest.AwaitObject(t, kube, gvkKeeper, ns, "k", "Successful", optest.Successful, operator)
 	assertConfigMaps(t, ns, map[string]bool{"p-a": true, "p-b": true, "k-a": true, "k-b": true})
 	if got := ledgerNames(p); len(got) != 2 || !got["p-a"] || !got["p-b"] {
 		t.Errorf("status.createdDependents names %v, want p-a and p-b", got)
 	}
 
 	handMade(t, p, "p-hand")
-	patchSpec(t, gvkPruner, ns, "p", map[string]any{"configmaps": []any{"a"}, "read": "hand"})
-	patchSpec(t, gvkKeeper, ns, "k", map[string]any{"configmaps": []any{"a"}})
-	waitCR(t, gvkPruner, ns, "p", "Successful at generation 2", successful)
-	k := waitCR(t, gvkKeeper, ns, "k", "Successful at generation 2", successful)
+	optest.MergePatch(t, kube, gvkPruner, ns, "p", map[string]any{"spec": map[string]any{"configmaps": []any{"a"}, "read": "hand"}})
+	optest.MergePatch(t, kube, gvkKeeper, ns, "k", map[string]any{"spec": map[string]any{"configmaps": []any{"a"}}})
+	optest.AwaitObject(t, kube, gvkPruner, ns, "p", "Successful at generation 2", optest.Successful, operator)
+	k := optest.AwaitObject(t, kube, gvkKeeper, ns, "k", "Successful at generation 2", optest.Successful, operator)
 	// Pruning precedes the status of the run.
 	assertConfigMaps(t, ns, map[string]bool{"p-a": true, "p-b": false, "p-hand": true, "k-a": true, "k-b": true})
 	if _, found := k.Object["status"].(map[string]any)["createdDependents"]; found {
 		t.Errorf("a watch without pruneDependents keeps status.createdDependents")
 	}
-	waitFor(t, "a Pruned event about p-b", func(ctx context.Context) (bool, error) {
-		evs, err := events(ctx, ns, "p", "Pruned")
+	optest.Await(t, "a Pruned event about p-b", func(ctx context.Context) (bool, error) {
+		evs, err := optest.Events(ctx, kube, ns, "p", "Pruned")
 		return len(evs) >= 1, err
-	})
+	}, operator)
 
 	// The run that no longer reads p-hand leaves it: the runs only read it.
-	patchSpec(t, gvkPruner, ns, "p", map[string]any{"read": nil})
-	waitCR(t, gvkPruner, ns, "p", "Successful at generation 3", successful)
+	optest.MergePatch(t, kube, gvkPruner, ns, "p", map[string]any{"spec": map[string]any{"read": nil}})
+	optest.AwaitObject(t, kube, gvkPruner, ns, "p", "Successful at generation 3", optest.Successful, operator)
 	assertConfigMaps(t, ns, map[string]bool{"p-a": true, "p-hand": true})
 }
 

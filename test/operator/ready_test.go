@@ -28,7 +28,7 @@ func kstatus(t *testing.T, u *unstructured.Unstructured) *status.Result {
 // set, fails the test on an observation on the way.
 func waitKstatus(t *testing.T, gvk schema.GroupVersionKind, ns, name string, want status.Status, bad func(*unstructured.Unstructured, *status.Result) string) *unstructured.Unstructured {
 	t.Helper()
-	return waitCR(t, gvk, ns, name, "kstatus "+want.String(), func(u *unstructured.Unstructured) bool {
+	return optest.AwaitObject(t, kube, gvk, ns, name, "kstatus "+want.String(), func(u *unstructured.Unstructured) bool {
 		res := kstatus(t, u)
 		if bad != nil {
 			if why := bad(u, res); why != "" {
@@ -36,7 +36,7 @@ func waitKstatus(t *testing.T, gvk schema.GroupVersionKind, ns, name string, wan
 			}
 		}
 		return res.Status == want
-	})
+	}, operator)
 }
 
 // kubectlWait runs kubectl wait --for=condition=Ready on the resource.
@@ -54,19 +54,19 @@ func kubectlWait(t *testing.T, resource, ns string) {
 // task, and never Current before the new generation's run succeeded.
 func TestReadyForGitOps(t *testing.T) {
 	t.Parallel()
-	ns := namespace(t, "ready")
+	ns := optest.CreateNamespace(t, kube, "ready")
 	// report_status false: the role sets no Ready of its own.
-	create(t, newCR(gvkBasic, ns, "r", map[string]any{"report_status": false}))
+	optest.Create(t, kube, optest.NewObject(gvkBasic, ns, "r", map[string]any{"report_status": false}))
 	kubectlWait(t, "basics.ops.example.com/r", ns)
-	u, err := get(t.Context(), gvkBasic, ns, "r")
+	u, err := optest.Get(t.Context(), kube, gvkBasic, ns, "r")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res := kstatus(t, u); res.Status != status.CurrentStatus || !successful(u) || observedGeneration(u, "Ready") != u.GetGeneration() {
+	if res := kstatus(t, u); res.Status != status.CurrentStatus || !optest.Successful(u) || optest.ObservedGeneration(u, "Ready") != u.GetGeneration() {
 		t.Errorf("after kubectl wait: kstatus %s, status %v; want Current, Successful, Ready at generation %d", res.Status, u.Object["status"], u.GetGeneration())
 	}
 
-	patchSpec(t, gvkBasic, ns, "r", map[string]any{"fail": true, "fail_reason": "not today"})
+	optest.MergePatch(t, kube, gvkBasic, ns, "r", map[string]any{"spec": map[string]any{"fail": true, "fail_reason": "not today"}})
 	notCurrentYet := func(u *unstructured.Unstructured, res *status.Result) string {
 		if res.Status == status.CurrentStatus {
 			return "Current before the new generation was reconciled"
@@ -79,17 +79,17 @@ func TestReadyForGitOps(t *testing.T) {
 	}
 	ready := optest.Condition(u, "Ready")
 	if ready["status"] != "False" || !strings.Contains(fmt.Sprint(ready["message"]), "requested failure: not today") ||
-		observedGeneration(u, "Ready") != u.GetGeneration() {
+		optest.ObservedGeneration(u, "Ready") != u.GetGeneration() {
 		t.Errorf("Ready after the failed run = %v, want False with the task's message at generation %d", ready, u.GetGeneration())
 	}
 	// Upstream's conditions are as they were.
-	if !failed(u) || optest.ConditionTrue(u, "Successful") {
+	if !optest.Failed(u) || optest.ConditionTrue(u, "Successful") {
 		t.Errorf("Successful/Failure after the failed run: %v", u.Object["status"])
 	}
 
-	patchSpec(t, gvkBasic, ns, "r", map[string]any{"fail": false})
+	optest.MergePatch(t, kube, gvkBasic, ns, "r", map[string]any{"spec": map[string]any{"fail": false}})
 	u = waitKstatus(t, gvkBasic, ns, "r", status.CurrentStatus, nil)
-	if !optest.ConditionTrue(u, "Ready") || observedGeneration(u, "Ready") != u.GetGeneration() || !successful(u) {
+	if !optest.ConditionTrue(u, "Ready") || optest.ObservedGeneration(u, "Ready") != u.GetGeneration() || !optest.Successful(u) {
 		t.Errorf("after the fix: status %v, want Ready and Successful at generation %d", u.Object["status"], u.GetGeneration())
 	}
 	for _, c := range []string{"Reconciling", "Stalled"} {

@@ -2,7 +2,6 @@ package operator_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"io/fs"
 	"os"
@@ -14,8 +13,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/mcrouter-operator/mcrouter-operator/internal/optest"
@@ -24,16 +21,16 @@ import (
 
 func TestCreateSucceedsWithAnsibleResult(t *testing.T) {
 	t.Parallel()
-	ns := namespace(t, "create-ok")
-	create(t, newCR(gvkBasic, ns, "one", map[string]any{"message": "hi there"}))
-	u := waitCR(t, gvkBasic, ns, "one", "Successful", successful)
+	ns := optest.CreateNamespace(t, kube, "create-ok")
+	optest.Create(t, kube, optest.NewObject(gvkBasic, ns, "one", map[string]any{"message": "hi there"}))
+	u := optest.AwaitObject(t, kube, gvkBasic, ns, "one", "Successful", optest.Successful, operator)
 
 	running := optest.Condition(u, "Running")
 	if running["status"] != "True" || running["reason"] != "Successful" || running["message"] != "Awaiting next reconciliation" {
 		t.Errorf("Running condition = %v", running)
 	}
 	res, _ := running["ansibleResult"].(map[string]any)
-	if res == nil || toInt(res["ok"]) < 1 || toInt(res["failures"]) != 0 || res["completion"] == "" {
+	if res == nil || optest.Int64(res["ok"]) < 1 || optest.Int64(res["failures"]) != 0 || res["completion"] == "" {
 		t.Errorf("ansibleResult = %v", res)
 	}
 	if c := optest.Condition(u, "Successful"); c["message"] != "Last reconciliation succeeded" {
@@ -72,24 +69,24 @@ func TestCreateSucceedsWithAnsibleResult(t *testing.T) {
 
 func TestFailureNamesTaskThenRecovers(t *testing.T) {
 	t.Parallel()
-	ns := namespace(t, "failure")
-	create(t, newCR(gvkBasic, ns, "bad", map[string]any{"fail": true, "fail_reason": "spec says so"}))
-	u := waitCR(t, gvkBasic, ns, "bad", "Failure", failed)
-	msg, _ := optest.Condition(u, "Failure")["message"].(string)
+	ns := optest.CreateNamespace(t, kube, "failure")
+	optest.Create(t, kube, optest.NewObject(gvkBasic, ns, "bad", map[string]any{"fail": true, "fail_reason": "spec says so"}))
+	u := optest.AwaitObject(t, kube, gvkBasic, ns, "bad", "Failure", optest.Failed, operator)
+	msg := optest.ConditionMessage(u, "Failure")
 	if !strings.Contains(msg, "Fail on request") || !strings.Contains(msg, "requested failure: spec says so") {
 		t.Errorf("Failure message %q does not name the task and its error", msg)
 	}
 	if c := optest.Condition(u, "Successful"); c == nil || c["status"] != "False" {
 		t.Errorf("Successful condition = %v, want False", c)
 	}
-	waitFor(t, "ReconcileFailed event", func(ctx context.Context) (bool, error) {
-		ev, err := events(ctx, ns, "bad", "ReconcileFailed")
+	optest.Await(t, "ReconcileFailed event", func(ctx context.Context) (bool, error) {
+		ev, err := optest.Events(ctx, kube, ns, "bad", "ReconcileFailed")
 		return err == nil && len(ev) > 0 && strings.Contains(ev[0].Message, "Fail on request"), nil
-	})
+	}, operator)
 
-	patchSpec(t, gvkBasic, ns, "bad", map[string]any{"fail": false})
-	u = waitCR(t, gvkBasic, ns, "bad", "Successful after the fix", successful)
-	if failed(u) {
+	optest.MergePatch(t, kube, gvkBasic, ns, "bad", map[string]any{"spec": map[string]any{"fail": false}})
+	u = optest.AwaitObject(t, kube, gvkBasic, ns, "bad", "Successful after the fix", optest.Successful, operator)
+	if optest.Failed(u) {
 		t.Errorf("Failure still True after success: %v", optest.Condition(u, "Failure"))
 	}
 }
@@ -98,17 +95,17 @@ func TestFailureNamesTaskThenRecovers(t *testing.T) {
 // bytes) is shortened, keeping its start and its end, not lost.
 func TestLongFailureMessageStillMakesAnEvent(t *testing.T) {
 	t.Parallel()
-	ns := namespace(t, "long-failure")
+	ns := optest.CreateNamespace(t, kube, "long-failure")
 	// Just short enough for the condition (1000 bytes per failed task), too
 	// long for an event once the task name is added.
 	reason := strings.Repeat("a long reason, ", 64) + "and the end of it"
-	create(t, newCR(gvkBasic, ns, "wordy", map[string]any{"fail": true, "fail_reason": reason}))
-	u := waitCR(t, gvkBasic, ns, "wordy", "Failure", failed)
-	if msg, _ := optest.Condition(u, "Failure")["message"].(string); !strings.Contains(msg, reason) {
+	optest.Create(t, kube, optest.NewObject(gvkBasic, ns, "wordy", map[string]any{"fail": true, "fail_reason": reason}))
+	u := optest.AwaitObject(t, kube, gvkBasic, ns, "wordy", "Failure", optest.Failed, operator)
+	if msg := optest.ConditionMessage(u, "Failure"); !strings.Contains(msg, reason) {
 		t.Errorf("Failure condition message %q does not carry the whole error", msg)
 	}
-	waitFor(t, "ReconcileFailed event", func(ctx context.Context) (bool, error) {
-		ev, err := events(ctx, ns, "wordy", "ReconcileFailed")
+	optest.Await(t, "ReconcileFailed event", func(ctx context.Context) (bool, error) {
+		ev, err := optest.Events(ctx, kube, ns, "wordy", "ReconcileFailed")
 		if err != nil || len(ev) == 0 {
 			return false, err
 		}
@@ -117,18 +114,18 @@ func TestLongFailureMessageStillMakesAnEvent(t *testing.T) {
 			t.Errorf("event message (%d bytes) = %q, want at most 1024 bytes with the task and the end of the error", len(msg), msg)
 		}
 		return true, nil
-	})
+	}, operator)
 }
 
 func TestManageStatusFalseLeavesStatusAlone(t *testing.T) {
 	t.Parallel()
-	ns := namespace(t, "quiet")
-	create(t, newCR(gvkQuiet, ns, "q", map[string]any{"message": "shh"}))
-	waitFor(t, "the role's ConfigMap", func(ctx context.Context) (bool, error) {
+	ns := optest.CreateNamespace(t, kube, "quiet")
+	optest.Create(t, kube, optest.NewObject(gvkQuiet, ns, "q", map[string]any{"message": "shh"}))
+	optest.Await(t, "the role's ConfigMap", func(ctx context.Context) (bool, error) {
 		err := kube.Get(ctx, client.ObjectKey{Namespace: ns, Name: "q-cm"}, &corev1.ConfigMap{})
 		return err == nil, nil
-	})
-	u, err := get(t.Context(), gvkQuiet, ns, "q")
+	}, operator)
+	u, err := optest.Get(t.Context(), kube, gvkQuiet, ns, "q")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,27 +136,27 @@ func TestManageStatusFalseLeavesStatusAlone(t *testing.T) {
 
 func TestFinalizerRunsOnDeleteAndGatesRemoval(t *testing.T) {
 	t.Parallel()
-	ns := namespace(t, "finalizer")
-	create(t, newCR(gvkGuarded, ns, "g", map[string]any{"refuse_finalize": true}))
-	u := waitCR(t, gvkGuarded, ns, "g", "Successful", successful)
+	ns := optest.CreateNamespace(t, kube, "finalizer")
+	optest.Create(t, kube, optest.NewObject(gvkGuarded, ns, "g", map[string]any{"refuse_finalize": true}))
+	u := optest.AwaitObject(t, kube, gvkGuarded, ns, "g", "Successful", optest.Successful, operator)
 	if !containsString(u.GetFinalizers(), "ops.example.com/finalizer") {
 		t.Fatalf("finalizers = %v, want ops.example.com/finalizer", u.GetFinalizers())
 	}
 	if err := kube.Delete(t.Context(), u); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "FinalizerFailed event", func(ctx context.Context) (bool, error) {
-		ev, err := events(ctx, ns, "g", "FinalizerFailed")
+	optest.Await(t, "FinalizerFailed event", func(ctx context.Context) (bool, error) {
+		ev, err := optest.Events(ctx, kube, ns, "g", "FinalizerFailed")
 		return err == nil && len(ev) > 0, nil
-	})
-	if _, err := get(t.Context(), gvkGuarded, ns, "g"); err != nil {
+	}, operator)
+	if _, err := optest.Get(t.Context(), kube, gvkGuarded, ns, "g"); err != nil {
 		t.Fatalf("the CR went away although its finalizer failed: %v", err)
 	}
-	patchSpec(t, gvkGuarded, ns, "g", map[string]any{"refuse_finalize": false})
-	waitFor(t, "the CR deleted after its finalizer succeeded", func(ctx context.Context) (bool, error) {
-		_, err := get(ctx, gvkGuarded, ns, "g")
+	optest.MergePatch(t, kube, gvkGuarded, ns, "g", map[string]any{"spec": map[string]any{"refuse_finalize": false}})
+	optest.Await(t, "the CR deleted after its finalizer succeeded", func(ctx context.Context) (bool, error) {
+		_, err := optest.Get(ctx, kube, gvkGuarded, ns, "g")
 		return apierrors.IsNotFound(err), nil
-	})
+	}, operator)
 	var marker corev1.ConfigMap
 	if err := kube.Get(t.Context(), client.ObjectKey{Namespace: "markers", Name: "finalized-finalizer-g"}, &marker); err != nil {
 		t.Fatalf("finalizer marker: %v", err)
@@ -171,28 +168,28 @@ func TestFinalizerRunsOnDeleteAndGatesRemoval(t *testing.T) {
 
 func TestReconcilePeriodAnnotationRequeues(t *testing.T) {
 	t.Parallel()
-	ns := namespace(t, "period")
-	cr := newCR(gvkBasic, ns, "p", map[string]any{"message": "tick"})
+	ns := optest.CreateNamespace(t, kube, "period")
+	cr := optest.NewObject(gvkBasic, ns, "p", map[string]any{"message": "tick"})
 	cr.SetAnnotations(map[string]string{"ansible.sdk.operatorframework.io/reconcile-period": "2s"})
-	create(t, cr)
-	first := completion(waitCR(t, gvkBasic, ns, "p", "Successful", successful))
+	optest.Create(t, kube, cr)
+	first := completion(optest.AwaitObject(t, kube, gvkBasic, ns, "p", "Successful", optest.Successful, operator))
 	// No change to the CR: only the annotation's period can start another run.
-	waitCR(t, gvkBasic, ns, "p", "a later run", func(u *unstructured.Unstructured) bool {
+	optest.AwaitObject(t, kube, gvkBasic, ns, "p", "a later run", func(u *unstructured.Unstructured) bool {
 		c := completion(u)
 		return c != "" && c != first
-	})
+	}, operator)
 }
 
 func TestSelectorFilters(t *testing.T) {
 	t.Parallel()
-	ns := namespace(t, "selector")
-	create(t, newCR(gvkPicky, ns, "ignored", map[string]any{}))
-	picked := newCR(gvkPicky, ns, "picked", map[string]any{})
+	ns := optest.CreateNamespace(t, kube, "selector")
+	optest.Create(t, kube, optest.NewObject(gvkPicky, ns, "ignored", map[string]any{}))
+	picked := optest.NewObject(gvkPicky, ns, "picked", map[string]any{})
 	picked.SetLabels(map[string]string{"pick": "yes"})
-	create(t, picked)
-	waitCR(t, gvkPicky, ns, "picked", "Successful", successful)
+	optest.Create(t, kube, picked)
+	optest.AwaitObject(t, kube, gvkPicky, ns, "picked", "Successful", optest.Successful, operator)
 	time.Sleep(optest.Quiet(operator)) // the unselected one was created first; give it every chance
-	u, err := get(t.Context(), gvkPicky, ns, "ignored")
+	u, err := optest.Get(t.Context(), kube, gvkPicky, ns, "ignored")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -203,28 +200,28 @@ func TestSelectorFilters(t *testing.T) {
 
 func TestSameKindInTwoGroups(t *testing.T) {
 	t.Parallel()
-	ns := namespace(t, "two-groups")
-	create(t, newCR(gvkOther, ns, "o", map[string]any{"message": "other"}))
-	create(t, newCR(gvkBasic, ns, "b", map[string]any{"message": "ops"}))
-	waitCR(t, gvkOther, ns, "o", "Successful", successful)
-	waitCR(t, gvkBasic, ns, "b", "Successful", successful)
+	ns := optest.CreateNamespace(t, kube, "two-groups")
+	optest.Create(t, kube, optest.NewObject(gvkOther, ns, "o", map[string]any{"message": "other"}))
+	optest.Create(t, kube, optest.NewObject(gvkBasic, ns, "b", map[string]any{"message": "ops"}))
+	optest.AwaitObject(t, kube, gvkOther, ns, "o", "Successful", optest.Successful, operator)
+	optest.AwaitObject(t, kube, gvkBasic, ns, "b", "Successful", optest.Successful, operator)
 }
 
 func TestCRDWithoutStatusSubresourceGetsEvent(t *testing.T) {
 	t.Parallel()
-	ns := namespace(t, "bare")
-	create(t, newCR(gvkBare, ns, "b", map[string]any{}))
-	waitFor(t, "StatusSubresourceMissing event", func(ctx context.Context) (bool, error) {
-		ev, err := events(ctx, ns, "b", "StatusSubresourceMissing")
+	ns := optest.CreateNamespace(t, kube, "bare")
+	optest.Create(t, kube, optest.NewObject(gvkBare, ns, "b", map[string]any{}))
+	optest.Await(t, "StatusSubresourceMissing event", func(ctx context.Context) (bool, error) {
+		ev, err := optest.Events(ctx, kube, ns, "b", "StatusSubresourceMissing")
 		return err == nil && len(ev) > 0 && strings.Contains(ev[0].Message, "status subresource"), nil
-	})
+	}, operator)
 }
 
 func TestDeletedDependentIsRestored(t *testing.T) {
 	t.Parallel()
-	ns := namespace(t, "restore")
-	create(t, newCR(gvkBasic, ns, "r", map[string]any{"message": "keep me"}))
-	waitCR(t, gvkBasic, ns, "r", "Successful", successful)
+	ns := optest.CreateNamespace(t, kube, "restore")
+	optest.Create(t, kube, optest.NewObject(gvkBasic, ns, "r", map[string]any{"message": "keep me"}))
+	optest.AwaitObject(t, kube, gvkBasic, ns, "r", "Successful", optest.Successful, operator)
 	var cm corev1.ConfigMap
 	key := client.ObjectKey{Namespace: ns, Name: "r-cm"}
 	if err := kube.Get(t.Context(), key, &cm); err != nil {
@@ -234,23 +231,12 @@ func TestDeletedDependentIsRestored(t *testing.T) {
 	if err := kube.Delete(t.Context(), &cm); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "ConfigMap recreated", func(ctx context.Context) (bool, error) {
+	optest.Await(t, "ConfigMap recreated", func(ctx context.Context) (bool, error) {
 		var now corev1.ConfigMap
 		err := kube.Get(ctx, key, &now)
 		return err == nil && now.UID != oldUID && now.Data["message"] == "keep me", nil
-	})
-}
+	}, operator)
 
-func patchSpec(t *testing.T, gvk schema.GroupVersionKind, ns, name string, spec map[string]any) {
-	t.Helper()
-	body, _ := json.Marshal(map[string]any{"spec": spec})
-	u, err := get(t.Context(), gvk, ns, name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := kube.Patch(t.Context(), u, client.RawPatch(types.MergePatchType, body)); err != nil {
-		t.Fatalf("patch %s/%s: %v", ns, name, err)
-	}
 }
 
 func completion(u *unstructured.Unstructured) string {
@@ -258,16 +244,6 @@ func completion(u *unstructured.Unstructured) string {
 	res, _ := c["ansibleResult"].(map[string]any)
 	s, _ := res["completion"].(string)
 	return s
-}
-
-func toInt(v any) int64 {
-	switch n := v.(type) {
-	case int64:
-		return n
-	case float64:
-		return int64(n)
-	}
-	return -1
 }
 
 func containsString(list []string, s string) bool {
@@ -284,9 +260,9 @@ func containsString(list []string, s string) bool {
 // role again.
 func TestFinalizerThatWritesStatusRunsOnce(t *testing.T) {
 	t.Parallel()
-	ns := namespace(t, "finalizer-status")
-	create(t, newCR(gvkGuarded, ns, "g", map[string]any{"count_runs": true}))
-	u := waitCR(t, gvkGuarded, ns, "g", "Successful", successful)
+	ns := optest.CreateNamespace(t, kube, "finalizer-status")
+	optest.Create(t, kube, optest.NewObject(gvkGuarded, ns, "g", map[string]any{"count_runs": true}))
+	u := optest.AwaitObject(t, kube, gvkGuarded, ns, "g", "Successful", optest.Successful, operator)
 	if err := kube.Delete(t.Context(), u); err != nil {
 		t.Fatal(err)
 	}
@@ -295,19 +271,19 @@ func TestFinalizerThatWritesStatusRunsOnce(t *testing.T) {
 		_ = kube.Get(ctx, client.ObjectKey{Namespace: "markers", Name: "finalizer-runs-" + ns + "-g"}, &counter)
 		return counter.Data["runs"]
 	}
-	waitFor(t, "the CR deleted, or a second finalizer run", func(ctx context.Context) (bool, error) {
+	optest.Await(t, "the CR deleted, or a second finalizer run", func(ctx context.Context) (bool, error) {
 		if n := runs(ctx); n != "" && n != "1" {
 			return true, nil
 		}
-		_, err := get(ctx, gvkGuarded, ns, "g")
+		_, err := optest.Get(ctx, kube, gvkGuarded, ns, "g")
 		return apierrors.IsNotFound(err), nil
-	})
+	}, operator)
 	// A second run would have started at once, on the conflict.
 	time.Sleep(optest.Quiet(operator))
 	if got := runs(t.Context()); got != "1" {
 		t.Errorf("the finalizer ran %q times, want 1\n--- operator log ---\n%s", got, operator.LogTail(30))
 	}
-	if _, err := get(t.Context(), gvkGuarded, ns, "g"); !apierrors.IsNotFound(err) {
+	if _, err := optest.Get(t.Context(), kube, gvkGuarded, ns, "g"); !apierrors.IsNotFound(err) {
 		t.Errorf("the CR is still there after its finalizer succeeded (%v)", err)
 	}
 }

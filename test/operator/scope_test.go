@@ -2,6 +2,7 @@ package operator_test
 
 import (
 	"context"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -16,19 +17,19 @@ import (
 // WATCH_NAMESPACE with two namespaces: resources in a third are ignored.
 func TestWatchNamespaceRestrictsReconciles(t *testing.T) {
 	t.Parallel()
-	a, b, c := namespace(t, "scoped-a"), namespace(t, "scoped-b"), namespace(t, "scoped-c")
+	a, b, c := optest.CreateNamespace(t, kube, "scoped-a"), optest.CreateNamespace(t, kube, "scoped-b"), optest.CreateNamespace(t, kube, "scoped-c")
 	op, err := startOperatorEnv(t.TempDir(), "testdata/watches-scoped.yaml", []string{"WATCH_NAMESPACE=" + a + "," + b})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = op.Stop(optest.StopTimeout) })
-	create(t, newCR(gvkScoped, c, "s", map[string]any{}))
-	create(t, newCR(gvkScoped, a, "s", map[string]any{}))
-	create(t, newCR(gvkScoped, b, "s", map[string]any{}))
-	waitCR(t, gvkScoped, a, "s", "Successful", successful, op)
-	waitCR(t, gvkScoped, b, "s", "Successful", successful, op)
+	optest.Create(t, kube, optest.NewObject(gvkScoped, c, "s", map[string]any{}))
+	optest.Create(t, kube, optest.NewObject(gvkScoped, a, "s", map[string]any{}))
+	optest.Create(t, kube, optest.NewObject(gvkScoped, b, "s", map[string]any{}))
+	optest.AwaitObject(t, kube, gvkScoped, a, "s", "Successful", optest.Successful, op)
+	optest.AwaitObject(t, kube, gvkScoped, b, "s", "Successful", optest.Successful, op)
 	time.Sleep(optest.Quiet(op)) // c's was created first; give it every chance
-	u, err := get(t.Context(), gvkScoped, c, "s")
+	u, err := optest.Get(t.Context(), kube, gvkScoped, c, "s")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,24 +42,24 @@ func TestWatchNamespaceRestrictsReconciles(t *testing.T) {
 // killed, the other takes over and reconciles a resource created afterwards.
 func TestLeaderElectionHandsOver(t *testing.T) {
 	t.Parallel()
-	ns := namespace(t, "elect")
+	ns := optest.CreateNamespace(t, kube, "elect")
 	args := []string{"--leader-elect", "--leader-election-namespace", ns, "--leader-election-id", "elected-test",
 		"--leader-elect-lease-duration", "4s", "--leader-elect-renew-deadline", "3s"}
 	dir := t.TempDir()
 	var ops []*optest.Operator
 	for i := 0; i < 2; i++ {
-		op, err := startOperator(dir+"/"+string(rune('a'+i)), "testdata/watches-elected.yaml", args...)
+		op, err := startOperator(dir+"/replica-"+strconv.Itoa(i), "testdata/watches-elected.yaml", args...)
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { _ = op.Stop(optest.StopTimeout) })
 		ops = append(ops, op)
 	}
-	create(t, newCR(gvkElected, ns, "before", map[string]any{}))
-	waitCR(t, gvkElected, ns, "before", "Successful", successful, ops...)
+	optest.Create(t, kube, optest.NewObject(gvkElected, ns, "before", map[string]any{}))
+	optest.AwaitObject(t, kube, gvkElected, ns, "before", "Successful", optest.Successful, ops...)
 
 	leader := -1
-	waitFor(t, "a leader", func(ctx context.Context) (bool, error) {
+	optest.Await(t, "a leader", func(ctx context.Context) (bool, error) {
 		for i, op := range ops {
 			if strings.Contains(op.Logs(), "became the leader") {
 				leader = i
@@ -72,8 +73,8 @@ func TestLeaderElectionHandsOver(t *testing.T) {
 		t.Fatalf("leader election Lease: %v", err)
 	}
 	ops[leader].Kill()
-	create(t, newCR(gvkElected, ns, "after", map[string]any{}))
-	waitCR(t, gvkElected, ns, "after", "Successful (by the new leader)", successful, ops[1-leader])
+	optest.Create(t, kube, optest.NewObject(gvkElected, ns, "after", map[string]any{}))
+	optest.AwaitObject(t, kube, gvkElected, ns, "after", "Successful (by the new leader)", optest.Successful, ops[1-leader])
 	if !strings.Contains(ops[1-leader].Logs(), "became the leader") {
 		t.Errorf("the surviving replica never acquired the lease")
 	}

@@ -19,15 +19,15 @@ import (
 // Ansible process behind.
 func TestGracefulShutdownCancelsRuns(t *testing.T) {
 	t.Parallel()
-	ns := namespace(t, "shutdown")
+	ns := optest.CreateNamespace(t, kube, "shutdown")
 	dir := t.TempDir()
 	op, err := startOperator(dir, "testdata/watches-hanger.yaml", "--graceful-shutdown-timeout", "20s")
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = op.Stop(optest.StopTimeout) })
-	create(t, newCR(gvkHanger, ns, "h", map[string]any{"hang": true}))
-	waitFor(t, "the hanging task to start", func(context.Context) (bool, error) {
+	optest.Create(t, kube, optest.NewObject(gvkHanger, ns, "h", map[string]any{"hang": true}))
+	optest.Await(t, "the hanging task to start", func(context.Context) (bool, error) {
 		return strings.Contains(op.Logs(), `"task":"Hang on request"`), nil
 	}, op)
 	runDir := runnerDirFor(dir, "testdata/watches-hanger.yaml")
@@ -62,15 +62,15 @@ func TestGracefulShutdownCancelsRuns(t *testing.T) {
 // period, with status written for every run.
 func TestRequeueAfterFromTask(t *testing.T) {
 	t.Parallel()
-	ns := namespace(t, "requeue")
-	create(t, newCR(gvkBasic, ns, "q", map[string]any{"requeue_after": "2s"}))
-	first := completion(waitCR(t, gvkBasic, ns, "q", "Successful", successful))
-	waitFor(t, "two more runs asked for by requeue_after", func(context.Context) (bool, error) {
+	ns := optest.CreateNamespace(t, kube, "requeue")
+	optest.Create(t, kube, optest.NewObject(gvkBasic, ns, "q", map[string]any{"requeue_after": "2s"}))
+	first := completion(optest.AwaitObject(t, kube, gvkBasic, ns, "q", "Successful", optest.Successful, operator))
+	optest.Await(t, "two more runs asked for by requeue_after", func(context.Context) (bool, error) {
 		return runs(t, gvkBasic, ns, "q") >= 3, nil
-	})
-	u := waitCR(t, gvkBasic, ns, "q", "status of a later run", func(u *unstructured.Unstructured) bool {
-		return successful(u) && completion(u) != first
-	})
+	}, operator)
+	u := optest.AwaitObject(t, kube, gvkBasic, ns, "q", "status of a later run", func(u *unstructured.Unstructured) bool {
+		return optest.Successful(u) && completion(u) != first
+	}, operator)
 	if c := completion(u); c == first {
 		t.Errorf("status not written by the requeued runs")
 	}

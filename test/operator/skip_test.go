@@ -50,25 +50,25 @@ func assertRunsStay(t *testing.T, gvk schema.GroupVersionKind, ns, name string, 
 
 func waitRuns(t *testing.T, gvk schema.GroupVersionKind, ns, name string, want int, after string) {
 	t.Helper()
-	waitFor(t, after+": run number "+strconv.Itoa(want), func(context.Context) (bool, error) {
+	optest.Await(t, after+": run number "+strconv.Itoa(want), func(context.Context) (bool, error) {
 		return runs(t, gvk, ns, name) >= want, nil
-	})
-	waitCR(t, gvk, ns, name, "Successful", successful)
+	}, operator)
+	optest.AwaitObject(t, kube, gvk, ns, name, "Successful", optest.Successful, operator)
 }
 
 func TestSkipUnchangedWork(t *testing.T) {
 	t.Parallel()
-	ns := namespace(t, "skip")
-	create(t, newCR(gvkSkippy, ns, "s", map[string]any{}))
-	waitCR(t, gvkSkippy, ns, "s", "Successful", successful)
+	ns := optest.CreateNamespace(t, kube, "skip")
+	optest.Create(t, kube, optest.NewObject(gvkSkippy, ns, "s", map[string]any{}))
+	optest.AwaitObject(t, kube, gvkSkippy, ns, "s", "Successful", optest.Successful, operator)
 	key := client.ObjectKey{Namespace: ns, Name: "s-web"}
 	// kube-controller-manager now updates the Deployment's status and
 	// annotations and creates a ReplicaSet: none of it starts Ansible.
-	waitFor(t, "the deployment controller to act", func(ctx context.Context) (bool, error) {
+	optest.Await(t, "the deployment controller to act", func(ctx context.Context) (bool, error) {
 		var d appsv1.Deployment
 		err := kube.Get(ctx, key, &d)
 		return err == nil && d.Status.ObservedGeneration > 0, nil
-	})
+	}, operator)
 	assertRunsStay(t, gvkSkippy, ns, "s", 1, "the deployment controller's updates")
 
 	var d appsv1.Deployment
@@ -90,18 +90,18 @@ func TestSkipUnchangedWork(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitRuns(t, gvkSkippy, ns, "s", 2, "a spec change of the dependent")
-	waitFor(t, "replicas restored by the role", func(ctx context.Context) (bool, error) {
+	optest.Await(t, "replicas restored by the role", func(ctx context.Context) (bool, error) {
 		var now appsv1.Deployment
 		err := kube.Get(ctx, key, &now)
 		return err == nil && now.Spec.Replicas != nil && *now.Spec.Replicas == 1, nil
-	})
+	}, operator)
 
 	if err := kube.Delete(t.Context(), &appsv1.Deployment{ObjectMeta: d.ObjectMeta}); err != nil {
 		t.Fatal(err)
 	}
 	waitRuns(t, gvkSkippy, ns, "s", 3, "deleting the dependent")
 
-	patchSpec(t, gvkSkippy, ns, "s", map[string]any{"replicas": 2})
+	optest.MergePatch(t, kube, gvkSkippy, ns, "s", map[string]any{"spec": map[string]any{"replicas": 2}})
 	waitRuns(t, gvkSkippy, ns, "s", 4, "a generation bump of the CR")
 	assertRunsStay(t, gvkSkippy, ns, "s", 4, "the run for the generation bump")
 }
@@ -110,19 +110,19 @@ func TestSkipUnchangedWork(t *testing.T) {
 // poll external state) and not with skipUnchangedResync.
 func TestResyncRunsUnlessOptedOut(t *testing.T) {
 	t.Parallel()
-	ns := namespace(t, "resync")
+	ns := optest.CreateNamespace(t, kube, "resync")
 	for _, gvk := range []schema.GroupVersionKind{gvkSkippy, gvkResync} {
-		cr := newCR(gvk, ns, "r", map[string]any{})
+		cr := optest.NewObject(gvk, ns, "r", map[string]any{})
 		cr.SetAnnotations(map[string]string{"ansible.sdk.operatorframework.io/reconcile-period": "2s"})
-		create(t, cr)
+		optest.Create(t, kube, cr)
 	}
-	waitCR(t, gvkSkippy, ns, "r", "Successful", successful)
-	waitCR(t, gvkResync, ns, "r", "Successful", successful)
+	optest.AwaitObject(t, kube, gvkSkippy, ns, "r", "Successful", optest.Successful, operator)
+	optest.AwaitObject(t, kube, gvkResync, ns, "r", "Successful", optest.Successful, operator)
 	// Two resyncs of the default watch have run; the opted-out one, created at
 	// the same time with the same period, was due as often and ran once.
-	waitFor(t, "two periodic runs of the default watch", func(context.Context) (bool, error) {
+	optest.Await(t, "two periodic runs of the default watch", func(context.Context) (bool, error) {
 		return runs(t, gvkSkippy, ns, "r") >= 3, nil
-	})
+	}, operator)
 	if got := runs(t, gvkResync, ns, "r"); got != 1 {
 		t.Errorf("skipUnchangedResync watch: %d runs, want 1 (resyncs skipped)", got)
 	}

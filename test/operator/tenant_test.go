@@ -65,13 +65,13 @@ func startTenantOperator(t *testing.T, ns string) *optest.Operator {
 // watching them used to keep /readyz failing for good.
 func TestForgedStatusDoesNotChooseWatchedKinds(t *testing.T) {
 	t.Parallel()
-	ns := namespace(t, "forged-status")
+	ns := optest.CreateNamespace(t, kube, "forged-status")
 	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "victim"}, StringData: map[string]string{"k": "v"}}
 	if err := kube.Create(t.Context(), secret); err != nil {
 		t.Fatal(err)
 	}
-	cr := newCR(gvkTenant, ns, "t", map[string]any{"message": "hi"})
-	create(t, cr)
+	cr := optest.NewObject(gvkTenant, ns, "t", map[string]any{"message": "hi"})
+	optest.Create(t, kube, cr)
 	forged := map[string]any{
 		"dependentKinds": []any{
 			map[string]any{"apiVersion": "v1", "kind": "Secret", "link": "ownerReference"},
@@ -88,7 +88,7 @@ func TestForgedStatusDoesNotChooseWatchedKinds(t *testing.T) {
 	}
 
 	op := startTenantOperator(t, ns)
-	u := waitCR(t, gvkTenant, ns, "t", "Successful", successful, op)
+	u := optest.AwaitObject(t, kube, gvkTenant, ns, "t", "Successful", optest.Successful, op)
 	if data, _, _ := unstructured.NestedString(u.Object, "status", "runRecord", "data"); data == forged["runRecord"].(map[string]any)["data"] {
 		t.Errorf("the forged run record is still in status: the resource was skipped")
 	}

@@ -4,6 +4,8 @@ import (
 	"testing"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/mcrouter-operator/mcrouter-operator/internal/optest"
 )
 
 const requestAnnotation = "ansible.sdk.operatorframework.io/reconcile-requested-at"
@@ -11,7 +13,7 @@ const requestAnnotation = "ansible.sdk.operatorframework.io/reconcile-requested-
 func handledRequest(value string) func(*unstructured.Unstructured) bool {
 	return func(u *unstructured.Unstructured) bool {
 		h, _, _ := unstructured.NestedString(u.Object, "status", "lastHandledReconcileAt")
-		return h == value && successful(u)
+		return h == value && optest.Successful(u)
 	}
 }
 
@@ -20,16 +22,16 @@ func handledRequest(value string) func(*unstructured.Unstructured) bool {
 // starts none.
 func TestRunOnRequest(t *testing.T) {
 	t.Parallel()
-	ns := namespace(t, "trigger")
-	create(t, newCR(gvkBasic, ns, "t", map[string]any{}))
-	waitCR(t, gvkBasic, ns, "t", "Successful", successful)
+	ns := optest.CreateNamespace(t, kube, "trigger")
+	optest.Create(t, kube, optest.NewObject(gvkBasic, ns, "t", map[string]any{}))
+	optest.AwaitObject(t, kube, gvkBasic, ns, "t", "Successful", optest.Successful, operator)
 	if got := runs(t, gvkBasic, ns, "t"); got != 1 {
 		t.Fatalf("%d runs after creation, want 1", got)
 	}
 
 	first := "2026-11-30T00:00:00Z"
 	patchAnnotation(t, gvkBasic, ns, "t", requestAnnotation, some(first))
-	waitCR(t, gvkBasic, ns, "t", "lastHandledReconcileAt "+first, handledRequest(first))
+	optest.AwaitObject(t, kube, gvkBasic, ns, "t", "lastHandledReconcileAt "+first, handledRequest(first), operator)
 	if got := runs(t, gvkBasic, ns, "t"); got != 2 {
 		t.Errorf("%d runs after the request, want 2", got)
 	}
@@ -41,6 +43,6 @@ func TestRunOnRequest(t *testing.T) {
 
 	second := "again"
 	patchAnnotation(t, gvkBasic, ns, "t", requestAnnotation, some(second))
-	waitCR(t, gvkBasic, ns, "t", "lastHandledReconcileAt "+second, handledRequest(second))
+	optest.AwaitObject(t, kube, gvkBasic, ns, "t", "lastHandledReconcileAt "+second, handledRequest(second), operator)
 	assertRunsStay(t, gvkBasic, ns, "t", 3, "a second request")
 }

@@ -20,7 +20,7 @@ var gvkMetered = schema.GroupVersionKind{Group: "ops.example.com", Version: "v1"
 // endpoint's reason.
 func TestUserMetrics(t *testing.T) {
 	t.Parallel()
-	ns := namespace(t, "user-metrics")
+	ns := optest.CreateNamespace(t, kube, "user-metrics")
 	dir := t.TempDir()
 	metricsPort, userPort := freePort(t), freePort(t)
 	watchesFile := filepath.Join(dir, "watches-metered.yaml")
@@ -38,8 +38,8 @@ func TestUserMetrics(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = op.Stop(optest.StopTimeout) })
 
-	create(t, newCR(gvkMetered, ns, "m", map[string]any{"size": 3}))
-	waitCR(t, gvkMetered, ns, "m", "Successful", successful, op)
+	optest.Create(t, kube, optest.NewObject(gvkMetered, ns, "m", map[string]any{"size": 3}))
+	optest.AwaitObject(t, kube, gvkMetered, ns, "m", "Successful", optest.Successful, op)
 	m, err := optest.ScrapeMetrics(t.Context(), metricsPort)
 	if err != nil {
 		t.Fatal(err)
@@ -74,9 +74,9 @@ func TestUserMetrics(t *testing.T) {
 		}
 	}
 
-	create(t, newCR(gvkMetered, ns, "bad", map[string]any{"size": 1, "bad_metric": true}))
-	u := waitCR(t, gvkMetered, ns, "bad", "Failure", failed, op)
-	msg, _ := optest.Condition(u, "Failure")["message"].(string)
+	optest.Create(t, kube, optest.NewObject(gvkMetered, ns, "bad", map[string]any{"size": 1, "bad_metric": true}))
+	u := optest.AwaitObject(t, kube, gvkMetered, ns, "bad", "Failure", optest.Failed, op)
+	msg := optest.ConditionMessage(u, "Failure")
 	if !strings.Contains(msg, "Publish under a name of the operator's own") ||
 		!strings.Contains(msg, `the prefix "controller_runtime_" is reserved`) {
 		t.Errorf("Failure message %q does not name the task and the endpoint's reason", msg)

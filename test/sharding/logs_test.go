@@ -2,9 +2,11 @@ package sharding_test
 
 import (
 	"bufio"
-	"context"
 	"encoding/json"
 	"strings"
+	"testing"
+
+	"github.com/mcrouter-operator/mcrouter-operator/internal/optest"
 )
 
 // probeAnnotation names, on a Mcrouter, a ConfigMap its next run reads
@@ -13,8 +15,9 @@ const probeAnnotation = "sharding.test.example.com/probe"
 
 // annotate sets annotation key of Mcrouter name to value: a change of
 // metadata, which starts no run by itself.
-func annotate(ctx context.Context, ns, name, key, value string) error {
-	return patchMcrouter(ctx, ns, name, map[string]any{"metadata": map[string]any{"annotations": map[string]string{key: value}}})
+func annotate(t *testing.T, ns, name, key, value string) {
+	t.Helper()
+	optest.MergePatch(t, kube, optest.McrouterGVK, ns, name, map[string]any{"metadata": map[string]any{"annotations": map[string]string{key: value}}})
 }
 
 // cacheAnswers lists, in order, how the proxy answered the GETs of path in

@@ -2,14 +2,9 @@ package sharding_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"testing"
-
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/types"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/mcrouter-operator/mcrouter-operator/internal/optest"
 	"github.com/mcrouter-operator/mcrouter-operator/shard"
@@ -26,9 +21,7 @@ func (s *scenario) relabelMidRun(t *testing.T) {
 		t.Fatal("no Mcrouter that another replica would keep if it were relabelled to it")
 	}
 	runsBefore := s.runs(t)
-	if err := patchMcrouter(t.Context(), s.ns, name, map[string]any{"spec": map[string]any{"memcached_pool_size": 2}}); err != nil {
-		t.Fatal(err)
-	}
+	optest.MergePatch(t, kube, optest.McrouterGVK, s.ns, name, map[string]any{"spec": map[string]any{"memcached_pool_size": 2}})
 	optest.Await(t, "the run of "+name+" for its new spec started on "+from, func(ctx context.Context) (bool, error) {
 		runs, err := listRuns(ctx, s.ns)
 		if err != nil {
@@ -37,10 +30,8 @@ func (s *scenario) relabelMidRun(t *testing.T) {
 		fresh := newRuns(runsBefore, runs)
 		return len(fresh) > 0, fmt.Errorf("%d new runs", len(fresh))
 	}, s.f.ops()...)
-	if err := patchMcrouter(t.Context(), s.ns, name, map[string]any{"metadata": map[string]any{
-		"labels": map[string]any{shardLabel: to}}}); err != nil {
-		t.Fatal(err)
-	}
+	optest.MergePatch(t, kube, optest.McrouterGVK, s.ns, name, map[string]any{"metadata": map[string]any{
+		"labels": map[string]any{shardLabel: to}}})
 	// The bound moves another of to's Mcrouters on (relabelTarget): this
 	// one settles held by to.
 	s.awaitView(t, fmt.Sprintf("%s relabelled from %s to %s mid-run, settled and let go by %s", name, from, to, from), func(v view) bool {
@@ -86,19 +77,4 @@ func relabelTarget(v view, live []string) (name, from, to string) {
 		}
 	}
 	return "", "", ""
-}
-
-func patchMcrouter(ctx context.Context, ns, name string, patch map[string]any) error {
-	body, err := json.Marshal(patch)
-	if err != nil {
-		return err
-	}
-	u := &unstructured.Unstructured{}
-	u.SetGroupVersionKind(mcrouterGVK)
-	u.SetNamespace(ns)
-	u.SetName(name)
-	if err := kube.Patch(ctx, u, client.RawPatch(types.MergePatchType, body)); err != nil {
-		return fmt.Errorf("patch Mcrouter %s/%s: %w", ns, name, err)
-	}
-	return nil
 }

@@ -30,7 +30,7 @@ const (
 // the last left alone takes all of them. Throughout, no Mcrouter has two runs
 // at once (run records and processes) and none is lost.
 func TestSharding(t *testing.T) {
-	s := &scenario{ns: namespace(t, "sharding")}
+	s := &scenario{ns: optest.TempNamespace(t, kube, "sharding")}
 	s.f = newFleet(t, s.ns)
 	s.sampler = sampleRuns(t, s.f)
 	start := time.Now()
@@ -89,9 +89,7 @@ type scenario struct {
 func (s *scenario) threeReplicas(t *testing.T) {
 	start := time.Now()
 	for i := range mcrouters {
-		if err := createMcrouter(t.Context(), s.ns, fmt.Sprintf("cr-%02d", i)); err != nil {
-			t.Fatal(err)
-		}
+		optest.Create(t, kube, optest.NewObject(optest.McrouterGVK, s.ns, fmt.Sprintf("cr-%02d", i), map[string]any{"memcached_pool_size": 1}))
 	}
 	created := time.Now()
 	s.awaitView(t, "every Mcrouter labelled by a live replica", func(v view) bool {
@@ -297,9 +295,7 @@ func (s *scenario) healTakenOver(t *testing.T, name string) {
 			break
 		}
 	}
-	if err := annotate(t.Context(), s.ns, name, probeAnnotation, probe); err != nil {
-		t.Fatal(err)
-	}
+	annotate(t, s.ns, name, probeAnnotation, probe)
 	runsBefore := s.runs(t)
 	uid, err := deleteDeployment(t.Context(), s.ns, name)
 	if err != nil {

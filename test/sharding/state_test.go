@@ -6,15 +6,12 @@ import (
 	"maps"
 	"slices"
 	"strings"
-	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -28,30 +25,6 @@ const (
 	// shardGroupLabel marks the replicas' Leases.
 	shardGroupLabel = "ansible.sdk.operatorframework.io/shard-group"
 )
-
-var mcrouterGVK = schema.GroupVersionKind{Group: "mcrouter.example.com", Version: "v1alpha3", Kind: "Mcrouter"}
-
-// namespace creates a namespace and deletes it after the test.
-func namespace(t *testing.T, name string) string {
-	t.Helper()
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}
-	if err := kube.Create(t.Context(), ns); err != nil {
-		t.Fatalf("create namespace %s: %v", name, err)
-	}
-	t.Cleanup(func() { _ = kube.Delete(context.Background(), ns) })
-	return name
-}
-
-func createMcrouter(ctx context.Context, ns, name string) error {
-	u := &unstructured.Unstructured{Object: map[string]any{"spec": map[string]any{"memcached_pool_size": 1}}}
-	u.SetGroupVersionKind(mcrouterGVK)
-	u.SetNamespace(ns)
-	u.SetName(name)
-	if err := kube.Create(ctx, u); err != nil {
-		return fmt.Errorf("create Mcrouter %s/%s: %w", ns, name, err)
-	}
-	return nil
-}
 
 // mcrouter is what the tests read of one Mcrouter.
 type mcrouter struct {
@@ -69,7 +42,7 @@ type view struct {
 
 func observe(ctx context.Context, ns string) (view, error) {
 	list := &unstructured.UnstructuredList{}
-	list.SetGroupVersionKind(mcrouterGVK.GroupVersion().WithKind("McrouterList"))
+	list.SetGroupVersionKind(optest.McrouterGVK.GroupVersion().WithKind("McrouterList"))
 	if err := kube.List(ctx, list, client.InNamespace(ns)); err != nil {
 		return view{}, fmt.Errorf("list Mcrouters in %s: %w", ns, err)
 	}
@@ -77,27 +50,10 @@ func observe(ctx context.Context, ns string) (view, error) {
 	for i := range list.Items {
 		u := &list.Items[i]
 		by, _, _ := unstructured.NestedString(u.Object, "status", "reconciledBy")
-		v.crs = append(v.crs, mcrouter{name: u.GetName(), uid: string(u.GetUID()), shard: u.GetLabels()[shardLabel], reconciledBy: by, settled: settled(u)})
+		v.crs = append(v.crs, mcrouter{name: u.GetName(), uid: string(u.GetUID()), shard: u.GetLabels()[shardLabel], reconciledBy: by, settled: optest.Settled(u)})
 	}
 	slices.SortFunc(v.crs, func(a, b mcrouter) int { return strings.Compare(a.name, b.name) })
 	return v, nil
-}
-
-// settled: the last run succeeded, for the current generation, and no later
-// run is under way (Running says "Awaiting next reconciliation").
-func settled(u *unstructured.Unstructured) bool {
-	if !optest.ConditionTrue(u, "Successful") {
-		return false
-	}
-	var gen int64 = -1
-	switch g := optest.Condition(u, "Successful")["observedGeneration"].(type) {
-	case int64:
-		gen = g
-	case float64:
-		gen = int64(g)
-	}
-	msg, _ := optest.Condition(u, "Running")["message"].(string)
-	return gen == u.GetGeneration() && msg == "Awaiting next reconciliation"
 }
 
 // byShard counts the Mcrouters by shard label ("" for none).
@@ -266,7 +222,7 @@ func mislabelledDependents(ctx context.Context, ns string, v view, latest map[st
 // ownerName is the name of the Mcrouter that owns o, or "".
 func ownerName(o client.Object) string {
 	for _, ref := range o.GetOwnerReferences() {
-		if ref.Kind == mcrouterGVK.Kind && strings.HasPrefix(ref.APIVersion, mcrouterGVK.Group+"/") {
+		if ref.Kind == optest.McrouterGVK.Kind && strings.HasPrefix(ref.APIVersion, optest.McrouterGVK.Group+"/") {
 			return ref.Name
 		}
 	}
