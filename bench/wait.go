@@ -48,24 +48,7 @@ func watchUntil(ctx context.Context, dyn dynamic.Interface, gvr schema.GroupVers
 // successful reports whether obj's Successful condition is True for its
 // current generation, and that generation is at least minGen.
 func successful(obj *unstructured.Unstructured, minGen int64) bool {
-	gen := obj.GetGeneration()
-	if gen < minGen || !optest.ConditionTrue(obj, "Successful") {
-		return false
-	}
-	observed, ok := asInt64(optest.Condition(obj, "Successful")["observedGeneration"])
-	return ok && observed == gen
-}
-
-func asInt64(v any) (int64, bool) {
-	switch n := v.(type) {
-	case int64:
-		return n, true
-	case float64:
-		return int64(n), true
-	case int:
-		return int64(n), true
-	}
-	return 0, false
+	return obj.GetGeneration() >= minGen && optest.Successful(obj)
 }
 
 // crTracker follows Mcrouters until each wanted one is Successful, recording

@@ -1,6 +1,7 @@
 package optest
 
 import (
+	"os/exec"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -18,4 +19,15 @@ func RepoPath(t testing.TB, parts ...string) string {
 		t.Fatalf("repository path %v: %v", parts, err)
 	}
 	return filepath.Join(append([]string{root}, parts...)...)
+}
+
+// RequireTool is the path of the program name on PATH; without it the test
+// fails, naming the step that installs it.
+func RequireTool(t testing.TB, name string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		t.Fatalf("%s not found in PATH: run `make deps`", name)
+	}
+	return p
 }

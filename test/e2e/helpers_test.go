@@ -20,16 +20,6 @@ import (
 	"github.com/mcrouter-operator/mcrouter-operator/internal/optest"
 )
 
-// requireTool fails the test when a program it runs is missing.
-func requireTool(t *testing.T, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		t.Fatalf("%s not found in PATH: run `make deps`", name)
-	}
-	return p
-}
-
 // kubectl runs kubectl against the local control plane and returns its
 // combined output; a non-zero exit fails the test.
 func kubectl(t *testing.T, args ...string) string {
@@ -49,7 +39,7 @@ func timeoutFlag(t *testing.T) string {
 
 func kubectlErr(t *testing.T, args ...string) (string, error) {
 	t.Helper()
-	cmd := exec.CommandContext(optest.Context(t), requireTool(t, "kubectl"), append([]string{"--kubeconfig", cluster.KubeconfigPath}, args...)...)
+	cmd := exec.CommandContext(optest.Context(t), optest.RequireTool(t, "kubectl"), append([]string{"--kubeconfig", cluster.KubeconfigPath}, args...)...)
 	cmd.Dir = repoRoot
 	out, err := cmd.CombinedOutput()
 	return string(out), err
@@ -60,7 +50,7 @@ func kubectlErr(t *testing.T, args ...string) (string, error) {
 func verifyOperator(t *testing.T, ns, name string) {
 	t.Helper()
 	dir := tempDir(t)
-	cmd := exec.CommandContext(optest.Context(t), requireTool(t, "ansible-playbook"), "-i", "localhost,", "-c", "local",
+	cmd := exec.CommandContext(optest.Context(t), optest.RequireTool(t, "ansible-playbook"), "-i", "localhost,", "-c", "local",
 		"-e", "ansible_python_interpreter=/usr/bin/python3", "-e", "molecule_cr_name="+name,
 		filepath.Join(repoRoot, "molecule", "shared", "verify_operator.yml"))
 	cmd.Dir = repoRoot

@@ -33,7 +33,7 @@ type argumentSpec struct {
 // ansibleDoc runs ansible-doc for the mcrouter role with args.
 func ansibleDoc(t *testing.T, args ...string) []byte {
 	t.Helper()
-	requireTool(t, "ansible-doc")
+	optest.RequireTool(t, "ansible-doc")
 	cmd := exec.CommandContext(optest.Context(t), "ansible-doc",
 		append([]string{"-t", "role", "-r", optest.RepoPath(t, "roles")}, append(args, "mcrouter")...)...)
 	cmd.Env = append(os.Environ(), "ANSIBLE_NOCOLOR=1")

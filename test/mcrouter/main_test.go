@@ -39,16 +39,6 @@ func TestMain(m *testing.M) {
 
 var mcrouterGVR = schema.GroupVersionResource{Group: "mcrouter.example.com", Version: "v1alpha3", Resource: "mcrouters"}
 
-// requireTool fails the test when a program the tests run is missing.
-func requireTool(t testing.TB, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		t.Fatalf("%s not found in PATH: run `make deps`", name)
-	}
-	return p
-}
-
 func clientset(t testing.TB) *kubernetes.Clientset {
 	t.Helper()
 	c, err := kubernetes.NewForConfig(cluster.Config)
@@ -126,7 +116,7 @@ type playbookOutput struct {
 // failed task and its message.
 func (p playbook) run(t testing.TB) ([]taskResult, error) {
 	t.Helper()
-	requireTool(t, "ansible-playbook")
+	optest.RequireTool(t, "ansible-playbook")
 	dir := t.TempDir()
 	vars := map[string]any{"ansible_python_interpreter": "/usr/bin/python3"}
 	for k, v := range p.Vars {

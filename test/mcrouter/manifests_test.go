@@ -33,7 +33,7 @@ const (
 // committed one.
 func TestBundleUpToDate(t *testing.T) {
 	t.Parallel()
-	requireTool(t, "kubectl")
+	optest.RequireTool(t, "kubectl")
 	out := filepath.Join(t.TempDir(), "bundle.yaml")
 	cmd := exec.CommandContext(t.Context(), optest.RepoPath(t, "hack", "bundle.sh"), out)
 	cmd.Env = append(os.Environ(), "IMG=")
@@ -62,7 +62,7 @@ func renderDeploy(t *testing.T) []*unstructured.Unstructured {
 // renderKustomization returns the objects of `kubectl kustomize dir`.
 func renderKustomization(t *testing.T, dir string) []*unstructured.Unstructured {
 	t.Helper()
-	requireTool(t, "kubectl")
+	optest.RequireTool(t, "kubectl")
 	cmd := exec.CommandContext(t.Context(), "kubectl", "kustomize", dir)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
@@ -158,7 +158,7 @@ func TestKustomizeRendersOperator(t *testing.T) {
 // and asks the API server what that account may and may not do.
 func TestBundleAppliesWithLeastPrivilege(t *testing.T) {
 	t.Parallel()
-	requireTool(t, "kubectl")
+	optest.RequireTool(t, "kubectl")
 	cmd := exec.CommandContext(t.Context(), "kubectl", "--kubeconfig", cluster.KubeconfigPath, "apply", "-f", optest.RepoPath(t, bundlePath))
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("kubectl apply -f %s: %v\n%s", bundlePath, err, b)
@@ -253,7 +253,7 @@ func TestDockerfileCopiesExistingPaths(t *testing.T) {
 		}
 	}
 
-	requireTool(t, "go")
+	optest.RequireTool(t, "go")
 	cmd := exec.CommandContext(t.Context(), "go", "list", "-e", "-deps",
 		"-f", "{{if .Module}}{{if .Module.Main}}{{.Dir}}{{end}}{{end}}", "./cmd/ansible-operator")
 	cmd.Dir = optest.RepoPath(t)
@@ -337,8 +337,8 @@ func TestWatchesFile(t *testing.T) {
 // TestLint runs hack/lint.sh (yamllint and ansible-lint), as `make lint` does.
 func TestLint(t *testing.T) {
 	t.Parallel()
-	requireTool(t, "yamllint")
-	requireTool(t, "ansible-lint")
+	optest.RequireTool(t, "yamllint")
+	optest.RequireTool(t, "ansible-lint")
 	cmd := exec.CommandContext(t.Context(), optest.RepoPath(t, "hack", "lint.sh"))
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("hack/lint.sh: %v\n%s", err, b)
