@@ -229,6 +229,36 @@ func (r *Reconciler) log(ctx context.Context) logr.Logger {
 
 func ptrTo[T any](v T) *T { return &v }
 
+// perResource is what the controller keeps about each resource between
+// reconciles, by memoryKey; reconciles of different resources use it at once.
+type perResource[V any] struct {
+	mu    sync.Mutex
+	items map[string]V
+}
+
+func newPerResource[V any]() *perResource[V] { return &perResource[V]{items: map[string]V{}} }
+
+// get returns the value of key and whether there is one.
+func (p *perResource[V]) get(key string) (V, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	v, known := p.items[key]
+	return v, known
+}
+
+func (p *perResource[V]) set(key string, v V) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.items[key] = v
+}
+
+// forget drops the resource (it is gone, or no longer this replica's).
+func (p *perResource[V]) forget(key string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	delete(p.items, key)
+}
+
 // memory is what the controller remembers between reconciles of a resource:
 // the record of its last successful run, so unchanged work can be skipped.
 // A key present with a nil record means "known: nothing to skip by" (a run
@@ -239,16 +269,16 @@ func ptrTo[T any](v T) *T { return &v }
 // record holds every dependent's fields as maps, about 25 KB for the Mcrouter
 // role's five dependents against 1.4 KB packed.
 type memory struct {
-	mu    sync.Mutex
-	items map[string][]byte // nil: known, nothing to skip by
+	packed *perResource[[]byte] // nil: known, nothing to skip by
 }
 
-func newMemory() *memory { return &memory{items: map[string][]byte{}} }
+func newMemory() *memory { return &memory{packed: newPerResource[[]byte]()} }
 
 // get returns the record and whether this process knows the resource. A
 // record that does not unpack (a defect) is no record: the caller runs.
+// The record is unpacked outside the lock.
 func (m *memory) get(key string) (*record, bool) {
-	packed, known := m.packed(key)
+	packed, known := m.packed.get(key)
 	if packed == nil {
 		return nil, known
 	}
@@ -259,14 +289,6 @@ func (m *memory) get(key string) (*record, bool) {
 	return rec, true
 }
 
-// packed returns the record of key as kept, unpacked outside the lock.
-func (m *memory) packed(key string) ([]byte, bool) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	packed, known := m.items[key]
-	return packed, known
-}
-
 // set stores rec; nil records that there is nothing to skip by, and so does
 // a record that cannot be packed.
 func (m *memory) set(key string, rec *record) {
@@ -274,14 +296,8 @@ func (m *memory) set(key string, rec *record) {
 	if rec != nil {
 		packed, _ = packRecord(rec)
 	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.items[key] = packed
+	m.packed.set(key, packed)
 }
 
 // forget drops the resource (it is gone).
-func (m *memory) forget(key string) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	delete(m.items, key)
-}
+func (m *memory) forget(key string) { m.packed.forget(key) }

@@ -3,7 +3,6 @@ package controller
 import (
 	"encoding/json"
 	"fmt"
-	"sync"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -242,32 +241,15 @@ func lowerASCII(s string) string {
 // memoryKey: the truth while the process lives (the cached status may lag
 // behind the last write); status.createdDependents is read only for a
 // resource it has not run yet (a restart, another replica).
-type ledgers struct {
-	mu    sync.Mutex
-	items map[string]ledger
-}
+type ledgers struct{ perResource[ledger] }
 
-func newLedgers() *ledgers { return &ledgers{items: map[string]ledger{}} }
+func newLedgers() *ledgers { return &ledgers{perResource[ledger]{items: map[string]ledger{}}} }
 
 // get returns the ledger of key when it is known and belongs to uid.
 func (s *ledgers) get(key string, uid types.UID) (ledger, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	l, known := s.items[key]
+	l, known := s.perResource.get(key)
 	if !known || l.UID != uid {
 		return ledger{}, false
 	}
 	return l, true
-}
-
-func (s *ledgers) set(key string, l ledger) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.items[key] = l
-}
-
-func (s *ledgers) forget(key string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	delete(s.items, key)
 }

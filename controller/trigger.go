@@ -3,7 +3,6 @@ package controller
 import (
 	"context"
 	"fmt"
-	"sync"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
@@ -39,28 +38,6 @@ func (r *Reconciler) requestPending(ctx context.Context, obj *unstructured.Unstr
 
 // requests remembers, per resource, the reconcile-requested-at value the
 // last run served.
-type requests struct {
-	mu     sync.Mutex
-	served map[string]string
-}
+type requests = perResource[string]
 
-func newRequests() *requests { return &requests{served: map[string]string{}} }
-
-func (q *requests) get(key string) (string, bool) {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	v, ok := q.served[key]
-	return v, ok
-}
-
-func (q *requests) set(key, value string) {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	q.served[key] = value
-}
-
-func (q *requests) forget(key string) {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	delete(q.served, key)
-}
+func newRequests() *requests { return newPerResource[string]() }
