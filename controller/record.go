@@ -200,7 +200,7 @@ func (t *touched) applyWrite(w proxy.Write, owner *unstructured.Unstructured, pr
 	}
 	left := w.Object
 	t.see(left, owner, prev)
-	isMergePatch := w.Verb == proxy.VerbPatch && (w.Patch == types.MergePatchType || w.Patch == types.StrategicMergePatchType)
+	isMergePatch := w.PatchType() == types.MergePatchType || w.PatchType() == types.StrategicMergePatchType
 	switch {
 	case w.Body == nil:
 		// A JSON patch: what it changed is only known from the answer.

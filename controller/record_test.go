@@ -55,12 +55,8 @@ type touches struct {
 }
 
 func (ts *touches) write(verb proxy.WriteVerb, contentType string, body map[string]any, answer *unstructured.Unstructured) *touches {
-	w := proxy.Write{Seq: len(ts.writes) + len(ts.reads) + 1, GVK: cmGVK, Namespace: "ns", Name: "cm",
-		Verb: verb, ContentType: contentType, Body: body, Object: answer}
-	if verb == proxy.VerbPatch {
-		w.Patch = types.PatchType(contentType)
-	}
-	ts.writes = append(ts.writes, w)
+	ts.writes = append(ts.writes, proxy.Write{Seq: len(ts.writes) + len(ts.reads) + 1, GVK: cmGVK, Namespace: "ns", Name: "cm",
+		Verb: verb, ContentType: contentType, Body: body, Object: answer})
 	return ts
 }
 

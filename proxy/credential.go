@@ -107,8 +107,8 @@ type WriteVerb string
 const (
 	VerbCreate WriteVerb = "create"
 	VerbUpdate WriteVerb = "update"
-	// VerbPatch is a JSON, merge or strategic-merge patch: Write.Patch says
-	// which.
+	// VerbPatch is a JSON, merge or strategic-merge patch: Write.PatchType
+	// says which.
 	VerbPatch WriteVerb = "patch"
 	// VerbApply is a server-side apply: a PATCH of an apply patch type.
 	VerbApply            WriteVerb = "apply"
@@ -127,9 +127,6 @@ type Write struct {
 	Subresource string
 	// Verb is what the write did.
 	Verb WriteVerb
-	// Patch is the patch type of a VerbPatch or VerbApply write
-	// (types.MergePatchType, ...); empty for other verbs.
-	Patch types.PatchType
 	// ContentType is the request's media type, without parameters; "" when
 	// the request had no body.
 	ContentType string
@@ -143,6 +140,15 @@ type Write struct {
 	// object (a create, or a PUT or server-side apply of an absent object);
 	// never set for a dry run.
 	Created bool
+}
+
+// PatchType is the patch type of a VerbPatch or VerbApply write
+// (types.MergePatchType, ...): its media type. Empty for other verbs.
+func (w Write) PatchType() types.PatchType {
+	if w.Verb != VerbPatch && w.Verb != VerbApply {
+		return ""
+	}
+	return types.PatchType(w.ContentType)
 }
 
 // Read is one successful GET of a single object linked to the run's owner (an

@@ -249,7 +249,6 @@ func (c *Credential) recordWrite(ex *exchange, obj map[string]any) {
 	}
 	switch info.Verb {
 	case reqinfo.VerbPatch:
-		w.Patch = types.PatchType(ex.contentType)
 		if isApply(ex.contentType) {
 			w.Verb = VerbApply
 		}

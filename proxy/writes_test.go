@@ -25,7 +25,7 @@ type writeSummary struct {
 func summarize(ws []proxy.Write) []writeSummary {
 	var out []writeSummary
 	for _, w := range ws {
-		out = append(out, writeSummary{Verb: string(w.Verb), Patch: string(w.Patch), Namespace: w.Namespace, Name: w.Name, Subresource: w.Subresource,
+		out = append(out, writeSummary{Verb: string(w.Verb), Patch: string(w.PatchType()), Namespace: w.Namespace, Name: w.Name, Subresource: w.Subresource,
 			ContentType: w.ContentType, GVK: w.GVK.String(), HasBody: w.Body != nil, HasObject: w.Object != nil, Created: w.Created})
 	}
 	return out
