@@ -20,10 +20,13 @@ func annotate(t *testing.T, ns, name, key, value string) {
 	optest.MergePatch(t, kube, optest.McrouterGVK, ns, name, map[string]any{"metadata": map[string]any{"annotations": map[string]string{key: value}}})
 }
 
-// cacheAnswers lists, in order, how the proxy answered the GETs of path in
-// an operator's log: "hit" (from the informer cache), "miss" (the cache did
-// not hold it: the API server answered) or "bypass".
-func cacheAnswers(log, path string) []string {
+// cacheAnswers lists, in order, how the proxy answered the GETs of path made
+// by the runs of owner (the proxy's "Mcrouter.<group> <namespace>/<name>")
+// in an operator's log: "hit" (from the informer cache), "miss" (the cache
+// did not hold it: the API server answered) or "bypass". Reads by the runs
+// of other Mcrouters are left out: the replica may have run the Mcrouter
+// that path belongs to before it moved.
+func cacheAnswers(log, owner, path string) []string {
 	var out []string
 	sc := bufio.NewScanner(strings.NewReader(log))
 	sc.Buffer(make([]byte, 64<<10), 16<<20)
@@ -33,12 +36,12 @@ func cacheAnswers(log, path string) []string {
 			continue
 		}
 		var e struct {
-			Logger, Msg, Method, Path, Cache string
+			Logger, Msg, Method, Path, Cache, Owner string
 		}
 		if json.Unmarshal(line, &e) != nil {
 			continue
 		}
-		if e.Logger == "proxy" && e.Msg == "request" && e.Method == "GET" && e.Path == path {
+		if e.Logger == "proxy" && e.Msg == "request" && e.Method == "GET" && e.Path == path && e.Owner == owner {
 			out = append(out, e.Cache)
 		}
 	}

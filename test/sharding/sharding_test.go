@@ -329,9 +329,9 @@ func (s *scenario) healTakenOver(t *testing.T, name string) {
 }
 
 // checkCache reads in the log of replica owner how its proxy answered the
-// reads of the ConfigMaps of its Mcrouter name (from its cache) and of
-// Mcrouter other, owned by replica otherOwner (from the API server: its
-// cache holds only its shard).
+// reads the runs of its Mcrouter name made of the ConfigMaps of name (from
+// its cache) and of Mcrouter other, owned by replica otherOwner (from the API
+// server: its cache holds only its shard).
 func (s *scenario) checkCache(t *testing.T, owner, name, other, otherOwner string) {
 	t.Helper()
 	var log string
@@ -341,7 +341,8 @@ func (s *scenario) checkCache(t *testing.T, owner, name, other, otherOwner strin
 		}
 	}
 	path := "/api/v1/namespaces/" + s.ns + "/configmaps/"
-	own, foreign := cacheAnswers(log, path+name), cacheAnswers(log, path+other)
+	runsOf := "Mcrouter." + optest.McrouterGVK.Group + " " + s.ns + "/" + name
+	own, foreign := cacheAnswers(log, runsOf, path+name), cacheAnswers(log, runsOf, path+other)
 	t.Logf("the proxy of %s answered the reads of the ConfigMap of its %s with %v, of %s's %s with %v",
 		owner, name, own, otherOwner, other, foreign)
 	if !slices.Contains(own, "hit") {
