@@ -348,9 +348,7 @@ const expiredLeaseTTL = 20
 
 // collect deletes an expired Lease unless it changed since it was read.
 func (m *Membership) collect(ctx context.Context, l *coordinationv1.Lease) {
-	uid, rv := l.UID, l.ResourceVersion
-	err := m.opts.Leases.Delete(ctx, l.Name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &uid, ResourceVersion: &rv}})
-	if err == nil {
+	if m.deleteUnchanged(ctx, l) == nil {
 		m.opts.Log.Info("deleted the Lease of a replica gone for long", "lease", l.Name)
 	}
 }
@@ -383,6 +381,8 @@ func (m *Membership) sightLocked(l *coordinationv1.Lease, now time.Time) sightin
 
 // release deletes the Lease if this process still holds it, so the others
 // take its resources over at once rather than after the Lease expires.
+// A renewal cancelled on the client may still have been written, so on a
+// conflict the Lease is read again and deleted if this process holds it.
 func (m *Membership) release(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), m.opts.RetryPeriod)
 	defer cancel()
@@ -392,11 +392,28 @@ func (m *Membership) release(ctx context.Context) {
 	if l == nil {
 		return
 	}
-	uid, rv := l.UID, l.ResourceVersion
-	err := m.opts.Leases.Delete(ctx, l.Name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &uid, ResourceVersion: &rv}})
+	err := m.deleteUnchanged(ctx, l)
+	for attempt := 0; apierrors.IsConflict(err) && attempt < 3; attempt++ {
+		var cur *coordinationv1.Lease
+		cur, err = m.opts.Leases.Get(ctx, l.Name, metav1.GetOptions{})
+		if err != nil {
+			break
+		}
+		if cur.UID != l.UID || cur.Spec.HolderIdentity == nil || *cur.Spec.HolderIdentity != m.holder {
+			m.opts.Log.Info("shard lease is no longer this process's; left in place", "lease", l.Name)
+			return
+		}
+		err = m.deleteUnchanged(ctx, cur)
+	}
 	if err != nil && !apierrors.IsNotFound(err) {
 		m.opts.Log.Error(err, "release shard lease; the others take over when it expires", "lease", l.Name)
 		return
 	}
 	m.opts.Log.Info("released shard lease", "lease", l.Name)
+}
+
+// deleteUnchanged deletes l unless it changed since it was read.
+func (m *Membership) deleteUnchanged(ctx context.Context, l *coordinationv1.Lease) error {
+	uid, rv := l.UID, l.ResourceVersion
+	return m.opts.Leases.Delete(ctx, l.Name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &uid, ResourceVersion: &rv}})
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/go-logr/logr"
 	"github.com/go-logr/logr/funcr"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	coordinationclient "k8s.io/client-go/kubernetes/typed/coordination/v1"
 
@@ -175,5 +176,49 @@ func TestALeaseFirstSeenLongExpiredIsNoMember(t *testing.T) {
 	a := member(t, "t5-", "a") // starts after "dead" stopped renewing
 	if got := a.Members(); !slices.Equal(got, []string{"a"}) {
 		t.Errorf("a replica started after another died sees members %v, want only itself", got)
+	}
+}
+
+// A renewal the client gave up on (its context ended) may still have been
+// written: the Lease then has a newer version than the one this process
+// last saw, and releasing it must still delete it, unless another process
+// holds it by then.
+func TestReleaseAfterARenewalWrittenUnseen(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		holder   string // written out of band; "" keeps this process's
+		wantGone bool
+	}{
+		{name: "still ours", wantGone: true},
+		{name: "taken by another process", holder: "a_other", wantGone: false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			prefix := "t6-" + strings.ReplaceAll(tc.name, " ", "-") + "-"
+			a := member(t, prefix, "a")
+			l, err := leases(t).Get(t.Context(), prefix+"a", metav1.GetOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			now := metav1.NewMicroTime(time.Now())
+			l.Spec.RenewTime = &now
+			if tc.holder != "" {
+				l.Spec.HolderIdentity = &tc.holder
+			}
+			if _, err := leases(t).Update(t.Context(), l, metav1.UpdateOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			stop, done := running(t, a)
+			stop()
+			if err := <-done; err != nil {
+				t.Fatalf("Run: %v", err)
+			}
+			_, err = leases(t).Get(t.Context(), prefix+"a", metav1.GetOptions{})
+			switch gone := apierrors.IsNotFound(err); {
+			case err != nil && !gone:
+				t.Fatal(err)
+			case gone != tc.wantGone:
+				t.Errorf("Lease deleted on release: %v, want %v", gone, tc.wantGone)
+			}
+		})
 	}
 }
