@@ -83,7 +83,7 @@ func roundAll(ds []time.Duration) string {
 
 // runTracker samples an operator's child processes: every child the
 // operator starts is an Ansible run, except the warm executor's server,
-// whose children are runs.
+// whose forks are runs.
 type runTracker struct {
 	pid int
 
@@ -140,8 +140,11 @@ func (rt *runTracker) sample(now time.Time) {
 			continue
 		}
 		for _, fork := range children(pid) {
+			// A run is a fork that keeps the server's image; the server
+			// also runs programs of its own (Ansible's import of its
+			// display module runs `ldconfig -p` as the server starts).
 			st, err := procfs.ReadStat(procfs.Root, fork)
-			if err == nil && !st.Zombie() && st.PPID == pid {
+			if err == nil && !st.Zombie() && st.PPID == pid && warmImage(newProc(st).Cmdline) {
 				seen[childKey{fork, st.StartTime}] = true
 			}
 		}

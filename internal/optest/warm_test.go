@@ -17,7 +17,9 @@ import (
 
 // fakeServer stands in for the warm executor's server: a python3 running
 // <root>/.warm/server.py that forks one "run", which works in input and
-// sleeps. It returns the server's and the fork's pids.
+// sleeps, and runs a program of its own (as the real one runs `ldconfig -p`
+// while it imports Ansible), which is no run. It returns the server's and
+// the fork's pids.
 func fakeServer(t *testing.T, root, input string) (server, fork int) {
 	t.Helper()
 	script := filepath.Join(root, ".warm", "server.py")
@@ -30,6 +32,8 @@ func fakeServer(t *testing.T, root, input string) (server, fork int) {
 		"    os.chdir(os.environ['RUN_DIR'])\n" +
 		"    time.sleep(60)\n" +
 		"    os._exit(0)\n" +
+		"import subprocess\n" +
+		"subprocess.Popen(['/bin/sleep', '60'])\n" +
 		"print(pid, flush=True)\n" +
 		"time.sleep(60)\n"
 	if err := os.WriteFile(script, []byte(src), 0o644); err != nil {
