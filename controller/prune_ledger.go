@@ -241,9 +241,9 @@ func lowerASCII(s string) string {
 // memoryKey: the truth while the process lives (the cached status may lag
 // behind the last write); status.createdDependents is read only for a
 // resource it has not run yet (a restart, another replica).
-type ledgers struct{ perResource[ledger] }
+type ledgers struct{ *perResource[ledger] }
 
-func newLedgers() *ledgers { return &ledgers{perResource[ledger]{items: map[string]ledger{}}} }
+func newLedgers() *ledgers { return &ledgers{newPerResource[ledger]()} }
 
 // get returns the ledger of key when it is known and belongs to uid.
 func (s *ledgers) get(key string, uid types.UID) (ledger, bool) {

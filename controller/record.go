@@ -200,7 +200,8 @@ func (t *touched) applyWrite(w proxy.Write, owner *unstructured.Unstructured, pr
 	}
 	left := w.Object
 	t.see(left, owner, prev)
-	isMergePatch := w.PatchType() == types.MergePatchType || w.PatchType() == types.StrategicMergePatchType
+	patch := w.PatchType()
+	isMergePatch := patch == types.MergePatchType || patch == types.StrategicMergePatchType
 	switch {
 	case w.Body == nil:
 		// A JSON patch: what it changed is only known from the answer.
