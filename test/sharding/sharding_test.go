@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/mcrouter-operator/mcrouter-operator/internal/optest"
+	"github.com/mcrouter-operator/mcrouter-operator/proxy"
 )
 
 const (
@@ -341,7 +342,8 @@ func (s *scenario) checkCache(t *testing.T, owner, name, other, otherOwner strin
 		}
 	}
 	path := "/api/v1/namespaces/" + s.ns + "/configmaps/"
-	runsOf := "Mcrouter." + optest.McrouterGVK.Group + " " + s.ns + "/" + name
+	runsOf := proxy.Owner{APIVersion: optest.McrouterGVK.GroupVersion().String(), Kind: optest.McrouterGVK.Kind,
+		Namespace: s.ns, Name: name}.String()
 	own, foreign := cacheAnswers(log, runsOf, path+name), cacheAnswers(log, runsOf, path+other)
 	t.Logf("the proxy of %s answered the reads of the ConfigMap of its %s with %v, of %s's %s with %v",
 		owner, name, own, otherOwner, other, foreign)
